@@ -1,0 +1,80 @@
+"""Element-wise non-linearities (and Softmax over a chosen dimension)."""
+
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec
+
+from .spec import BlockSpec, Inputs, Params, require_float, single
+from .tensors import ShapeError, TensorInfo
+
+
+def _same_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_float(x)
+    return (x,)
+
+
+def _activation(block_id: str, title: str, torch_name: str, doc: str) -> BlockSpec:
+    def build(params: Params, inputs: Inputs):
+        from torch import nn
+
+        return getattr(nn, torch_name)()
+
+    return BlockSpec(id=block_id, title=title, category="Activation", doc=doc, shape=_same_shape, build=build)
+
+
+def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_float(x)
+    dim = params["dim"]
+    if not -x.rank <= dim < x.rank or dim in (0, -x.rank):
+        raise ShapeError(f"cannot take a softmax over dimension {dim} of {x} (0 is the batch)")
+    return (x,)
+
+
+def _softmax_build(params: Params, inputs: Inputs):
+    from torch import nn
+
+    return nn.Softmax(dim=params["dim"])
+
+
+SPECS = (
+    _activation(
+        "relu",
+        "ReLU",
+        "ReLU",
+        "Rectified linear unit, max(0, x). The default non-linearity between layers: cheap, and gradients do not vanish for positive inputs.",
+    ),
+    _activation(
+        "gelu",
+        "GELU",
+        "GELU",
+        "Gaussian error linear unit, x·Φ(x). A smooth ReLU, the usual choice inside transformer blocks.",
+    ),
+    _activation(
+        "silu",
+        "SiLU",
+        "SiLU",
+        "Sigmoid linear unit (swish), x·σ(x). Smooth and non-monotonic; used in modern CNNs and gated MLPs.",
+    ),
+    _activation(
+        "tanh", "Tanh", "Tanh", "Hyperbolic tangent, squashing to (-1, 1). The classic recurrent-network non-linearity."
+    ),
+    _activation(
+        "sigmoid",
+        "Sigmoid",
+        "Sigmoid",
+        "Logistic function, squashing to (0, 1). Use it for gates and for independent yes/no outputs.",
+    ),
+    BlockSpec(
+        id="softmax",
+        title="Softmax",
+        category="Activation",
+        doc="Turns scores into probabilities that sum to one along a dimension. Do not put it before a classification Output: the loss already applies it to the logits.",
+        params=(
+            ParamSpec("dim", "int", -1, "dimension to normalise over (negative counts from the end)", min=-6, max=6),
+        ),
+        shape=_softmax_shape,
+        build=_softmax_build,
+    ),
+)

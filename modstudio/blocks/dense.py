@@ -1,0 +1,42 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec
+
+from .spec import BlockSpec, Inputs, Params, require_float, require_rank, single
+from .tensors import TensorInfo
+
+
+def _linear_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_float(x)
+    require_rank(x, (2, 3), "a flat vector [N, features] or tokens [N, T, features]", "add a Flatten before it")
+    return (TensorInfo((*x.shape[:-1], params["out_features"])),)
+
+
+def _linear_build(params: Params, inputs: Inputs):
+    from torch import nn
+
+    return nn.Linear(single(inputs).shape[-1], params["out_features"], bias=params["bias"])
+
+
+LINEAR = BlockSpec(
+    id="linear",
+    title="Linear",
+    category="Dense",
+    doc=(
+        "A fully connected layer, y = xW^T + b: every output feature sees every input feature. "
+        "The survey's most basic module. Use it for tabular data, as the classifier head after "
+        "a Flatten or global pooling, or per token on sequences [N, T, features]. The input "
+        "size is taken from what is connected; set only out_features."
+    ),
+    params=(
+        ParamSpec("out_features", "int", 64, "number of output features", min=1, max=1_000_000),
+        ParamSpec("bias", "bool", True, "learn an additive bias"),
+    ),
+    shape=_linear_shape,
+    build=_linear_build,
+)
+
+SPECS = (LINEAR,)

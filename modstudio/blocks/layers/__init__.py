@@ -1,0 +1,1 @@
+"""torch implementations of blocks that torch.nn does not provide as modules."""

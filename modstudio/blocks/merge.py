@@ -1,0 +1,100 @@
+"""Merges: how several branches of a DAG come back together."""
+
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec, PortSpec
+
+from .spec import BlockSpec, Inputs, Params, many, require_float
+from .tensors import ShapeError, TensorInfo
+
+MULTI_IN = (PortSpec("in", "connect two or more inputs", multi=True),)
+
+
+def _elementwise_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    xs = many(inputs)
+    if len(xs) < 2:
+        raise ShapeError(f"needs at least two inputs but has {len(xs)}")
+    for x in xs:
+        require_float(x)
+    if len({x.shape for x in xs}) > 1:
+        shapes = ", ".join(map(str, xs))
+        raise ShapeError(f"needs inputs of the same shape but receives {shapes}")
+    return (xs[0],)
+
+
+def _add_build(params: Params, inputs: Inputs):
+    from .layers.basic import Add
+
+    return Add()
+
+
+def _multiply_build(params: Params, inputs: Inputs):
+    from .layers.basic import Multiply
+
+    return Multiply()
+
+
+def _concat_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    xs = many(inputs)
+    if len(xs) < 2:
+        raise ShapeError(f"needs at least two inputs but has {len(xs)}")
+    rank = xs[0].rank
+    dim = params["dim"]
+    axis = dim if dim >= 0 else rank + dim
+    if not 1 <= axis < rank:
+        raise ShapeError(f"cannot concatenate {xs[0]} along dimension {dim} (0 is the batch)")
+    for x in xs[1:]:
+        same = x.rank == rank and all(a == b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if i != axis - 1)
+        if not same or x.dtype != xs[0].dtype:
+            shapes = ", ".join(map(str, xs))
+            raise ShapeError(f"needs inputs that differ only in dimension {axis} but receives {shapes}")
+    shape = list(xs[0].shape)
+    shape[axis - 1] = sum(x.shape[axis - 1] for x in xs)
+    return (TensorInfo(tuple(shape), xs[0].dtype),)
+
+
+def _concat_build(params: Params, inputs: Inputs):
+    from .layers.basic import Concat
+
+    return Concat(params["dim"])
+
+
+SPECS = (
+    BlockSpec(
+        id="add",
+        title="Add",
+        category="Merge",
+        doc="Sums its inputs element by element. This is the residual (skip) connection of ResNets and transformers: y = F(x) + x. All inputs must have the same shape.",
+        inputs=MULTI_IN,
+        shape=_elementwise_shape,
+        build=_add_build,
+    ),
+    BlockSpec(
+        id="multiply",
+        title="Multiply",
+        category="Merge",
+        doc="Multiplies its inputs element by element, e.g. a feature map by a sigmoid gate (gated units, squeeze-and-excitation). All inputs must have the same shape.",
+        inputs=MULTI_IN,
+        shape=_elementwise_shape,
+        build=_multiply_build,
+    ),
+    BlockSpec(
+        id="concat",
+        title="Concat",
+        category="Merge",
+        doc="Joins its inputs along one dimension (1 = channels or features), in the order the edges were connected. Inception modules and DenseNets merge their branches this way.",
+        params=(
+            ParamSpec(
+                "dim",
+                "int",
+                1,
+                "dimension to join along (1 = channels/features; negative counts from the end)",
+                min=-6,
+                max=6,
+            ),
+        ),
+        inputs=MULTI_IN,
+        shape=_concat_shape,
+        build=_concat_build,
+    ),
+)

@@ -1,0 +1,98 @@
+"""BlockSpec: everything ModStudio knows about one block type.
+
+A spec is declarative and imports no torch: the palette, the inspector and shape inference
+use it without loading torch. ``build`` imports torch when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modstudio.graph.schema import ParamSpec, PortSpec
+
+from .tensors import ShapeError, TensorInfo
+
+if TYPE_CHECKING:
+    from torch import nn
+
+# What arrives at a block: one TensorInfo per connected port (a list for a ``multi`` port).
+Inputs = Mapping[str, "TensorInfo | list[TensorInfo]"]
+Params = Mapping[str, Any]
+ShapeRule = Callable[[Params, Inputs], tuple[TensorInfo, ...]]
+Builder = Callable[[Params, Inputs], "nn.Module"]
+
+CATEGORIES = (
+    "Input/Output",
+    "Dense",
+    "Convolution",
+    "Pooling",
+    "Normalization",
+    "Regularization",
+    "Activation",
+    "Shape",
+    "Merge",
+    "Embedding",
+    "Sequence",
+    "Attention",
+)
+
+IN = (PortSpec("in"),)
+OUT = (PortSpec("out"),)
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block type: stable id and version, title, category, doc, ports, params,
+    a shape rule and ``build(params, inputs) -> nn.Module``.
+
+    ``shape`` and ``build`` receive params with expressions already evaluated, and the
+    inputs as TensorInfos keyed by port name. Input sizes (``in_features``...) are never
+    params: they come from the inputs.
+    """
+
+    id: str
+    title: str
+    category: str
+    doc: str
+    shape: ShapeRule
+    build: Builder
+    params: tuple[ParamSpec, ...] = ()
+    inputs: tuple[PortSpec, ...] = IN
+    outputs: tuple[PortSpec, ...] = OUT
+    version: int = 1
+    aliases: tuple[str, ...] = ()
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+def single(inputs: Inputs, port: str = "in") -> TensorInfo:
+    """The TensorInfo on a single (non-multi) port."""
+    value = inputs[port]
+    assert isinstance(value, TensorInfo), port
+    return value
+
+
+def many(inputs: Inputs, port: str = "in") -> list[TensorInfo]:
+    value = inputs[port]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def require_float(x: TensorInfo, what: str = "") -> None:
+    if x.dtype != "float":
+        raise ShapeError(f"expects real-valued features but receives {x} (indices); add an Embedding before it{what}")
+
+
+def require_rank(x: TensorInfo, ranks: tuple[int, ...], expectation: str, hint: str = "") -> None:
+    """Raise a readable ShapeError when ``x`` (batch included) has none of ``ranks``."""
+    if x.rank not in ranks:
+        tail = f"; {hint}" if hint else ""
+        raise ShapeError(f"expects {expectation} but receives {x}{tail}")

@@ -1,0 +1,1 @@
+"""From document to torch: shape inference (torch-free), GraphNet, summaries."""

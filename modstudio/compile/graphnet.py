@@ -1,0 +1,122 @@
+"""GraphNet: the ``nn.Module`` that runs a ModuleDef.
+
+Submodules are named after the nodes (``fc1.weight``...). The forward pass is a plan
+computed once: a list of (submodule, argument slots, result slots) in topological order,
+so a step does what a hand-written ``forward`` does and no graph walking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.graph.model import Project
+from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
+
+from .shapes import ModuleShapes, ShapeInference, ShapeProblem
+
+
+class CompileError(ValueError):
+    """The document cannot be compiled; carries the shape problems."""
+
+    def __init__(self, problems: list[ShapeProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(p.message for p in problems))
+
+
+_NONE_SLOT = 0  # always holds None: passed for unconnected optional ports
+
+
+class GraphNet(nn.Module):
+    """Runs one ModuleDef; module references become nested GraphNets."""
+
+    def __init__(
+        self,
+        project: Project,
+        catalog: Catalog | None = None,
+        module_name: str | None = None,
+        *,
+        shapes: ModuleShapes | None = None,
+    ) -> None:
+        super().__init__()
+        catalog = catalog or default_catalog()
+        if shapes is None:
+            shapes = ShapeInference(project, catalog).run(module_name)
+        if shapes.errors:
+            raise CompileError(shapes.errors)
+        self.module_name = shapes.module
+        module = project.modules[shapes.module]
+        by_id = {node.id: node for node in module.nodes}
+        slots: dict[tuple[str, str], int] = {}
+        for i, node in enumerate(module.input_nodes):
+            slots[(node.id, "out")] = 1 + i
+        self._n_inputs = len(module.input_nodes)
+        count = 1 + self._n_inputs
+        plan: list[tuple[nn.Module, tuple[int, ...], int | tuple[int, ...]]] = []
+        self.node_names: dict[str, str] = {}  # node id -> submodule name
+        for node_id in shapes.order:
+            node = by_id[node_id]
+            if node.block in (INPUT_BLOCK, OUTPUT_BLOCK):
+                continue
+            if node.module is not None:
+                child: nn.Module = GraphNet(project, catalog, shapes=shapes.children[node_id])
+                in_ports = [n.name for n in project.modules[node.module].input_nodes]
+                out_ports = [n.name for n in project.modules[node.module].output_nodes]
+                multi: set[str] = set()
+            else:
+                spec = catalog[node.block or ""]
+                child = spec.build(shapes.params[node_id], shapes.nodes[node_id].inputs)
+                in_ports = [p.name for p in spec.inputs]
+                out_ports = [p.name for p in spec.outputs]
+                multi = {p.name for p in spec.inputs if p.multi}
+            self.add_module(node.name, child)
+            self.node_names[node.id] = node.name
+            args: list[int] = []
+            for port in in_ports:
+                feeding = [slots[(e.src, e.src_port)] for e in module.edges if e.dst == node.id and e.dst_port == port]
+                args.extend(feeding if port in multi else (feeding or [_NONE_SLOT]))
+            while args and args[-1] == _NONE_SLOT:
+                args.pop()
+            outs = tuple(range(count, count + len(out_ports)))
+            for port, slot in zip(out_ports, outs):
+                slots[(node.id, port)] = slot
+            count += len(out_ports)
+            plan.append((child, tuple(args), outs[0] if len(outs) == 1 else outs))
+        self._plan = plan
+        self._n_slots = count
+        self._outputs = tuple(slots[(e.src, e.src_port)] for n in module.output_nodes for e in module.edges_into(n.id))
+        self.output_names = [n.name for n in module.output_nodes]
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        if len(inputs) != self._n_inputs:
+            raise TypeError(f"module '{self.module_name}' takes {self._n_inputs} input(s), got {len(inputs)}")
+        values: list[Any] = [None, *inputs, *([None] * (self._n_slots - 1 - self._n_inputs))]
+        for module, args, out in self._plan:
+            result = module(*[values[i] for i in args])
+            if isinstance(out, int):
+                values[out] = result
+            else:
+                for slot, value in zip(out, result):
+                    values[slot] = value
+        if len(self._outputs) == 1:
+            return values[self._outputs[0]]
+        return tuple(values[i] for i in self._outputs)
+
+
+def compile_project(project: Project, catalog: Catalog | None = None, module_name: str | None = None) -> GraphNet:
+    """Build the network of a project's main module (or of the named module)."""
+    return GraphNet(project, catalog, module_name)
+
+
+def parameter_counts(net: nn.Module) -> dict[str, int]:
+    """Trainable and frozen parameters per direct submodule (i.e. per node)."""
+    return {name: sum(p.numel() for p in child.parameters()) for name, child in net.named_children()}
+
+
+def build_on_meta(project: Project, catalog: Catalog | None = None, module_name: str | None = None) -> GraphNet:
+    """Build without allocating weights (for counting parameters of large networks)."""
+    with torch.device("meta"):
+        return GraphNet(project, catalog, module_name)

@@ -1,0 +1,21 @@
+"""The document: Project, ModuleDef, Node, Edge, JSON I/O, validation, edit operations.
+
+Imports neither Qt nor torch.
+"""
+
+from .model import FORMAT_VERSION, DataSection, Edge, ModuleDef, Node, Project, TrainingSection, UIData, new_id
+from .problems import Problem, ProjectError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "DataSection",
+    "Edge",
+    "ModuleDef",
+    "Node",
+    "Problem",
+    "Project",
+    "ProjectError",
+    "TrainingSection",
+    "UIData",
+    "new_id",
+]

@@ -1,0 +1,134 @@
+"""Reading and writing ``.msproj`` files: JSON, validated on load, saved atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from .model import FORMAT_VERSION, Project
+from .problems import Problem, ProjectError, join_path
+from .schema import BlockCatalog
+from .validate import check_project
+
+PROJECT_SUFFIX = ".msproj"
+_ADAPTER: TypeAdapter[Project] | None = None
+
+
+def _adapter() -> TypeAdapter[Project]:
+    global _ADAPTER
+    if _ADAPTER is None:
+        _ADAPTER = TypeAdapter(Project)
+    return _ADAPTER
+
+
+def project_to_dict(project: Project) -> dict[str, Any]:
+    """The JSON-ready form of a project, fields in a stable order."""
+    data = _adapter().dump_python(project, mode="json")
+    data["format_version"] = project.format_version
+    order = ["format_version", "name", "doc", "main", "modules", "data", "training", "ui"]
+    return {key: data[key] for key in order}
+
+
+def project_to_json(project: Project) -> str:
+    return json.dumps(project_to_dict(project), indent=2, ensure_ascii=False) + "\n"
+
+
+def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: str = "") -> Project:
+    """Validate every field of ``data`` and build a Project, or raise ProjectError."""
+    if not isinstance(data, dict):
+        raise ProjectError([Problem("", "a project file must hold a JSON object")], source)
+    version = data.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProjectError([Problem("format_version", "missing or not a whole number")], source)
+    if version > FORMAT_VERSION:
+        message = f"written by a newer ModStudio (format {version}); this version reads formats up to {FORMAT_VERSION}"
+        raise ProjectError([Problem("format_version", message)], source)
+    if version < 1:
+        raise ProjectError([Problem("format_version", f"unknown format {version}")], source)
+    try:
+        # JSON mode: strict about types (no "3" for 3), objects become the dataclasses.
+        project = _adapter().validate_json(json.dumps(data))
+    except ValidationError as exc:
+        problems = [Problem(join_path(*err["loc"]), _pydantic_message(err)) for err in exc.errors()]
+        raise ProjectError(problems, source) from None
+    if catalog is not None:
+        problems = check_project(project, catalog)
+        if problems:
+            raise ProjectError(problems, source)
+    return project
+
+
+def _pydantic_message(err: Any) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    return str(err.get("msg", "invalid value")).replace("Input should be", "should be")
+
+
+def project_from_json(text: str, catalog: BlockCatalog | None = None, source: str = "") -> Project:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = Problem("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        raise ProjectError([problem], source) from None
+    return project_from_dict(data, catalog, source)
+
+
+def load_project(path: str | os.PathLike[str], catalog: BlockCatalog | None = None) -> Project:
+    """Open a project file. Every problem is reported with its path in the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError([Problem("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem("", f"not a text file (bad UTF-8 at byte {exc.start})")
+        raise ProjectError([problem], str(path)) from None
+    return project_from_json(text, catalog, str(path))
+
+
+def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    """Write atomically: a temporary file beside the target, fsync, then replace.
+
+    A reader (or a crash) sees either the old file or the new one, never half of one.
+    """
+    write_atomic(Path(path), project_to_json(project).encode("utf-8"))
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform (Windows); the replace is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,126 @@
+"""What the document needs to know about a block type, without torch.
+
+The catalogue in :mod:`modstudio.blocks` provides full BlockSpecs (with shape rules and
+``build``); the document layer only relies on this declarative part: the ports and the
+typed parameters with defaults and ranges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from .expressions import ExpressionError, is_expression, names_used
+
+ParamKind = Literal["int", "float", "bool", "choice", "ints", "str"]
+
+INPUT_BLOCK = "input"
+OUTPUT_BLOCK = "output"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A typed parameter of a block: default, range, allowed choices and a line of help."""
+
+    name: str
+    kind: ParamKind
+    default: Any
+    doc: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None is allowed (and means "not set")
+    min_length: int = 0
+    max_length: int | None = None
+
+    @property
+    def accepts_expression(self) -> bool:
+        return self.kind in ("int", "float")
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not acceptable, or None. Expressions are checked for syntax."""
+        if value is None:
+            return None if self.optional else "must be set"
+        if is_expression(value):
+            if not self.accepts_expression:
+                return f"a {self.kind} parameter cannot be an expression"
+            try:
+                names_used(value)
+            except ExpressionError as exc:
+                return str(exc)
+            return None
+        return self.check_value(value)
+
+    def check_value(self, value: Any) -> str | None:
+        """Check a plain (already evaluated) value against the type and range."""
+        kind = self.kind
+        if kind == "bool":
+            return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+        if kind == "str":
+            return None if isinstance(value, str) else f"must be a string, not {value!r}"
+        if kind == "choice":
+            if value in self.choices:
+                return None
+            return f"must be one of {', '.join(self.choices)}, not {value!r}"
+        if kind == "ints":
+            if not isinstance(value, list) or not all(_is_int(v) for v in value):
+                return f"must be a list of whole numbers, not {value!r}"
+            if len(value) < self.min_length:
+                return f"must have at least {self.min_length} entries"
+            if self.max_length is not None and len(value) > self.max_length:
+                return f"must have at most {self.max_length} entries"
+            return self._range(value)
+        if kind == "int":
+            if not _is_int(value):
+                return f"must be a whole number, not {value!r}"
+            return self._range([value])
+        if kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"must be a number, not {value!r}"
+            return self._range([value])
+        return f"unknown parameter kind {kind}"
+
+    def _range(self, values: Sequence[float]) -> str | None:
+        for v in values:
+            if self.min is not None and v < self.min:
+                return f"must be >= {_fmt(self.min)}, not {_fmt(v)}"
+            if self.max is not None and v > self.max:
+                return f"must be <= {_fmt(self.max)}, not {_fmt(v)}"
+        return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """An input or output of a block. A ``multi`` input accepts several edges, in edge order."""
+
+    name: str
+    doc: str = ""
+    multi: bool = False
+    optional: bool = False
+
+
+class BlockSchema(Protocol):
+    """The declarative face of a block type, enough to validate a document."""
+
+    id: str
+    version: int
+    title: str
+    aliases: tuple[str, ...]
+    params: tuple[ParamSpec, ...]
+    inputs: tuple[PortSpec, ...]
+    outputs: tuple[PortSpec, ...]
+
+
+class BlockCatalog(Protocol):
+    """Looks up block types by id or alias."""
+
+    def lookup(self, block_id: str) -> BlockSchema | None: ...
