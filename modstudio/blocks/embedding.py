@@ -1,3 +1,44 @@
-"""(being written)"""
+"""Embedding: a learned lookup table from integer indices to vectors."""
 
-SPECS = ()
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec
+
+from .spec import BlockSpec, Inputs, Params, single
+from .tensors import ShapeError, TensorInfo
+
+
+def _embedding_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    if x.dtype != "long":
+        raise ShapeError(
+            f"expects whole-number indices (dtype long, e.g. token ids) but receives real values {x}; "
+            "set the Input's dtype to long, or use a Linear for real-valued features"
+        )
+    return (TensorInfo((*x.shape, params["embedding_dim"])),)
+
+
+def _embedding_build(params: Params, inputs: Inputs):
+    from torch import nn
+
+    return nn.Embedding(params["num_embeddings"], params["embedding_dim"])
+
+
+SPECS = (
+    BlockSpec(
+        id="embedding",
+        title="Embedding",
+        category="Embedding",
+        doc=(
+            "A learned lookup table: each integer index (a token, word, category or item id) becomes a "
+            "vector of embedding_dim numbers, so indices [N, T] become [N, T, embedding_dim]. The usual "
+            "first layer for text and categorical inputs. Indices must lie in 0 .. num_embeddings - 1."
+        ),
+        params=(
+            ParamSpec("num_embeddings", "int", 1000, "how many distinct indices (the vocabulary size)", min=1),
+            ParamSpec("embedding_dim", "int", 64, "length of each vector", min=1, max=65536),
+        ),
+        shape=_embedding_shape,
+        build=_embedding_build,
+    ),
+)

@@ -1,3 +1,131 @@
-"""(being written)"""
+"""Pooling: summarise image windows by their maximum or mean."""
 
-SPECS = ()
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec
+
+from .conv import require_images, slide
+from .spec import BlockSpec, Inputs, Params, single
+from .tensors import ShapeError, TensorInfo
+
+_WINDOW = (
+    ParamSpec("kernel_size", "int", 2, "width (and height) of each pooling window", min=1, max=64),
+    ParamSpec(
+        "stride",
+        "int",
+        None,
+        "step between windows; unset = kernel_size (windows do not overlap)",
+        min=1,
+        max=64,
+        optional=True,
+    ),
+    ParamSpec("padding", "int", 0, "border added on each side, at most half the kernel_size", min=0, max=32),
+)
+
+
+def _stride(params: Params) -> int:
+    return params["stride"] or params["kernel_size"]
+
+
+def _pool_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_images(x)
+    kernel, padding = params["kernel_size"], params["padding"]
+    if 2 * padding > kernel:
+        raise ShapeError(
+            f"has padding {padding}, more than half its window of {kernel}; use padding 0 to {kernel // 2}"
+        )
+    fix = "use a smaller kernel_size, or downsample less before it"
+    sizes = slide(x.shape[1:], kernel, _stride(params), padding, window="window", fix=fix)
+    return (TensorInfo((x.shape[0], *sizes)),)
+
+
+def _pool_build(torch_name: str):
+    def build(params: Params, inputs: Inputs):
+        from torch import nn
+
+        return getattr(nn, torch_name)(params["kernel_size"], stride=_stride(params), padding=params["padding"])
+
+    return build
+
+
+def _adaptive_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_images(x)
+    return (TensorInfo((x.shape[0], params["height"], params["width"])),)
+
+
+def _adaptive_build(params: Params, inputs: Inputs):
+    from torch import nn
+
+    return nn.AdaptiveAvgPool2d((params["height"], params["width"]))
+
+
+def _global_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_images(x)
+    return (TensorInfo((x.shape[0],)),)
+
+
+def _global_build(params: Params, inputs: Inputs):
+    from torch import nn
+
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+SPECS = (
+    BlockSpec(
+        id="max_pool2d",
+        title="MaxPool2d",
+        category="Pooling",
+        doc=(
+            "Keeps the largest value of each kernel_size x kernel_size window of every channel, shrinking "
+            "images (by 2 with the defaults) and making features tolerant to small shifts. The classic "
+            "downsampling step between convolution stages; it has no weights."
+        ),
+        params=_WINDOW,
+        shape=_pool_shape,
+        build=_pool_build("MaxPool2d"),
+    ),
+    BlockSpec(
+        id="avg_pool2d",
+        title="AvgPool2d",
+        category="Pooling",
+        doc=(
+            "Replaces each kernel_size x kernel_size window of every channel by its mean, shrinking images "
+            "(by 2 with the defaults) while smoothing them. A gentler downsampling than max pooling; it "
+            "has no weights."
+        ),
+        params=_WINDOW,
+        shape=_pool_shape,
+        build=_pool_build("AvgPool2d"),
+    ),
+    BlockSpec(
+        id="adaptive_avg_pool2d",
+        title="Adaptive AvgPool2d",
+        category="Pooling",
+        doc=(
+            "Averages each channel down to a fixed height x width whatever the input size, choosing the "
+            "windows itself. Put it before a Flatten and Linear head so the head's size no longer depends "
+            "on the image size."
+        ),
+        params=(
+            ParamSpec("height", "int", 7, "output height", min=1, max=4096),
+            ParamSpec("width", "int", 7, "output width", min=1, max=4096),
+        ),
+        shape=_adaptive_shape,
+        build=_adaptive_build,
+    ),
+    BlockSpec(
+        id="global_avg_pool",
+        title="Global Avg Pool",
+        category="Pooling",
+        doc=(
+            "Averages each channel over the whole image, [N, C, H, W] -> [N, C]: one number per feature map. "
+            "The standard bridge from convolutional features to a Linear classifier (ResNet, MobileNet); "
+            "it needs no Flatten and works for any image size."
+        ),
+        shape=_global_shape,
+        build=_global_build,
+    ),
+)

@@ -1,3 +1,106 @@
-"""(being written)"""
+"""Recurrent blocks: RNN, GRU and LSTM over sequences [N, T, features] (batch first)."""
 
-SPECS = ()
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec
+
+from .spec import BlockSpec, Inputs, Params, require_float, single
+from .tensors import ShapeError, TensorInfo
+
+_HINTS = {
+    2: "add a Reshape before it, e.g. to [T, 1] for one feature per time step",
+    4: "turn feature maps into a sequence first, e.g. Reshape to [C, H*W] then Permute [2, 1]",
+}
+
+
+def require_sequence(x: TensorInfo) -> None:
+    """Raise a readable ShapeError unless ``x`` is a float sequence [N, T, features]."""
+    require_float(x)
+    if x.rank != 3:
+        hint = _HINTS.get(x.rank, "add a Reshape before it")
+        raise ShapeError(f"expects a sequence [N, T, features] but receives {x}; {hint}")
+
+
+def _recurrent_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_sequence(x)
+    width = params["hidden_size"] * (2 if params["bidirectional"] else 1)
+    if params["output"] == "last":
+        return (TensorInfo((width,)),)
+    return (TensorInfo((x.shape[0], width)),)
+
+
+def _recurrent(block_id: str, title: str, doc: str, extra: tuple[ParamSpec, ...] = ()) -> BlockSpec:
+    def build(params: Params, inputs: Inputs):
+        from .layers.sequence import Recurrent
+
+        return Recurrent(
+            block_id,
+            single(inputs).shape[-1],
+            params["hidden_size"],
+            num_layers=params["num_layers"],
+            bidirectional=params["bidirectional"],
+            dropout=params["dropout"],
+            last=params["output"] == "last",
+            nonlinearity=params.get("nonlinearity", "tanh"),
+        )
+
+    return BlockSpec(
+        id=block_id,
+        title=title,
+        category="Sequence",
+        doc=doc,
+        params=(
+            ParamSpec("hidden_size", "int", 64, "size of the hidden state per direction", min=1, max=100_000),
+            ParamSpec("num_layers", "int", 1, "number of stacked recurrent layers", min=1, max=64),
+            ParamSpec("bidirectional", "bool", False, "also read the sequence backwards; doubles the output size"),
+            ParamSpec(
+                "dropout", "float", 0.0, "dropout between stacked layers (no effect with one layer)", min=0.0, max=1.0
+            ),
+            ParamSpec(
+                "output",
+                "choice",
+                "sequence",
+                "'sequence': the output at every step [N, T, H]; 'last': the final state [N, H]",
+                choices=("sequence", "last"),
+            ),
+            *extra,
+        ),
+        shape=_recurrent_shape,
+        build=build,
+    )
+
+
+_OUTPUT_DOC = (
+    "The input size is taken from what is connected. With output 'sequence' it gives the "
+    "output at every step [N, T, hidden_size]; with 'last' it gives the final state of the "
+    "last layer [N, hidden_size], ready for a classifier. Bidirectional doubles the size: "
+    "the forward direction's final state (after the last step) followed by the backward "
+    "direction's (after the first step)."
+)
+
+SPECS = (
+    _recurrent(
+        "rnn",
+        "RNN",
+        "A plain (Elman) recurrent network over a sequence [N, T, features]: one small module "
+        "reused at every time step, carrying a hidden state forward. Cheap, but it forgets over "
+        "long sequences; prefer GRU or LSTM beyond a few dozen steps. " + _OUTPUT_DOC,
+        (ParamSpec("nonlinearity", "choice", "tanh", "non-linearity of the recurrent step", choices=("tanh", "relu")),),
+    ),
+    _recurrent(
+        "gru",
+        "GRU",
+        "A gated recurrent unit over a sequence [N, T, features]: the same gated module is "
+        "reused at every time step, with update and reset gates that decide what to keep. "
+        "Nearly as good as an LSTM at long-range memory with fewer parameters. " + _OUTPUT_DOC,
+    ),
+    _recurrent(
+        "lstm",
+        "LSTM",
+        "A long short-term memory network over a sequence [N, T, features]: one gated cell "
+        "reused at every time step, with a separate memory cell guarded by input, forget and "
+        "output gates, so it remembers over long sequences. The standard recurrent choice for "
+        "time series and text. " + _OUTPUT_DOC,
+    ),
+)

@@ -77,7 +77,8 @@ class BlockSpec:
 def single(inputs: Inputs, port: str = "in") -> TensorInfo:
     """The TensorInfo on a single (non-multi) port."""
     value = inputs[port]
-    assert isinstance(value, TensorInfo), port
+    if not isinstance(value, TensorInfo):
+        raise TypeError(f"port '{port}' carries {len(value)} inputs where one was expected")
     return value
 
 
@@ -86,9 +87,13 @@ def many(inputs: Inputs, port: str = "in") -> list[TensorInfo]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def require_float(x: TensorInfo, what: str = "") -> None:
+def require_float(x: TensorInfo, port: str = "") -> None:
+    """Raise a readable ShapeError for integer indices where real values are needed."""
     if x.dtype != "float":
-        raise ShapeError(f"expects real-valued features but receives {x} (indices); add an Embedding before it{what}")
+        where = f" on '{port}'" if port else ""
+        raise ShapeError(
+            f"expects real-valued features{where} but receives {x} (integer indices); add an Embedding before it"
+        )
 
 
 def require_rank(x: TensorInfo, ranks: tuple[int, ...], expectation: str, hint: str = "") -> None:

@@ -55,7 +55,7 @@ class GraphNet(nn.Module):
             slots[(node.id, "out")] = 1 + i
         self._n_inputs = len(module.input_nodes)
         count = 1 + self._n_inputs
-        plan: list[tuple[nn.Module, tuple[int, ...], int | tuple[int, ...]]] = []
+        plan: list[Step] = []
         self.node_names: dict[str, str] = {}  # node id -> submodule name
         for node_id in shapes.order:
             node = by_id[node_id]
@@ -85,25 +85,46 @@ class GraphNet(nn.Module):
                 slots[(node.id, port)] = slot
             count += len(out_ports)
             plan.append((child, tuple(args), outs[0] if len(outs) == 1 else outs))
-        self._plan = plan
         self._n_slots = count
         self._outputs = tuple(slots[(e.src, e.src_port)] for n in module.output_nodes for e in module.edges_into(n.id))
+        self._plan = _with_releases(plan, self._outputs)
         self.output_names = [n.name for n in module.output_nodes]
 
     def forward(self, *inputs: torch.Tensor) -> Any:
         if len(inputs) != self._n_inputs:
             raise TypeError(f"module '{self.module_name}' takes {self._n_inputs} input(s), got {len(inputs)}")
         values: list[Any] = [None, *inputs, *([None] * (self._n_slots - 1 - self._n_inputs))]
-        for module, args, out in self._plan:
+        for module, args, out, release in self._plan:
             result = module(*[values[i] for i in args])
             if isinstance(out, int):
                 values[out] = result
             else:
                 for slot, value in zip(out, result):
                     values[slot] = value
+            for slot in release:  # drop what no later step reads, as a hand-written forward would
+                values[slot] = None
         if len(self._outputs) == 1:
             return values[self._outputs[0]]
         return tuple(values[i] for i in self._outputs)
+
+
+Step = tuple[nn.Module, tuple[int, ...], "int | tuple[int, ...]"]
+
+
+def _with_releases(
+    plan: list[Step], outputs: tuple[int, ...]
+) -> list[tuple[nn.Module, tuple[int, ...], int | tuple[int, ...], tuple[int, ...]]]:
+    """Add to each step the slots read for the last time there (never the module's outputs)."""
+    last_use: dict[int, int] = {}
+    for index, (_, args, _) in enumerate(plan):
+        for slot in args:
+            last_use[slot] = index
+    keep = set(outputs) | {_NONE_SLOT}
+    releases: list[list[int]] = [[] for _ in plan]
+    for slot, index in last_use.items():
+        if slot not in keep:
+            releases[index].append(slot)
+    return [(*step, tuple(sorted(set(release)))) for step, release in zip(plan, releases)]
 
 
 def compile_project(project: Project, catalog: Catalog | None = None, module_name: str | None = None) -> GraphNet:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import Edge, ModuleDef, Node, Project
+from .names import node_name_problem
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK
 
 _NAMESPACE = uuid.UUID("6f1d0c3e-8a3b-4f6e-9c61-6d6f64737464")
@@ -36,6 +37,9 @@ class ModuleBuilder:
 
     def _node(self, name: str, block: str | None, module: str | None, params: dict[str, Any]) -> Ref:
         node_id = str(uuid.uuid5(_NAMESPACE, f"{self.project.namespace}/{self.name}/{name}"))
+        why = node_name_problem(name)
+        if why:
+            raise ValueError(why)
         if self.module.node_named(name) is not None:
             raise ValueError(f"duplicate node name '{name}' in module '{self.name}'")
         self.module.nodes.append(Node(id=node_id, name=name, block=block, module=module, params=params))
@@ -66,12 +70,15 @@ class ModuleBuilder:
         self._wire(target, port, (source,))
 
     def use(self, module: str, name: str, *sources: Ref, **params: Any) -> Ref:
-        """A node referring to another module; ``sources`` feed its inputs in order."""
+        """A node referring to another module; ``sources`` feed its inputs in order.
+
+        Returns its output port when it has one; else index the result by output name."""
         target = self.project.modules[module]
         ref = self._node(name, None, module, params)
         for source, inp in zip(sources, target.input_nodes, strict=True):
             self._wire(ref, inp.name, (source,))
-        return ref
+        outputs = target.output_nodes
+        return Ref(ref.node_id, outputs[0].name) if len(outputs) == 1 else ref
 
 
 class ProjectBuilder:

@@ -68,7 +68,7 @@ def _pydantic_message(err: Any) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return "required field is missing"
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         return "unknown field"
     return str(err.get("msg", "invalid value")).replace("Input should be", "should be")
 

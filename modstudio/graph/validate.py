@@ -10,7 +10,7 @@ from .model import ModuleDef, Node, Project
 from .names import module_name_problem, node_name_problem
 from .ports import node_ports, port_named
 from .problems import Problem, join_path
-from .schema import INPUT_BLOCK, OUTPUT_BLOCK, BlockCatalog
+from .schema import INPUT_BLOCK, OUTPUT_BLOCK, BlockCatalog, PortSpec
 
 
 def check_project(project: Project, catalog: BlockCatalog) -> list[Problem]:
@@ -130,12 +130,22 @@ def _check_edges(project: Project, catalog: BlockCatalog, name: str, module: Mod
             continue
         src_ports, dst_ports = node_ports(project, catalog, src), node_ports(project, catalog, dst)
         if src_ports is not None and port_named(src_ports[1], edge.src_port) is None:
-            problems.append(Problem(join_path(path, "src_port"), f"'{src.name}' has no output '{edge.src_port}'"))
+            problems.append(
+                Problem(
+                    join_path(path, "src_port"),
+                    f"'{src.name}' has no output '{edge.src_port}' (outputs: {_names(src_ports[1])})",
+                )
+            )
             continue
         if dst_ports is not None:
             port = port_named(dst_ports[0], edge.dst_port)
             if port is None:
-                problems.append(Problem(join_path(path, "dst_port"), f"'{dst.name}' has no input '{edge.dst_port}'"))
+                problems.append(
+                    Problem(
+                        join_path(path, "dst_port"),
+                        f"'{dst.name}' has no input '{edge.dst_port}' (inputs: {_names(dst_ports[0])})",
+                    )
+                )
                 continue
             if not port.multi and (edge.dst, edge.dst_port) in fed:
                 problems.append(Problem(path, f"input '{edge.dst_port}' of '{dst.name}' is fed by more than one edge"))
@@ -158,6 +168,10 @@ def _check_edges(project: Project, catalog: BlockCatalog, name: str, module: Mod
         if node.block == OUTPUT_BLOCK and module.edges_from(node.id):
             problems.append(Problem(join_path("modules", name), f"Output '{node.name}' cannot have outgoing edges"))
     return problems
+
+
+def _names(ports: tuple[PortSpec, ...]) -> str:
+    return ", ".join(p.name for p in ports) or "none"
 
 
 def module_reference_graph(project: Project) -> nx.DiGraph:

@@ -1,0 +1,82 @@
+"""The module tree of a project with shapes and parameter counts (what `validate` prints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.graph.model import Project
+
+from .graphnet import CompileError, GraphNet, build_on_meta
+from .shapes import ModuleShapes, ShapeInference
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    depth: int
+    name: str
+    kind: str
+    inputs: str
+    outputs: str
+    params: int | None  # None for Input/Output nodes
+
+
+@dataclass(frozen=True)
+class Summary:
+    rows: list[SummaryRow]
+    total: int
+    trainable: int
+
+
+def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
+    """Raise CompileError when shapes do not fit; else one row per node, nested modules indented."""
+    catalog = catalog or default_catalog()
+    shapes = ShapeInference(project, catalog).run()
+    if shapes.errors:
+        raise CompileError(shapes.errors)
+    net = build_on_meta(project, catalog)
+    rows: list[SummaryRow] = []
+    _rows(project, catalog, shapes, net, 0, rows)
+    total = sum(p.numel() for p in net.parameters())
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    return Summary(rows, total, trainable)
+
+
+def _rows(
+    project: Project, catalog: Catalog, shapes: ModuleShapes, net: GraphNet, depth: int, rows: list[SummaryRow]
+) -> None:
+    module = project.modules[shapes.module]
+    by_id = {n.id: n for n in module.nodes}
+    for node_id in shapes.order:
+        node = by_id[node_id]
+        info = shapes.nodes[node_id]
+        ins = ", ".join(str(v) if not isinstance(v, list) else " + ".join(map(str, v)) for v in info.inputs.values())
+        outs = ", ".join(str(v) for v in info.outputs.values())
+        kind = node.module if node.module is not None else catalog[node.block or ""].title
+        child: nn.Module | None = getattr(net, node.name, None) if node_id in net.node_names else None
+        params = None if child is None else sum(p.numel() for p in child.parameters())
+        rows.append(SummaryRow(depth, node.name, kind, ins, outs, params))
+        if node.module is not None and isinstance(child, GraphNet):
+            _rows(project, catalog, shapes.children[node_id], child, depth + 1, rows)
+
+
+def format_summary(summary: Summary) -> str:
+    header = ("node", "type", "input", "output", "params")
+    table = [header] + [
+        ("  " * r.depth + r.name, r.kind, r.inputs, r.outputs, "" if r.params is None else f"{r.params:,}")
+        for r in summary.rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    lines = []
+    for row in table:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        lines.append(("  ".join(cells) + "  " + row[4].rjust(12)).rstrip())
+    rule = "-" * max(map(len, lines))
+    lines.insert(1, rule)
+    lines.append(rule)
+    frozen = summary.total - summary.trainable
+    tail = f" ({frozen:,} frozen)" if frozen else ""
+    lines.append(f"total parameters: {summary.total:,}{tail}")
+    return "\n".join(lines)

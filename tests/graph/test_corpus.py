@@ -1,0 +1,73 @@
+"""Each broken project file in tests/corpus gives its own named error, with a path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modstudio.blocks import default_catalog
+from modstudio.graph.io import load_project
+from modstudio.graph.problems import ProjectError
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+EXPECTED = {
+    "truncated": "not valid JSON: Unterminated string",
+    "empty": "not valid JSON: Expecting value (line 1, column 1)",
+    "not_utf8": "not a text file (bad UTF-8",
+    "not_an_object": "a project file must hold a JSON object",
+    "wrong_type_epochs": "training.epochs: should be a valid integer",
+    "wrong_type_param": "modules.main.nodes[1].params.out_features: must be a whole number, not 'eight'",
+    "out_of_range_param": "modules.main.nodes[1].params.out_features: must be >= 1, not 0",
+    "unknown_block": "modules.main.nodes[2].block: unknown block type 'rectifier' (node 'relu1')",
+    "unknown_param": "modules.main.nodes[1].params.kernel_size: Linear has no parameter 'kernel_size'",
+    "unknown_field": "modules.main.nodes[0].colour: unknown field",
+    "missing_field": "modules.main.nodes[1].id: required field is missing",
+    "cycle": "modules.main.edges: cycle: fc1 -> relu1 -> fc1",
+    "dangling_edge": "modules.main.edges[0]: dangling edge: it goes to node '0000-gone', which does not exist",
+    "unknown_port": "modules.main.edges[0].dst_port: 'fc1' has no input 'input' (inputs: in)",
+    "doubly_fed_port": "input 'in' of 'relu1' is fed by more than one edge",
+    "missing_module": "modules.main.nodes[3].module: node 'block' refers to module 'Missing', which does not exist",
+    "recursive_module": "modules.Block: recursive module reference: Block -> Block",
+    "mutually_recursive_modules": "recursive module reference: Block -> Other -> Block",
+    "bad_module_param": "modules.main.nodes[3].params.depth: module 'Block' has no parameter 'depth' (parameters: width)",
+    "bad_expression": "modules.Block.nodes[1].params.out_features: cannot parse 'width *'",
+    "unknown_name_in_expression": "expression 'widht * 2' uses unknown name 'widht' (module parameters: width)",
+    "unsafe_expression": "only the functions abs, int, max, min, round may be called",
+    "duplicate_ids": "modules.main.nodes[2].id: duplicate node id",
+    "duplicate_names": "modules.main.nodes[2].name: duplicate node name 'fc1'",
+    "reserved_name": "modules.main.nodes[1].name: 'forward' is reserved",
+    "newer_format": "format_version: written by a newer ModStudio (format 99)",
+    "missing_main": "main: main module 'network' does not exist (modules: Block, main)",
+}
+
+
+def test_corpus_is_complete():
+    on_disk = {p.stem for p in CORPUS.glob("*.msproj")}
+    assert set(EXPECTED) <= on_disk
+    assert on_disk - set(EXPECTED) == {"valid", "shape_mismatch", "expression_out_of_range"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_broken_file_gives_its_named_error(name):
+    with pytest.raises(ProjectError) as info:
+        load_project(CORPUS / f"{name}.msproj", default_catalog())
+    text = info.value.describe()
+    assert EXPECTED[name] in text
+    assert text.startswith(str(CORPUS / f"{name}.msproj"))
+
+
+@pytest.mark.parametrize("name", ["valid", "shape_mismatch", "expression_out_of_range"])
+def test_files_that_load(name):
+    project = load_project(CORPUS / f"{name}.msproj", default_catalog())
+    assert set(project.modules) == {"main", "Block"}
+
+
+def test_corpus_matches_its_generator(tmp_path, monkeypatch):
+    from tests.corpus import make_corpus
+
+    monkeypatch.setattr(make_corpus, "HERE", tmp_path)
+    make_corpus.main()
+    for made in tmp_path.iterdir():
+        assert made.read_bytes() == (CORPUS / made.name).read_bytes(), made.name

@@ -1,0 +1,119 @@
+"""Project files: round trip, atomic saves that survive being killed, errors that keep the old file."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from modstudio.blocks import default_catalog
+from modstudio.graph.builder import ProjectBuilder
+from modstudio.graph.io import load_project, project_from_json, project_to_json, save_project
+from modstudio.graph.model import Project
+from modstudio.graph.problems import ProjectError
+
+
+def chain_project(name: str, depth: int) -> Project:
+    pb = ProjectBuilder(name)
+    b = pb.module("main", f"a chain of {depth} layers")
+    h = b.input("x", [4])
+    for i in range(depth):
+        h = b.add("relu", f"act{i}", b.add("linear", f"fc{i}", h, out_features=8 + i % 5))
+    b.output("y", b.add("linear", "head", h, out_features=3), task="classification")
+    project = pb.project(name)
+    project.ui.positions["main"] = {n.id: [float(i * 40), 0.0] for i, n in enumerate(project.main_module.nodes)}
+    return project
+
+
+def test_round_trip_is_identical(tmp_path):
+    project = chain_project("round trip", 5)
+    path = tmp_path / "p.msproj"
+    save_project(project, path)
+    loaded = load_project(path, default_catalog())
+    assert loaded == project
+    assert project_to_json(loaded) == path.read_text(encoding="utf-8")
+    assert json.loads(path.read_text())["format_version"] == 1
+
+
+def test_ui_data_is_kept_apart_from_the_model(tmp_path):
+    project = chain_project("ui", 2)
+    data = json.loads(project_to_json(project))
+    assert set(data["ui"]) >= {"positions", "view"}
+    assert all("position" not in node for node in data["modules"]["main"]["nodes"])
+
+
+def test_loading_checks_types_strictly():
+    text = project_to_json(chain_project("strict", 1)).replace('"batch_size": 64', '"batch_size": "64"')
+    with pytest.raises(ProjectError, match=r"data.batch_size: should be a valid integer"):
+        project_from_json(text, default_catalog())
+
+
+def test_save_leaves_no_temporary_files(tmp_path):
+    save_project(chain_project("a", 2), tmp_path / "p.msproj")
+    save_project(chain_project("b", 3), tmp_path / "p.msproj")
+    assert [p.name for p in tmp_path.iterdir()] == ["p.msproj"]
+
+
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "p.msproj"
+    save_project(chain_project("old", 2), path)
+    before = path.read_bytes()
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        save_project(chain_project("new", 3), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["p.msproj"]
+
+
+SAVER = """
+import sys
+from modstudio.graph.io import project_from_json, save_project
+texts = [open(p, encoding="utf-8").read() for p in sys.argv[2:4]]
+projects = [project_from_json(t) for t in texts]
+print("ready", flush=True)
+i = 0
+while True:
+    save_project(projects[i % 2], sys.argv[1])
+    i += 1
+"""
+
+
+def test_saving_survives_being_killed(tmp_path):
+    """Kill a process that saves over and over, at random moments: the file on disk is always
+    the old or the new project, complete and loadable."""
+    old, new = chain_project("old", 150), chain_project("new", 220)
+    sources = []
+    for project in (old, new):
+        source = tmp_path / f"{project.name}.json"
+        source.write_text(project_to_json(project), encoding="utf-8")
+        sources.append(str(source))
+    target = tmp_path / "work" / "p.msproj"
+    target.parent.mkdir()
+    save_project(old, target)
+    rng = random.Random(1234)
+    seen = set()
+    for _ in range(25):
+        child = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(target), *sources], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.05))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        loaded = load_project(target, default_catalog())
+        assert loaded in (old, new)
+        seen.add(loaded.name)
+    assert seen == {"old", "new"}
+    # Kills landed in the middle of saves too: their temporary files are left behind, never the target.
+    leftovers = [p.name for p in target.parent.iterdir() if p != target]
+    assert leftovers and all(name.startswith(".p.msproj.") and name.endswith(".tmp") for name in leftovers)
