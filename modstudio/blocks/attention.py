@@ -160,7 +160,9 @@ def _heads(default: int) -> ParamSpec:
     return ParamSpec("num_heads", "int", default, "attention heads; must divide the feature size", min=1, max=1024)
 
 
-_DROPOUT = ParamSpec("dropout", "float", 0.0, "dropout on the attention weights while training", min=0.0, max=1.0)
+_DROPOUT = ParamSpec(
+    "dropout", "float", 0.0, "dropout on the attention weights while training", min=0.0, max=1.0, max_exclusive=True
+)
 _CAUSAL = ParamSpec("causal", "bool", False, "each token attends only to itself and earlier tokens (for generation)")
 
 SPECS = (
@@ -212,7 +214,13 @@ SPECS = (
             _heads(4),
             ParamSpec("mlp_ratio", "float", 4.0, "MLP hidden size as a multiple of the feature size", min=0.01),
             ParamSpec(
-                "dropout", "float", 0.0, "dropout on attention weights and both residual branches", min=0.0, max=1.0
+                "dropout",
+                "float",
+                0.0,
+                "dropout on attention weights and both residual branches",
+                min=0.0,
+                max=1.0,
+                max_exclusive=True,
             ),
             _CAUSAL,
         ),

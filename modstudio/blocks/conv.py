@@ -95,6 +95,7 @@ def window_params(kernel_size: int = 3, dilation: bool = True) -> tuple[ParamSpe
             min=0,
             max=64,
             optional=True,
+            unset_label="same",
         ),
     ]
     if dilation:

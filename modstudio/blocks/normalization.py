@@ -78,8 +78,6 @@ def _group_norm_build(params: Params, inputs: Inputs):
 def _dropout_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     x = single(inputs)
     require_float(x)
-    if params["p"] >= 1:
-        raise ShapeError(f"with p = {params['p']} would drop every value; use p below 1 (0.1 to 0.5 is usual)")
     return (x,)
 
 
@@ -157,7 +155,11 @@ SPECS = (
             "evaluation it passes values through unchanged. A regularizer against overfitting that trains "
             "an implicit ensemble of thinned sub-networks; put it before large Linear layers."
         ),
-        params=(ParamSpec("p", "float", 0.5, "probability of zeroing each value (below 1)", min=0, max=1),),
+        params=(
+            ParamSpec(
+                "p", "float", 0.5, "probability of zeroing each value (below 1)", min=0, max=1, max_exclusive=True
+            ),
+        ),
         shape=_dropout_shape,
         build=_dropout_build,
     ),

@@ -18,6 +18,7 @@ _WINDOW = (
         min=1,
         max=64,
         optional=True,
+        unset_label="= kernel_size",
     ),
     ParamSpec("padding", "int", 0, "border added on each side, at most half the kernel_size", min=0, max=32),
 )

@@ -55,7 +55,13 @@ def _recurrent(block_id: str, title: str, doc: str, extra: tuple[ParamSpec, ...]
             ParamSpec("num_layers", "int", 1, "number of stacked recurrent layers", min=1, max=64),
             ParamSpec("bidirectional", "bool", False, "also read the sequence backwards; doubles the output size"),
             ParamSpec(
-                "dropout", "float", 0.0, "dropout between stacked layers (no effect with one layer)", min=0.0, max=1.0
+                "dropout",
+                "float",
+                0.0,
+                "dropout between stacked layers (no effect with one layer)",
+                min=0.0,
+                max=1.0,
+                max_exclusive=True,
             ),
             ParamSpec(
                 "output",

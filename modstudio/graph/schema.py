@@ -33,6 +33,8 @@ class ParamSpec:
     optional: bool = False  # None is allowed (and means "not set")
     min_length: int = 0
     max_length: int | None = None
+    max_exclusive: bool = False  # the value must stay below max (a probability < 1, say)
+    unset_label: str = ""  # what an unset optional value means, for the inspector ("same")
 
     @property
     def accepts_expression(self) -> bool:
@@ -85,8 +87,9 @@ class ParamSpec:
         for v in values:
             if self.min is not None and v < self.min:
                 return f"must be >= {_fmt(self.min)}, not {_fmt(v)}"
-            if self.max is not None and v > self.max:
-                return f"must be <= {_fmt(self.max)}, not {_fmt(v)}"
+            if self.max is not None and (v >= self.max if self.max_exclusive else v > self.max):
+                bound = "<" if self.max_exclusive else "<="
+                return f"must be {bound} {_fmt(self.max)}, not {_fmt(v)}"
         return None
 
 

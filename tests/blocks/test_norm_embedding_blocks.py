@@ -53,8 +53,9 @@ def test_layer_norm_normalises_each_token():
 
 
 def test_dropout_rejects_dropping_everything():
-    text = message("dropout", T((10,)), p=1.0)
-    assert "p = 1.0" in text and "below 1" in text
+    p = default_catalog()["dropout"].param("p")
+    assert p.check(1.0) == "must be < 1, not 1"
+    assert p.check(0.99) is None
     assert default_catalog()["dropout"].category == "Regularization"
 
 
