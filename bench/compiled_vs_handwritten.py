@@ -4,7 +4,7 @@ Both networks get the same weights; rounds of timed steps alternate between them
 swapped each round) so machine noise hits both alike. Prints the median ratio
 (GraphNet / hand-written) per network; the last line is the worst of them, ``ratio: X``.
 
-    python bench/compiled_vs_handwritten.py [--rounds 30] [--steps 20] [--threads N]
+    python bench/compiled_vs_handwritten.py [--rounds 60] [--steps 10] [--threads N]
 """
 
 from __future__ import annotations
@@ -94,17 +94,19 @@ def compare(
         t = {key: timed(steps_of[key], steps) for key in order}
         ratios.append(t["graphnet"] / t["hand"])
     ratio = statistics.median(ratios)
+    low, _, high = statistics.quantiles(ratios, n=4)
     t_hand = timed(steps_of["hand"], steps) * 1e3
     print(
-        f"{name:<4} batch {x.shape[0]}: hand-written {t_hand:.3f} ms/step, median ratio {ratio:.4f} (rounds: {rounds} x {steps} steps)"
+        f"{name:<4} batch {x.shape[0]}: hand-written {t_hand:.3f} ms/step, "
+        f"ratio median {ratio:.4f} (quartiles {low:.3f}-{high:.3f}; {rounds} rounds x {steps} steps)"
     )
     return ratio
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args()
