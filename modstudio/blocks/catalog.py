@@ -22,6 +22,8 @@ SPEC_MODULES = (
     "embedding",
     "sequence",
     "attention",
+    "conditional",
+    "composition",
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modstudio.graph.schema import ParamSpec, PortSpec
 
@@ -20,10 +20,29 @@ if TYPE_CHECKING:
 # What arrives at a block: one TensorInfo per connected port (a list for a ``multi`` port).
 Inputs = Mapping[str, "TensorInfo | list[TensorInfo]"]
 Params = Mapping[str, Any]
-ShapeRule = Callable[[Params, Inputs], tuple[TensorInfo, ...]]
-Builder = Callable[[Params, Inputs], "nn.Module"]
+ShapeRule = Callable[..., tuple[TensorInfo, ...]]  # (params, inputs[, members])
+Builder = Callable[..., "nn.Module"]  # (params, inputs[, members])
+
+
+class Members(Protocol):
+    """How a composition block reaches its member modules (ModuleDefs named in its params).
+
+    Shape inference passes one whose ``infer`` runs the member's own shape inference; the
+    compiler passes one whose ``build`` compiles the member into a GraphNet.
+    """
+
+    def infer(self, module: str, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        """The member's output shapes for these inputs; raises ShapeError naming the member."""
+        ...
+
+    def build(self, module: str, inputs: list[TensorInfo]) -> nn.Module:
+        """A fresh trainable instance of the member for these inputs."""
+        ...
+
 
 CATEGORIES = (
+    "Composition",
+    "Conditional",
     "Input/Output",
     "Dense",
     "Convolution",
@@ -63,6 +82,7 @@ class BlockSpec:
     outputs: tuple[PortSpec, ...] = OUT
     version: int = 1
     aliases: tuple[str, ...] = ()
+    uses_members: bool = False  # shape and build take a third argument, Members
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:

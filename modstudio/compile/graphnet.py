@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.blocks.tensors import TensorInfo
 from modstudio.graph.model import Project
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
@@ -68,7 +69,11 @@ class GraphNet(nn.Module):
                 multi: set[str] = set()
             else:
                 spec = catalog[node.block or ""]
-                child = spec.build(shapes.params[node_id], shapes.nodes[node_id].inputs)
+                received = shapes.nodes[node_id].inputs
+                if spec.uses_members:
+                    child = spec.build(shapes.params[node_id], received, _MemberNets(project, catalog, shapes, node_id))
+                else:
+                    child = spec.build(shapes.params[node_id], received)
                 in_ports = [p.name for p in spec.inputs]
                 out_ports = [p.name for p in spec.outputs]
                 multi = {p.name for p in spec.inputs if p.multi}
@@ -106,6 +111,19 @@ class GraphNet(nn.Module):
         if len(self._outputs) == 1:
             return values[self._outputs[0]]
         return tuple(values[i] for i in self._outputs)
+
+
+class _MemberNets:
+    """Members for a composition's build: compiles each member from its inferred shapes."""
+
+    def __init__(self, project: Project, catalog: Catalog, shapes: ModuleShapes, node_id: str) -> None:
+        self.project, self.catalog, self.shapes, self.node_id = project, catalog, shapes, node_id
+
+    def infer(self, module: str, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        return list(self.shapes.members[(self.node_id, module, tuple(inputs))].outputs)  # type: ignore[arg-type]
+
+    def build(self, module: str, inputs: list[TensorInfo]) -> nn.Module:
+        return GraphNet(self.project, self.catalog, shapes=self.shapes.members[(self.node_id, module, tuple(inputs))])
 
 
 Step = tuple[nn.Module, tuple[int, ...], "int | tuple[int, ...]"]

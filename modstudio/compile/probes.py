@@ -16,49 +16,13 @@ Recording is cheap: a few tensor reductions kept on the device, no host sync unt
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 from torch import nn
 
+from modstudio.blocks.layers.routing import RoutingProbe
 
-class RoutingProbe:
-    """Accumulates routing facts between two ``take()`` calls (one or more steps)."""
-
-    def __init__(self, num_experts: int, kind: str = "moe") -> None:
-        self.num_experts = num_experts
-        self.kind = kind  # "moe", "gate", "router", ... (what the dashboard draws)
-        self.enabled = False
-        self.labels: torch.Tensor | None = None
-        self.num_classes = 0
-        self._sums: dict[str, torch.Tensor] = {}
-        self._steps = 0
-
-    def add(self, name: str, value: torch.Tensor) -> None:
-        """Add a (detached) tensor to the running sum of ``name``."""
-        value = value.detach().float()
-        previous = self._sums.get(name)
-        self._sums[name] = value if previous is None else previous + value
-
-    def step_done(self) -> None:
-        self._steps += 1
-
-    def take(self) -> dict[str, Any]:
-        """The facts since the last take, averaged per step where they are rates; then reset."""
-        steps = max(self._steps, 1)
-        out: dict[str, Any] = {"kind": self.kind, "num_experts": self.num_experts, "steps": self._steps}
-        for name, total in self._sums.items():
-            array = total.cpu().numpy()
-            out[name] = array if name in _SUMMED else array / steps
-            if out[name].ndim == 0:
-                out[name] = float(out[name])
-        self._sums.clear()
-        self._steps = 0
-        return out
-
-
-# Facts that are counts over the whole period (not averaged per step).
-_SUMMED = frozenset({"tokens_per_expert", "dropped_tokens", "routed_tokens", "class_expert", "usage"})
+__all__ = ["RoutingProbe", "aux_loss", "aux_loss_values", "enable_probes", "probes_of", "set_probe_labels"]
 
 
 def probes_of(net: nn.Module) -> dict[str, RoutingProbe]:

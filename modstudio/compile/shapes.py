@@ -51,6 +51,8 @@ class ModuleShapes:
     nodes: dict[str, NodeShapes] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # resolved, per node id
     children: dict[str, ModuleShapes] = field(default_factory=dict)  # per module-ref node id
+    # members of composition nodes: (node id, member module, member inputs) -> its shapes
+    members: dict[tuple[str, str, tuple[TensorInfo, ...]], ModuleShapes] = field(default_factory=dict)
     errors: list[ShapeProblem] = field(default_factory=list)
     outputs: list[TensorInfo | None] = field(default_factory=list)
 
@@ -168,6 +170,8 @@ class ShapeInference:
             if declared is not None and tuple(declared) != given.shape:
                 raise ShapeError(f"declares shape {TensorInfo(tuple(declared))} but receives {given}")
             outputs: tuple[TensorInfo, ...] = (given,)
+        elif spec.uses_members:
+            outputs = spec.shape(params, received, _MemberShapes(self, result, node.id))
         else:
             outputs = spec.shape(params, received)
         result.params[node.id] = params
@@ -229,6 +233,32 @@ class ShapeInference:
                     raise _Unknown
                 infos.append(info)
         return infos
+
+
+class _MemberShapes:
+    """Members for a composition's shape rule: runs each member's own inference."""
+
+    def __init__(self, inference: ShapeInference, result: ModuleShapes, node_id: str) -> None:
+        self.inference, self.result, self.node_id = inference, result, node_id
+
+    def infer(self, module: str, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        if module not in self.inference.project.modules:
+            raise ShapeError(f"uses module '{module}', which does not exist")
+        target = self.inference.project.modules[module]
+        if len(target.input_nodes) != len(inputs):
+            raise ShapeError(
+                f"needs member modules with {len(inputs)} Input node(s), but '{module}' has {len(target.input_nodes)}"
+            )
+        child = self.inference.run(module, inputs)
+        self.result.members[(self.node_id, module, tuple(inputs))] = child
+        if child.errors:
+            raise ShapeError(f"has a problem in member '{module}': {child.errors[0].message}")
+        if any(o is None for o in child.outputs):
+            raise ShapeError(f"has a member '{module}' without a connected Output")
+        return list(child.outputs)  # type: ignore[arg-type]
+
+    def build(self, module: str, inputs: list[TensorInfo]):
+        raise TypeError("shape inference does not build modules")
 
 
 class _Unknown(Exception):

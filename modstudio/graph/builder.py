@@ -11,7 +11,7 @@ from typing import Any
 
 from .model import Edge, ModuleDef, Node, Project
 from .names import node_name_problem
-from .schema import INPUT_BLOCK, OUTPUT_BLOCK
+from .schema import INPUT_BLOCK, OUTPUT_BLOCK, BlockCatalog
 
 _NAMESPACE = uuid.UUID("6f1d0c3e-8a3b-4f6e-9c61-6d6f64737464")
 
@@ -82,8 +82,9 @@ class ModuleBuilder:
 
 
 class ProjectBuilder:
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, catalog: BlockCatalog | None = None) -> None:
         self.namespace = namespace
+        self.catalog = catalog  # needed to follow members of compositions when including modules
         self.modules: dict[str, ModuleDef] = {}
 
     def module(self, name: str, doc: str = "", **params: int | float) -> ModuleBuilder:
@@ -95,7 +96,7 @@ class ProjectBuilder:
         """Copy modules (and what they use) from a library project."""
         from .library import copy_modules
 
-        copy_modules(library, list(names), self.modules)
+        copy_modules(library, list(names), self.modules, self.catalog)
 
     def project(self, name: str, main: str = "main", doc: str = "", **sections: Any) -> Project:
         ordered = {main: self.modules[main], **{k: v for k, v in self.modules.items() if k != main}}

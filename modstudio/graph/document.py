@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .expressions import ExpressionError, is_expression, names_used
+from .library import dependencies
 from .model import Edge, ModuleDef, Node, Project
+from .references import MEMBER_KINDS, referenced_modules
 from .schema import BlockCatalog
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,20 @@ class Document:
 
     def users(self, module_name: str) -> list[tuple[str, Node]]:
         """(module, node) for every node that uses ``module_name``."""
-        return [(m, n) for m, mod in self.project.modules.items() for n in mod.nodes if n.module == module_name]
+        return [
+            (m, n)
+            for m, mod in self.project.modules.items()
+            for n in mod.nodes
+            if module_name in referenced_modules(n, self.catalog)
+        ]
+
+    def _check_members(self, module_name: str, where: str, names: list[str]) -> None:
+        """Members must exist and must not use, directly or not, the module they are placed in."""
+        for name in names:
+            if name not in self.project.modules:
+                raise OperationError(f"cannot set {where}: there is no module '{name}'")
+            if module_name in dependencies(self.project, name, self.catalog):
+                raise OperationError(f"cannot set {where}: module '{name}' uses '{module_name}', so this would recurse")
 
     def check_param(self, module_name: str, node: Node, key: str, value: Any) -> None:
         """Refuse a parameter value the node's block (or used module) does not accept."""
@@ -163,6 +178,8 @@ class Document:
             why = pspec.check(value)
             if why:
                 raise OperationError(f"cannot set {where}: {why}")
+            if pspec.kind in MEMBER_KINDS:
+                self._check_members(module_name, where, value if isinstance(value, list) else [value])
         if is_expression(value):
             module = self.module(module_name)
             try:

@@ -14,6 +14,8 @@ from .document import Change, Document, Operation, OperationError, Positions, Re
 from .expressions import ExpressionError, is_expression, names_used
 from .model import ModuleDef
 from .names import module_name_problem, node_name_problem
+from .references import referenced_modules, rename_references
+from .schema import BlockCatalog
 
 
 def default_node_name(module_name: str) -> str:
@@ -21,8 +23,13 @@ def default_node_name(module_name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", module_name).lower()
 
 
-def _uses(library: dict[str, ModuleDef], names: set[str]) -> list[str]:
-    return [f"'{n.name}' in {where}" for where, module in library.items() for n in module.nodes if n.module in names]
+def _uses(library: dict[str, ModuleDef], names: set[str], catalog: BlockCatalog) -> list[str]:
+    return [
+        f"'{n.name}' in {where}"
+        for where, module in library.items()
+        for n in module.nodes
+        if names & set(referenced_modules(n, catalog))
+    ]
 
 
 @dataclass
@@ -45,7 +52,7 @@ class ReplaceModules(Operation):
         if project.main not in library:
             raise OperationError(f"'{project.main}' is the main module and cannot be removed")
         gone = {k for k, v in self.modules.items() if v is None and k in project.modules}
-        used = _uses(library, gone)
+        used = _uses(library, gone, doc.catalog)
         if used:
             names = ", ".join(f"'{k}'" for k in sorted(gone))
             raise OperationError(f"module {names} is still used by {', '.join(used)}")
@@ -130,8 +137,9 @@ class AddModule(Operation):
         if clash or len(set(ids)) != len(ids):
             raise OperationError(f"node id '{(clash or ids)[0]}' is already used: give the new module fresh ids")
         for node in module.nodes:
-            if node.module is not None and node.module not in doc.project.modules:
-                raise OperationError(f"'{node.name}' uses module '{node.module}', which does not exist")
+            for used in referenced_modules(node, doc.catalog):
+                if used not in doc.project.modules:
+                    raise OperationError(f"'{node.name}' uses module '{used}', which does not exist")
         text = f"Add module {self.name}"
         self._done(text, doc.apply(ReplaceModules({self.name: module}, text=text)))
 
@@ -171,10 +179,7 @@ class RenameModule(Operation):
             project.main = new
         doc.emit(Change("module_renamed", new, old_name=old, new_name=new))
         for where, module in project.modules.items():
-            users = tuple(n.id for n in module.nodes if n.module == old)
-            for node in module.nodes:
-                if node.module == old:
-                    node.module = new
+            users = tuple(n.id for n in module.nodes if rename_references(n, doc.catalog, old, new))
             if users:
                 doc.emit(Change("node_changed", where, users))
         self._done(f"Rename module {old} to {new}", RenameModule(new, old))

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from .expressions import ExpressionError, is_expression, names_used
 
-ParamKind = Literal["int", "float", "bool", "choice", "ints", "str"]
+ParamKind = Literal["int", "float", "bool", "choice", "ints", "str", "module", "modules"]
 
 INPUT_BLOCK = "input"
 OUTPUT_BLOCK = "output"
@@ -65,6 +65,16 @@ class ParamSpec:
             if value in self.choices:
                 return None
             return f"must be one of {', '.join(self.choices)}, not {value!r}"
+        if kind == "module":
+            return None if isinstance(value, str) and value else f"must name a module, not {value!r}"
+        if kind == "modules":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                return f"must be a list of module names, not {value!r}"
+            if len(value) < self.min_length:
+                return f"must name at least {self.min_length} module{'s' if self.min_length != 1 else ''}"
+            if self.max_length is not None and len(value) > self.max_length:
+                return f"must name at most {self.max_length} modules"
+            return None
         if kind == "ints":
             if not isinstance(value, list) or not all(_is_int(v) for v in value):
                 return f"must be a list of whole numbers, not {value!r}"

@@ -10,6 +10,7 @@ from .model import ModuleDef, Node, Project
 from .names import module_name_problem, node_name_problem
 from .ports import node_ports, port_named
 from .problems import Problem, join_path
+from .references import MEMBER_KINDS, referenced_modules
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK, BlockCatalog, PortSpec
 
 
@@ -25,7 +26,7 @@ def check_project(project: Project, catalog: BlockCatalog) -> list[Problem]:
         if why:
             problems.append(Problem(base, why))
         problems += _check_module(project, catalog, name, module, seen_ids)
-    problems += _check_recursion(project)
+    problems += _check_recursion(project, catalog)
     return problems
 
 
@@ -96,6 +97,12 @@ def _check_node(project: Project, catalog: BlockCatalog, module: ModuleDef, node
             problems.append(Problem(ppath, why))
         elif is_expression(value):
             problems += _check_expression(module, value, ppath)
+        elif param.kind in MEMBER_KINDS:
+            for name in value if isinstance(value, list) else [value]:
+                if name not in project.modules:
+                    problems.append(
+                        Problem(ppath, f"{spec.title} '{node.name}' uses module '{name}', which does not exist")
+                    )
     return problems
 
 
@@ -174,19 +181,20 @@ def _names(ports: tuple[PortSpec, ...]) -> str:
     return ", ".join(p.name for p in ports) or "none"
 
 
-def module_reference_graph(project: Project) -> nx.DiGraph:
-    """Module name -> names of the modules it uses."""
+def module_reference_graph(project: Project, catalog: BlockCatalog | None = None) -> nx.DiGraph:
+    """Module name -> names of the modules it uses (members of compositions too, given the catalog)."""
     graph = nx.DiGraph()
     graph.add_nodes_from(project.modules)
     for name, module in project.modules.items():
         for node in module.nodes:
-            if node.module is not None and node.module in project.modules:
-                graph.add_edge(name, node.module)
+            for used in referenced_modules(node, catalog):
+                if used in project.modules:
+                    graph.add_edge(name, used)
     return graph
 
 
-def _check_recursion(project: Project) -> list[Problem]:
-    graph = module_reference_graph(project)
+def _check_recursion(project: Project, catalog: BlockCatalog) -> list[Problem]:
+    graph = module_reference_graph(project, catalog)
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:

@@ -1,0 +1,301 @@
+"""Conditional computation: mixtures of experts and learned hard gates.
+
+Members are ModuleDefs named in the params; they may differ in architecture.
+"""
+
+from __future__ import annotations
+
+from modstudio.graph.schema import ParamSpec
+
+from .spec import BlockSpec, Inputs, Members, Params, require_float, single
+from .tensors import ShapeError, TensorInfo
+
+_GATE_DOC = (
+    "topk: softmax over the k best experts (Mixtral); noisy_topk: Shazeer's noisy top-k (noise only "
+    "while training); switch: top-1 with a capacity, overflow passes through unchanged; "
+    "expert_choice: each expert picks its top tokens"
+)
+
+
+def expert_list(params: Params, key: str = "experts", count_key: str = "num_experts") -> list[str]:
+    """The member names, with a single listed module repeated ``num_experts`` times."""
+    names = list(params[key])
+    count = params.get(count_key)
+    if count is None or count == len(names):
+        return names
+    if len(names) == 1:
+        return names * count
+    raise ShapeError(
+        f"lists {len(names)} experts but {count_key} is {count}; list one module to repeat it, or leave {count_key} unset"
+    )
+
+
+def expert_outputs(members: Members, names: list[str], x: TensorInfo, what: str = "expert") -> TensorInfo:
+    """Infer every distinct member on one token [D]; they must agree on one output shape [D_out]."""
+    token = TensorInfo((x.shape[-1],))
+    found: dict[str, TensorInfo] = {}
+    for name in dict.fromkeys(names):
+        outs = members.infer(name, [token])
+        if len(outs) != 1 or outs[0].rank != 2:
+            shapes = ", ".join(map(str, outs))
+            raise ShapeError(
+                f"needs each {what} to turn a token [N, {x.shape[-1]}] into one vector, but '{name}' gives {shapes}"
+            )
+        found[name] = outs[0]
+    if len(set(found.values())) > 1:
+        detail = ", ".join(f"'{n}' gives {s}" for n, s in found.items())
+        raise ShapeError(f"needs all {what}s to give the same shape, but {detail}")
+    return next(iter(found.values()))
+
+
+def _check_tokens(x: TensorInfo) -> None:
+    require_float(x)
+    if x.rank < 2:
+        raise ShapeError(f"expects features [N, ..., D] but receives {x}")
+
+
+def _moe_shape(params: Params, inputs: Inputs, members: Members) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    _check_tokens(x)
+    names = expert_list(params)
+    out = expert_outputs(members, names, x)
+    gate, k = params["gate"], params["k"]
+    if gate in ("topk", "noisy_topk") and k > len(names):
+        raise ShapeError(f"cannot pick k = {k} of {len(names)} experts; lower k or add experts")
+    if gate == "noisy_topk" and params["importance_weight"] > 0 and k >= len(names):
+        raise ShapeError(f"needs k below the number of experts ({len(names)}) for the importance/load loss")
+    if gate == "switch" and out.shape[0] != x.shape[-1]:
+        raise ShapeError(
+            f"(switch gate) passes dropped tokens through unchanged, so experts must keep the width "
+            f"{x.shape[-1]}, but they give {out}"
+        )
+    return (TensorInfo((*x.shape[:-1], out.shape[0])),)
+
+
+def _moe_build(params: Params, inputs: Inputs, members: Members):
+    from .layers.moe import MixtureOfExperts
+
+    x = single(inputs)
+    token = TensorInfo((x.shape[-1],))
+    names = expert_list(params)
+    out = members.infer(names[0], [token])[0]
+    return MixtureOfExperts(
+        x.shape[-1],
+        [members.build(name, [token]) for name in names],
+        gate=params["gate"],
+        k=params["k"],
+        capacity_factor=params["capacity_factor"],
+        load_balance_weight=params["load_balance_weight"],
+        z_loss_weight=params["z_loss_weight"],
+        importance_weight=params["importance_weight"],
+        dispatch=params["dispatch"],
+        out_dim=out.shape[0],
+    )
+
+
+EXPERTS = ParamSpec(
+    "experts", "modules", ["Expert"], "the expert modules (they may differ)", min_length=1, max_length=512
+)
+NUM_EXPERTS = ParamSpec(
+    "num_experts",
+    "int",
+    None,
+    "repeat a single listed expert this many times",
+    min=1,
+    max=512,
+    optional=True,
+    unset_label="as listed",
+)
+LOSS_WEIGHTS = (
+    ParamSpec(
+        "load_balance_weight",
+        "float",
+        0.01,
+        "weight of the Switch/GShard load-balancing loss E·Σ f_i·P_i",
+        min=0.0,
+        max=10.0,
+    ),
+    ParamSpec(
+        "z_loss_weight", "float", 0.001, "weight of the router z-loss mean(logsumexp(logits)²)", min=0.0, max=10.0
+    ),
+    ParamSpec(
+        "importance_weight",
+        "float",
+        0.0,
+        "weight of Shazeer's importance + load CV² loss (noisy gates)",
+        min=0.0,
+        max=10.0,
+    ),
+)
+
+MOE = BlockSpec(
+    id="moe",
+    title="Mixture of Experts",
+    category="Conditional",
+    doc=(
+        "A mixture of experts (Jacobs et al. 1991; Shazeer et al. 2017): a learned gate sends each token — "
+        "each vector along the last dimension, for tabular batches and token sequences alike — to a few of "
+        "several expert modules and mixes their outputs by the gate's weights. Conditional computation: "
+        "capacity grows with the number of experts while the cost per token grows only with k. Experts are "
+        "modules of this project and may differ. Auxiliary losses keep the load balanced; watch the routing "
+        "while training to see experts specialize or collapse."
+    ),
+    params=(
+        EXPERTS,
+        NUM_EXPERTS,
+        ParamSpec("gate", "choice", "topk", _GATE_DOC, choices=("topk", "noisy_topk", "switch", "expert_choice")),
+        ParamSpec("k", "int", 2, "experts per token (top-k gates)", min=1, max=64),
+        ParamSpec(
+            "capacity_factor",
+            "float",
+            1.25,
+            "switch/expert choice: slots per expert = factor · tokens / experts",
+            min=0.01,
+            max=64.0,
+        ),
+        *LOSS_WEIGHTS,
+        ParamSpec(
+            "dispatch",
+            "choice",
+            "sorted",
+            "sorted: fast, cost grows with k; static: every expert on every token, exportable",
+            choices=("sorted", "static"),
+        ),
+    ),
+    shape=_moe_shape,
+    build=_moe_build,
+    uses_members=True,
+)
+
+
+def _hierarchical_shape(params: Params, inputs: Inputs, members: Members) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    _check_tokens(x)
+    names = expert_list(params)
+    groups = params["groups"]
+    if len(names) % groups:
+        raise ShapeError(f"cannot split {len(names)} experts into {groups} equal groups; use a divisor of {len(names)}")
+    per_group = len(names) // groups
+    if params["k_groups"] > groups or params["k"] > per_group:
+        raise ShapeError(
+            f"cannot pick {params['k_groups']} of {groups} groups and {params['k']} of {per_group} experts per group"
+        )
+    out = expert_outputs(members, names, x)
+    return (TensorInfo((*x.shape[:-1], out.shape[0])),)
+
+
+def _hierarchical_build(params: Params, inputs: Inputs, members: Members):
+    from .layers.hierarchy import HierarchicalMoE
+
+    x = single(inputs)
+    token = TensorInfo((x.shape[-1],))
+    names = expert_list(params)
+    return HierarchicalMoE(
+        x.shape[-1],
+        [members.build(name, [token]) for name in names],
+        groups=params["groups"],
+        k_groups=params["k_groups"],
+        k=params["k"],
+        load_balance_weight=params["load_balance_weight"],
+        z_loss_weight=params["z_loss_weight"],
+        out_dim=members.infer(names[0], [token])[0].shape[0],
+    )
+
+
+HIERARCHICAL_MOE = BlockSpec(
+    id="hierarchical_moe",
+    title="Hierarchical MoE",
+    category="Conditional",
+    doc=(
+        "A two-level mixture of experts (Shazeer et al. 2017): a primary gate picks groups of experts, a "
+        "secondary gate inside each picked group picks experts, y = Σ_i Σ_j G_i(x)·G_ij(x)·E_ij(x). The experts "
+        "are split into equal groups in the order listed. Use it for many experts: each gate stays small, and "
+        "the load of groups and of experts can be watched level by level."
+    ),
+    params=(
+        EXPERTS,
+        NUM_EXPERTS,
+        ParamSpec("groups", "int", 2, "number of expert groups (the primary gate chooses among them)", min=1, max=256),
+        ParamSpec("k_groups", "int", 1, "groups per token", min=1, max=64),
+        ParamSpec("k", "int", 1, "experts per token inside each picked group", min=1, max=64),
+        LOSS_WEIGHTS[0],
+        LOSS_WEIGHTS[1],
+    ),
+    shape=_hierarchical_shape,
+    build=_hierarchical_build,
+    uses_members=True,
+)
+
+
+def _branch_outputs(params: Params, x: TensorInfo, members: Members) -> TensorInfo:
+    names = list(params["branches"])
+    found: dict[str, TensorInfo] = {}
+    for name in dict.fromkeys(names):
+        outs = members.infer(name, [x])
+        if len(outs) != 1:
+            raise ShapeError(f"needs branches with one output, but '{name}' has {len(outs)}")
+        found[name] = outs[0]
+    if params["allow_skip"]:
+        found["(skip)"] = x
+    if len(set(found.values())) > 1:
+        detail = ", ".join(f"'{n}' gives {s}" for n, s in found.items())
+        raise ShapeError(
+            f"needs every branch{' and the skip' if params['allow_skip'] else ''} to give the same shape, but {detail}"
+        )
+    return next(iter(found.values()))
+
+
+def _gate_shape(params: Params, inputs: Inputs, members: Members) -> tuple[TensorInfo, ...]:
+    x = single(inputs)
+    require_float(x)
+    return (_branch_outputs(params, x, members),)
+
+
+def _gate_build(params: Params, inputs: Inputs, members: Members):
+    import math
+
+    from .layers.hierarchy import HardGate
+
+    x = single(inputs)
+    out = _branch_outputs(params, x, members)
+    return HardGate(
+        math.prod(x.shape),
+        [members.build(name, [x]) for name in params["branches"]],
+        out.shape,
+        allow_skip=params["allow_skip"],
+        temperature=params["temperature"],
+        balance_weight=params["balance_weight"],
+    )
+
+
+HARD_GATE = BlockSpec(
+    id="hard_gate",
+    title="Hard Gate",
+    category="Conditional",
+    doc=(
+        "Conditional computation with a learned hard decision: each sample runs through exactly one of several "
+        "branch modules (which may differ), or skips them all when skipping is allowed, so only the chosen "
+        "module costs compute. The router learns through a straight-through Gumbel-softmax while training and "
+        "takes the argmax at inference; module usage shows which branch serves which inputs."
+    ),
+    params=(
+        ParamSpec(
+            "branches",
+            "modules",
+            ["BranchA", "BranchB"],
+            "the branch modules (they may differ)",
+            min_length=1,
+            max_length=64,
+        ),
+        ParamSpec("allow_skip", "bool", False, "add a choice that passes the sample through unchanged"),
+        ParamSpec("temperature", "float", 1.0, "Gumbel-softmax temperature while training", min=0.01, max=100.0),
+        ParamSpec(
+            "balance_weight", "float", 0.01, "weight of the load-balancing loss over branches", min=0.0, max=10.0
+        ),
+    ),
+    shape=_gate_shape,
+    build=_gate_build,
+    uses_members=True,
+)
+
+SPECS = (MOE, HIERARCHICAL_MOE, HARD_GATE)

@@ -1,0 +1,179 @@
+"""Hierarchical mixture of experts and a learned hard gate over branches.
+
+Hierarchical MoE (Shazeer et al. 2017, appendix B): a primary gate picks ``k_groups`` of G
+groups, a secondary gate inside each picked group picks ``k`` of its m experts;
+y = Σ_i Σ_j G_i(x)·G_ij(x)·E_ij(x), each gate a softmax over its picked logits.
+Auxiliary losses per level: load balancing G·Σ f_g·P_g over groups and E·Σ f_e·P_e over
+experts (P_e = P(group)·P(expert | group) from the full softmaxes), plus the z-loss of both
+routers. The probe records tokens per group and per expert.
+
+HardGate: each sample goes to exactly one branch (or skips, passing through unchanged),
+chosen by argmax of a learned router; while training a straight-through Gumbel-softmax
+(hard one-hot forward, soft gradient) lets the router learn.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .moe import run_sorted
+from .routing import RoutingProbe
+
+
+def _balance(probs: torch.Tensor, picked: torch.Tensor, count: int) -> torch.Tensor:
+    """count · Σ_i f_i · P_i with f over the picked slots and P the mean full-softmax probability."""
+    chosen = torch.bincount(picked.reshape(-1), minlength=count).to(probs.dtype)
+    return count * (chosen / chosen.sum() * probs.mean(dim=0)).sum()
+
+
+class HierarchicalMoE(nn.Module):
+    def __init__(
+        self,
+        dim: int,
+        experts: list[nn.Module],
+        groups: int,
+        k_groups: int = 1,
+        k: int = 1,
+        load_balance_weight: float = 0.01,
+        z_loss_weight: float = 0.001,
+        out_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.experts = nn.ModuleList(experts)
+        self.groups, self.per_group = groups, len(experts) // groups
+        self.k_groups, self.k = k_groups, k
+        self.load_balance_weight, self.z_loss_weight = load_balance_weight, z_loss_weight
+        self.out_dim = out_dim if out_dim is not None else dim
+        self.primary = nn.Linear(dim, groups, bias=False)
+        self.secondary = nn.Linear(dim, len(experts), bias=False)  # one router per group, side by side
+        self.probe = RoutingProbe(len(experts), "hierarchical_moe")
+        self.aux_losses: dict[str, torch.Tensor] = {}
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}, experts per group={self.per_group}, k_groups={self.k_groups}, k={self.k}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        tokens = x.reshape(-1, x.shape[-1])
+        count = tokens.shape[0]
+        group_logits = self.primary(tokens).float()
+        inner_logits = self.secondary(tokens).float().view(count, self.groups, self.per_group)
+        group_values, group_idx = group_logits.topk(self.k_groups, dim=-1)
+        group_weight = group_values.softmax(dim=-1)  # [T, kg]
+        picked_inner = inner_logits.gather(1, group_idx.unsqueeze(-1).expand(-1, -1, self.per_group))
+        inner_values, inner_idx = picked_inner.topk(self.k, dim=-1)  # [T, kg, k]
+        weight = group_weight.unsqueeze(-1) * inner_values.softmax(dim=-1)
+        expert_idx = group_idx.unsqueeze(-1) * self.per_group + inner_idx
+        combine = torch.zeros(count, len(self.experts), device=x.device).scatter(
+            1, expert_idx.reshape(count, -1), weight.reshape(count, -1)
+        )
+        token_idx = torch.arange(count, device=x.device).repeat_interleave(self.k_groups * self.k)
+        out = run_sorted(self.experts, tokens, combine, token_idx, expert_idx.reshape(-1), self.out_dim)
+        joint = (group_logits.softmax(-1).unsqueeze(-1) * inner_logits.softmax(-1)).reshape(count, -1)
+        if self.training:
+            self.aux_losses = self._losses(group_logits, inner_logits, group_idx, expert_idx, joint)
+        if self.probe.enabled:
+            self._record(x, joint, combine, group_idx)
+        return out.reshape(*lead, self.out_dim).to(x.dtype)
+
+    def _losses(
+        self,
+        group_logits: torch.Tensor,
+        inner_logits: torch.Tensor,
+        group_idx: torch.Tensor,
+        expert_idx: torch.Tensor,
+        joint: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        losses: dict[str, torch.Tensor] = {}
+        if self.load_balance_weight > 0:
+            primary = _balance(group_logits.softmax(-1), group_idx, self.groups)
+            secondary = _balance(joint, expert_idx, len(self.experts))
+            losses["load_balance"] = self.load_balance_weight * (primary + secondary)
+        if self.z_loss_weight > 0:
+            z = torch.logsumexp(group_logits, -1).square().mean() + torch.logsumexp(inner_logits, -1).square().mean()
+            losses["z_loss"] = self.z_loss_weight * z
+        return losses
+
+    def _record(self, x: torch.Tensor, joint: torch.Tensor, combine: torch.Tensor, group_idx: torch.Tensor) -> None:
+        probe = self.probe
+        routed = combine > 0
+        count = joint.shape[0]
+        probe.add("tokens_per_expert", routed.sum(dim=0))
+        probe.add("tokens_per_group", torch.bincount(group_idx.reshape(-1), minlength=self.groups))
+        probe.add("slots", torch.tensor(float(count * self.k_groups * self.k)))
+        probe.add("routed_tokens", torch.tensor(float(count)))
+        probe.add("entropy", -(joint * joint.clamp_min(1e-12).log()).sum(-1).mean())
+        probe.add("mean_prob", joint.mean(dim=0))
+        for name, value in self.aux_losses.items():
+            probe.add(f"aux_{name}", value)
+        _class_counts(probe, x, routed)
+        probe.step_done()
+
+
+def _class_counts(probe: RoutingProbe, x: torch.Tensor, routed: torch.Tensor) -> None:
+    """Class x expert counts when the engine gave the batch labels (one label per sample)."""
+    labels = probe.labels
+    if labels is None or probe.num_classes <= 0 or labels.shape[0] != x.shape[0]:
+        return
+    per_token = labels.to(routed.device).long().repeat_interleave(routed.shape[0] // labels.shape[0])
+    onehot = F.one_hot(per_token, probe.num_classes).to(torch.float32)
+    probe.add("class_expert", onehot.t() @ routed.to(torch.float32))
+
+
+class HardGate(nn.Module):
+    """Sends each sample to one branch (or past them all, when skipping is allowed)."""
+
+    def __init__(
+        self,
+        features: int,
+        branches: list[nn.Module],
+        out_shape: tuple[int, ...],
+        allow_skip: bool = False,
+        temperature: float = 1.0,
+        balance_weight: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.out_shape = tuple(out_shape)
+        self.branches = nn.ModuleList(branches)
+        self.allow_skip = allow_skip
+        self.temperature = temperature
+        self.balance_weight = balance_weight
+        self.choices = len(branches) + int(allow_skip)
+        self.router = nn.Linear(features, self.choices)
+        self.probe = RoutingProbe(self.choices, "gate")
+        self.aux_losses: dict[str, torch.Tensor] = {}
+
+    def extra_repr(self) -> str:
+        return f"branches={len(self.branches)}, allow_skip={self.allow_skip}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.router(x.flatten(1)).float()
+        if self.training:
+            onehot = F.gumbel_softmax(logits, tau=self.temperature, hard=True)
+        else:
+            onehot = F.one_hot(logits.argmax(-1), self.choices).to(logits.dtype)
+        choice = onehot.argmax(-1)
+        order = torch.argsort(choice, stable=True)
+        sizes = torch.bincount(choice, minlength=self.choices).tolist()
+        outs = []
+        for branch, chunk, size in zip([*self.branches, None], x.index_select(0, order).split(sizes), sizes):
+            if size:  # a skipped sample (branch None) passes through unchanged
+                outs.append((chunk if branch is None else branch(chunk)).flatten(1))
+        scale = onehot[order, choice[order]].unsqueeze(-1)  # 1.0 forward; carries the router's gradient
+        out = torch.zeros(x.shape[0], outs[0].shape[1], dtype=x.dtype, device=x.device)
+        out.index_add_(0, order, torch.cat(outs) * scale.to(x.dtype))
+        if self.training and self.balance_weight > 0:
+            self.aux_losses = {"load_balance": self.balance_weight * _balance(logits.softmax(-1), choice, self.choices)}
+        elif not self.training:
+            self.aux_losses = {}
+        if self.probe.enabled:
+            self.probe.add("tokens_per_expert", onehot.detach().sum(0))
+            self.probe.add("slots", torch.tensor(float(x.shape[0])))
+            self.probe.add("routed_tokens", torch.tensor(float(x.shape[0])))
+            probs = logits.softmax(-1)
+            self.probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
+            _class_counts(self.probe, x, onehot > 0)
+            self.probe.step_done()
+        return out.view(x.shape[0], *self.out_shape)

@@ -1,0 +1,246 @@
+"""Mixture of experts over the last dimension, for any leading shape.
+
+Gates (the router runs in fp32, as Switch does):
+- ``topk``: softmax over the k largest logits (Mixtral: softmax, top-k, renormalise — the same).
+- ``noisy_topk``: Shazeer et al. 2017, H = xW_g + N(0,1)·softplus(xW_noise), noise only while
+  training, G = softmax(KeepTopK(H, k)).
+- ``switch``: Fedus et al. 2021, top-1 with weight p_i(x) from the full softmax; each expert takes
+  at most C = ceil(capacity_factor·T/E) tokens in token order; the rest pass through unchanged
+  (residual) and are counted as dropped.
+- ``expert_choice``: Zhou et al. 2022, S = softmax(xW_g) [T, E]; each expert takes its top
+  C = min(T, ceil(capacity_factor·T/E)) tokens, weighted by S. Tokens no expert picks give 0.
+
+Dispatch:
+- ``sorted`` (default): argsort the routed slots by expert, run each expert once on its
+  contiguous slice, combine with ``index_add_``. Cost grows with T·k, not with E.
+- ``static``: ``for e, expert in enumerate(self.experts)`` over all tokens with a dense
+  combine matrix; no data-dependent shapes, so ``torch.jit.script``, ``torch.export`` and ONNX
+  accept it. Same outputs and gradients as ``sorted`` (tested); cost grows with E.
+
+Auxiliary losses (each times its weight, stored in ``self.aux_losses`` after a training forward):
+- ``load_balance`` = E · Σ_i f_i · P_i, f_i = share of the T·k routed slots (before capacity
+  dropping) sent to expert i, P_i = mean over tokens of the *full* softmax probability of i.
+- ``z_loss`` = mean over tokens of logsumexp(logits)² (the clean router logits).
+- ``importance`` (noisy gates) = CV(Σ_x G(x))² + CV(Load)², CV² = population variance / mean²,
+  Load_i = Σ_x Φ((clean_i(x) − threshold_i(x)) / noise_std_i(x)), Shazeer's smooth load.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .routing import RoutingProbe
+
+GATES = ("topk", "noisy_topk", "switch", "expert_choice")
+
+
+class MixtureOfExperts(nn.Module):
+    """Routes each token (vector over the last dimension) to experts and mixes their outputs."""
+
+    def __init__(
+        self,
+        dim: int,
+        experts: list[nn.Module],
+        gate: str = "topk",
+        k: int = 2,
+        capacity_factor: float = 1.25,
+        load_balance_weight: float = 0.01,
+        z_loss_weight: float = 0.001,
+        importance_weight: float = 0.0,
+        dispatch: str = "sorted",
+        out_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"unknown gate '{gate}'")
+        self.experts = nn.ModuleList(experts)
+        self.num_experts = len(experts)
+        self.gate = gate
+        self.k = 1 if gate == "switch" else k
+        self.capacity_factor = capacity_factor
+        self.load_balance_weight = load_balance_weight
+        self.z_loss_weight = z_loss_weight
+        self.importance_weight = importance_weight
+        self.dispatch = dispatch
+        self.out_dim = out_dim if out_dim is not None else dim
+        self.router = nn.Linear(dim, self.num_experts, bias=False)
+        self.noise = nn.Linear(dim, self.num_experts, bias=False) if gate == "noisy_topk" else None
+        self.probe = RoutingProbe(self.num_experts, "moe")
+        self.aux_losses: dict[str, torch.Tensor] = {}
+
+    def extra_repr(self) -> str:
+        return f"gate={self.gate}, experts={self.num_experts}, k={self.k}, dispatch={self.dispatch}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        tokens = x.reshape(-1, x.shape[-1])
+        logits = self.router(tokens).float()
+        scores = logits
+        noise_std = torch.zeros_like(logits)
+        if self.noise is not None and self.training:
+            noise_std = F.softplus(self.noise(tokens).float())
+            scores = logits + torch.randn_like(logits) * noise_std
+        probs = scores.softmax(dim=-1)
+        combine, picked = self._combine(scores, probs)
+        if self.dispatch == "static" or torch.jit.is_scripting():
+            out = self._run_static(tokens, combine)
+        else:
+            out = self._run_sorted(tokens, combine, picked)
+        if self.gate == "switch":
+            dropped = combine.sum(dim=-1) == 0
+            out = torch.where(dropped.unsqueeze(-1), tokens.to(out.dtype), out)
+        if not torch.jit.is_scripting():
+            self._after_forward(x, tokens, logits, scores, probs, noise_std, combine, picked)
+        return out.reshape(list(lead) + [self.out_dim]).to(x.dtype)  # noqa: RUF005 (TorchScript has no [*a, b])
+
+    # ----------------------------------------------------------------- routing
+
+    def _combine(self, scores: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense combine weights [T, E] (0 where a token does not go) and the picked experts:
+        [T, k] expert ids for token-choice gates, [C, E] token ids for expert choice."""
+        tokens, experts = probs.shape
+        if self.gate == "expert_choice":
+            capacity = min(tokens, math.ceil(self.capacity_factor * tokens / experts))
+            weights, picked = probs.topk(capacity, dim=0)
+            return torch.zeros_like(probs).scatter(0, picked, weights), picked
+        if self.gate == "switch":
+            picked = probs.argmax(dim=-1, keepdim=True)
+            weight = probs.gather(1, picked)
+            onehot = torch.zeros_like(probs).scatter(1, picked, 1.0)
+            position = (onehot.cumsum(dim=0) * onehot).sum(dim=-1, keepdim=True) - 1  # 0-based, per expert
+            # position < capacity_factor·T/E  <=>  position < ceil(capacity_factor·T/E) for whole positions;
+            # written without ceil so a dynamic token count stays symbolic under torch.export.
+            kept = (position < self.capacity_factor * tokens / experts).to(probs.dtype)
+            return onehot * weight * kept, picked
+        values, picked = scores.topk(self.k, dim=-1)
+        return torch.zeros_like(probs).scatter(1, picked, values.softmax(dim=-1)), picked
+
+    # ---------------------------------------------------------------- dispatch
+
+    def _run_static(self, tokens: torch.Tensor, combine: torch.Tensor) -> torch.Tensor:
+        """Every expert on every token, masked by the combine weights [T, E] (export-friendly)."""
+        out = torch.zeros(tokens.shape[0], self.out_dim, dtype=tokens.dtype, device=tokens.device)
+        for e, expert in enumerate(self.experts):
+            weight = combine[:, e : e + 1]
+            out = out + torch.where(weight > 0, weight.to(tokens.dtype) * expert(tokens), 0.0)
+        return out
+
+    @torch.jit.unused
+    def _run_sorted(self, tokens: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> torch.Tensor:
+        """Sort the routed slots by expert; each expert runs once on its contiguous slice."""
+        token_idx, expert_idx = self._slots(combine, picked)
+        return run_sorted(self.experts, tokens, combine, token_idx, expert_idx, self.out_dim)
+
+    @torch.jit.unused
+    def _slots(self, combine: torch.Tensor, picked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(token, expert) of every routed slot that is kept."""
+        tokens, experts = combine.shape
+        if self.gate == "expert_choice":
+            return picked.t().reshape(-1), torch.arange(experts, device=picked.device).repeat_interleave(
+                picked.shape[0]
+            )
+        token_idx = torch.arange(tokens, device=picked.device).repeat_interleave(picked.shape[1])
+        expert_idx = picked.reshape(-1)
+        if self.gate == "switch":
+            kept = combine[token_idx, expert_idx] > 0
+            return token_idx[kept], expert_idx[kept]
+        return token_idx, expert_idx
+
+    # ------------------------------------------------------ aux losses, probe
+
+    @torch.jit.unused
+    def _after_forward(
+        self,
+        x: torch.Tensor,
+        tokens: torch.Tensor,
+        logits: torch.Tensor,
+        scores: torch.Tensor,
+        probs: torch.Tensor,
+        noise_std: torch.Tensor,
+        combine: torch.Tensor,
+        picked: torch.Tensor,
+    ) -> None:
+        self.aux_losses = self._aux_losses(logits, scores, probs, noise_std, combine, picked) if self.training else {}
+        if self.probe.enabled:
+            self._record(x, probs, combine)
+
+    def _aux_losses(
+        self,
+        logits: torch.Tensor,
+        scores: torch.Tensor,
+        probs: torch.Tensor,
+        noise_std: torch.Tensor,
+        combine: torch.Tensor,
+        picked: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        experts = self.num_experts
+        losses: dict[str, torch.Tensor] = {}
+        if self.load_balance_weight > 0 and self.gate != "expert_choice":
+            chosen = torch.bincount(picked.reshape(-1), minlength=experts).to(probs.dtype)
+            share = chosen / chosen.sum()
+            losses["load_balance"] = self.load_balance_weight * experts * (share * probs.mean(dim=0)).sum()
+        if self.z_loss_weight > 0:
+            losses["z_loss"] = self.z_loss_weight * torch.logsumexp(logits, dim=-1).square().mean()
+        if self.importance_weight > 0 and self.noise is not None and self.k < experts:
+            importance = combine.sum(dim=0)
+            load = _smooth_load(logits, scores, noise_std, self.k)
+            losses["importance"] = self.importance_weight * (_cv_squared(importance) + _cv_squared(load))
+        return losses
+
+    def _record(self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor) -> None:
+        probe = self.probe
+        routed = combine > 0
+        tokens = probs.shape[0]
+        probe.add("tokens_per_expert", routed.sum(dim=0))
+        probe.add("slots", torch.tensor(float(tokens * self.k if self.gate != "expert_choice" else routed.sum())))
+        probe.add("routed_tokens", torch.tensor(float(tokens)))
+        probe.add("dropped_tokens", (~routed.any(dim=-1)).sum())
+        probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(dim=-1).mean())
+        probe.add("mean_prob", probs.mean(dim=0))
+        for name, value in self.aux_losses.items():
+            probe.add(f"aux_{name}", value)
+        labels = probe.labels
+        if labels is not None and probe.num_classes > 0 and labels.shape[0] == x.shape[0]:
+            per_token = labels.to(probs.device).repeat_interleave(tokens // labels.shape[0])
+            onehot = F.one_hot(per_token.long(), probe.num_classes).to(probs.dtype)
+            probe.add("class_expert", onehot.t() @ routed.to(probs.dtype))
+        probe.step_done()
+
+
+def run_sorted(
+    experts: nn.ModuleList,
+    tokens: torch.Tensor,
+    combine: torch.Tensor,
+    token_idx: torch.Tensor,
+    expert_idx: torch.Tensor,
+    out_dim: int,
+) -> torch.Tensor:
+    """Sort the routed (token, expert) slots by expert; each expert runs once on its contiguous
+    slice; results are weighted by ``combine`` and summed back per token with ``index_add_``."""
+    order = torch.argsort(expert_idx, stable=True)
+    token_idx, expert_idx = token_idx[order], expert_idx[order]
+    weight = combine[token_idx, expert_idx].to(tokens.dtype)
+    sizes = torch.bincount(expert_idx, minlength=len(experts)).tolist()
+    chunks = tokens.index_select(0, token_idx).split(sizes)
+    outs = [expert(chunk) for expert, chunk, n in zip(experts, chunks, sizes) if n > 0]
+    out = torch.zeros(tokens.shape[0], out_dim, dtype=tokens.dtype, device=tokens.device)
+    if outs:
+        out.index_add_(0, token_idx, torch.cat(outs) * weight.unsqueeze(-1))
+    return out
+
+
+def _cv_squared(values: torch.Tensor) -> torch.Tensor:
+    return values.var(unbiased=False) / (values.mean().square() + 1e-10)
+
+
+def _smooth_load(logits: torch.Tensor, scores: torch.Tensor, noise_std: torch.Tensor, k: int) -> torch.Tensor:
+    """Shazeer et al.'s differentiable estimate of tokens per expert under the noisy gate."""
+    top = scores.topk(k + 1, dim=-1).values
+    in_top = scores >= top[:, k - 1 : k]
+    threshold = torch.where(in_top, top[:, k : k + 1], top[:, k - 1 : k])
+    normal = torch.distributions.Normal(0.0, 1.0)
+    return normal.cdf((logits - threshold) / noise_std.clamp_min(1e-9)).sum(dim=0)
