@@ -67,8 +67,13 @@ def test_vote_takes_the_majority_at_inference():
 
 
 def test_tree_puts_branch_scores_at_their_classes():
-    project, net = single_block(
-        "tree", 4, {"Trunk": 6, "Left": 2, "Right": 3}, trunk="Trunk", branches=["Left", "Right"], branch_of_class=[1, 0, 1, 0, 1]
+    _, net = single_block(
+        "tree",
+        4,
+        {"Trunk": 6, "Left": 2, "Right": 3},
+        trunk="Trunk",
+        branches=["Left", "Right"],
+        branch_of_class=[1, 0, 1, 0, 1],
     )
     x = torch.randn(3, 4)
     features = net.comp.trunk(x)
@@ -81,7 +86,12 @@ def test_tree_branch_size_must_match_its_classes():
     pb = ProjectBuilder("t")
     members(pb, Trunk=6, Left=1, Right=2)
     m = pb.module("main")
-    m.output("y", m.add("tree", "comp", m.input("x", [4]), trunk="Trunk", branches=["Left", "Right"], branch_of_class=[0, 1, 1, 1]))
+    m.output(
+        "y",
+        m.add(
+            "tree", "comp", m.input("x", [4]), trunk="Trunk", branches=["Left", "Right"], branch_of_class=[0, 1, 1, 1]
+        ),
+    )
     [problem] = infer_shapes(pb.project("t")).errors
     assert "needs branch 1 'Right' to give [N, 3] for classes [1, 2, 3], but it gives [N, 2]" in problem.message
 
@@ -145,7 +155,10 @@ def test_hierarchical_moe_matches_the_two_level_formula():
     ("params", "words"),
     [
         ({"experts": ["E"], "num_experts": 2, "k": 3}, "cannot pick k = 3 of 2 experts"),
-        ({"experts": ["E", "Wide"]}, "needs all experts to give the same shape, but 'E' gives [N, 4], 'Wide' gives [N, 9]"),
+        (
+            {"experts": ["E", "Wide"]},
+            "needs all experts to give the same shape, but 'E' gives [N, 4], 'Wide' gives [N, 9]",
+        ),
         ({"experts": ["Wide"], "num_experts": 4, "gate": "switch"}, "passes dropped tokens through unchanged"),
         ({"experts": ["E", "E", "Wide"], "num_experts": 5}, "lists 3 experts but num_experts is 5"),
     ],
