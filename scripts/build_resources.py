@@ -374,6 +374,220 @@ def lstm_template() -> Project:
     )
 
 
+# ---------------------------------------------------------------- composition and MoE templates
+
+
+def mlp_member(
+    pb: ProjectBuilder, name: str, out: int, hidden: tuple[int, ...] = (16,), act: str = "relu", doc: str = ""
+) -> None:
+    """A small MLP module: hidden layers with an activation, then a linear layer of ``out`` units."""
+    b = pb.module(name, doc or f"A small MLP ({' -> '.join(map(str, (*hidden, out)))}).")
+    h = b.input("x")
+    for i, width in enumerate(hidden, start=1):
+        h = b.add(act, f"act{i}", b.add("linear", f"fc{i}", h, out_features=width))
+    b.output("y", b.add("linear", "out", h, out_features=out))
+
+
+def moe_2d_template() -> Project:
+    pb = ProjectBuilder("templates/moe_2d")
+    mlp_member(pb, "Expert", 2, (16,), doc="One expert: a small MLP that scores the two classes.")
+    b = pb.module("main", "A gate sends each point to 2 of 4 experts and mixes their class scores.")
+    h = b.add("moe", "moe", b.input("x", [2]), experts=["Expert"], num_experts=4, gate="topk", k=2)
+    b.output("y", h, task="classification")
+    return pb.project(
+        "Mixture of experts on 2-D regimes",
+        doc=(
+            "Four expert MLPs and a learned top-2 gate on the regimes data, where each angular sector of the plane "
+            "follows its own rule. Watch the routing while it trains: the gate learns the sectors and each expert "
+            "specializes on the regions it is sent."
+        ),
+        data=DataSection(dataset="regimes", options={"samples": 2000, "regions": 4}, batch_size=64),
+        training=TrainingSection(optimizer="adam", learning_rate=0.01, epochs=40),
+    )
+
+
+def switch_transformer_template() -> Project:
+    pb = ProjectBuilder("templates/switch_transformer")
+    mlp_member(pb, "FeedForward", 32, (64,), act="gelu", doc="One expert feed-forward network of the Switch layer.")
+    e = pb.module(
+        "SwitchEncoder",
+        "A pre-norm transformer encoder layer whose feed-forward network is a Switch mixture of experts "
+        "(Fedus et al. 2021): each token goes to one expert, up to a capacity; overflow passes through.",
+        dim=32,
+        heads=4,
+        experts=4,
+    )
+    x = e.input("x")
+    h = e.add("multi_head_attention", "attn", e.add("layer_norm", "norm1", x), port="query", num_heads="=heads")
+    r = e.add("add", "residual1", h, x)
+    h = e.add(
+        "moe",
+        "moe",
+        e.add("layer_norm", "norm2", r),
+        experts=["FeedForward"],
+        num_experts="=experts",
+        gate="switch",
+        capacity_factor=1.25,
+    )
+    e.output("y", e.add("add", "residual2", h, r))
+    b = pb.module("main", "Patches of 2x2 pixels, two Switch encoder layers, a linear head.")
+    h = b.add("patch_embedding", "patches", b.input("x", [1, 8, 8]), patch_size=2, embed_dim=32)
+    h = b.add("positional_embedding", "pos", b.add("class_token", "cls", h))
+    for i in (1, 2):
+        h = b.use("SwitchEncoder", f"encoder{i}", h)
+    h = b.add("token_pool", "take_cls", b.add("layer_norm", "norm", h), mode="first")
+    b.output("y", b.add("linear", "head", h, out_features=10), task="classification")
+    return pb.project(
+        "Switch transformer for 8x8 digits",
+        doc=(
+            "A small vision transformer whose feed-forward layers are Switch mixtures of four experts: top-1 routing "
+            "with a capacity factor, dropped tokens passing through unchanged, load-balancing and z-losses. The "
+            "token-level routing of each layer can be watched separately."
+        ),
+        data=DataSection(dataset="digits", batch_size=64),
+        training=TrainingSection(
+            optimizer="adamw", learning_rate=0.002, weight_decay=0.05, schedule="cosine", epochs=30
+        ),
+    )
+
+
+def hierarchical_moe_template() -> Project:
+    pb = ProjectBuilder("templates/hierarchical_moe")
+    mlp_member(pb, "Expert", 2, (16,), doc="One expert: a small MLP that scores the two classes.")
+    b = pb.module("main", "A primary gate picks one of two groups, a secondary gate 2 of its 4 experts.")
+    h = b.add(
+        "hierarchical_moe", "moe", b.input("x", [2]), experts=["Expert"], num_experts=8, groups=2, k_groups=1, k=2
+    )
+    b.output("y", h, task="classification")
+    return pb.project(
+        "Hierarchical mixture of experts",
+        doc=(
+            "Eight experts in two groups of four (Shazeer et al. 2017): a primary gate chooses a group, a secondary "
+            "gate chooses experts inside it, y = sum G_i G_ij E_ij. Trained on regimes data with eight sectors; "
+            "the load of groups and of experts is recorded level by level."
+        ),
+        data=DataSection(dataset="regimes", options={"samples": 3000, "regions": 8}, batch_size=64),
+        training=TrainingSection(optimizer="adam", learning_rate=0.01, epochs=40),
+    )
+
+
+def stacked_moe_template() -> Project:
+    pb = ProjectBuilder("templates/stacked_moe")
+    mlp_member(pb, "Expert", 32, (32,), doc="One expert: a 32 -> 32 -> 32 MLP.")
+    b = pb.module("main", "Two MoE layers in sequence, each with its own gate, between linear layers.")
+    h = b.add("relu", "act", b.add("linear", "embed", b.input("x", [2]), out_features=32))
+    h = b.add("moe", "moe1", h, experts=["Expert"], num_experts=4, k=2)
+    h = b.add("moe", "moe2", h, experts=["Expert"], num_experts=4, k=2)
+    b.output("y", b.add("linear", "head", h, out_features=2), task="classification")
+    return pb.project(
+        "Stacked mixtures of experts",
+        doc=(
+            "A deep mixture of experts (Eigen et al. 2013): two MoE layers in sequence, each with its own gate, so "
+            "4 x 4 expert paths exist. On two interleaved spirals; compare how the first and the second layer route."
+        ),
+        data=DataSection(dataset="spirals", options={"samples": 2000}),
+        training=TrainingSection(optimizer="adam", learning_rate=0.005, epochs=60),
+    )
+
+
+def ensemble_template() -> Project:
+    pb = ProjectBuilder("templates/ensemble")
+    mlp_member(pb, "Wide", 2, (64,), doc="A wide, shallow member: one hidden layer of 64 ReLU units.")
+    mlp_member(pb, "Deep", 2, (16, 16, 16), doc="A narrow, deep member: three hidden layers of 16 ReLU units.")
+    mlp_member(pb, "Smooth", 2, (32, 32), act="tanh", doc="A smooth member: two hidden layers of 32 tanh units.")
+    b = pb.module(
+        "main", "Three different members see each point; their class scores are averaged with learned weights."
+    )
+    h = b.add("ensemble", "ensemble", b.input("x", [2]), members=["Wide", "Deep", "Smooth"], combine="weighted")
+    b.output("y", h, task="classification")
+    return pb.project(
+        "Ensemble of different members",
+        doc=(
+            "A heterogeneous ensemble on the moons data: a wide, a deep and a smooth MLP, combined by learned "
+            "weights. Members differ in architecture, so their mistakes differ; switch combine to vote or mean "
+            "to compare."
+        ),
+        data=DataSection(dataset="moons", options={"samples": 1000, "noise": 0.25}),
+        training=TrainingSection(optimizer="adam", learning_rate=0.01, epochs=30),
+    )
+
+
+def tree_template() -> Project:
+    pb = ProjectBuilder("templates/class_tree")
+    mlp_member(pb, "Trunk", 64, (128,), doc="The shared trunk: features every branch builds on.")
+    mlp_member(pb, "LowDigits", 5, (32,), doc="Branch for the digits 0-4.")
+    mlp_member(pb, "HighDigits", 5, (32,), doc="Branch for the digits 5-9.")
+    b = pb.module("main", "A shared trunk, then one branch for digits 0-4 and one for 5-9.")
+    h = b.add("flatten", "flatten", b.input("x", [1, 8, 8]))
+    h = b.add("tree", "tree", h, trunk="Trunk", branches=["LowDigits", "HighDigits"], branch_of_class=[0] * 5 + [1] * 5)
+    b.output("y", h, task="classification")
+    return pb.project(
+        "Tree of class subsets for digits",
+        doc=(
+            "Task decomposition by class subsets: a shared trunk feeds two branch modules, one scoring the digits "
+            "0-4 and one the digits 5-9; their scores are put back in class order as ten logits."
+        ),
+        data=DataSection(dataset="digits", batch_size=64),
+        training=TrainingSection(optimizer="adam", learning_rate=0.003, epochs=30),
+    )
+
+
+def one_vs_rest_template() -> Project:
+    pb = ProjectBuilder("templates/one_vs_rest")
+    mlp_member(pb, "Binary", 1, (16,), doc="A binary module: one score for 'my class or not'.")
+    b = pb.module("main", "Four copies of one binary module, one per class; their scores are the logits.")
+    h = b.add("one_vs_rest", "classes", b.input("x", [2]), members=["Binary"], classes=4)
+    b.output("y", h, task="classification")
+    return pb.project(
+        "One-vs-rest binary modules",
+        doc=(
+            "A four-class problem split into four binary modules, each answering 'this class or the rest?'. "
+            "Every member is the same small reusable module; the four scores side by side are the logits."
+        ),
+        data=DataSection(dataset="blobs", options={"samples": 1000, "classes": 4}),
+        training=TrainingSection(optimizer="adam", learning_rate=0.01, epochs=30),
+    )
+
+
+def cooperative_template() -> Project:
+    pb = ProjectBuilder("templates/cooperative")
+    mlp_member(pb, "TopRows", 32, (64,), doc="Looks at the top four rows of the digit.")
+    mlp_member(pb, "BottomRows", 32, (64,), doc="Looks at the bottom four rows of the digit.")
+    b = pb.module("main", "Two modules each see half of the image; a learned combiner fuses what they found.")
+    h = b.add("flatten", "flatten", b.input("x", [1, 8, 8]))
+    h = b.add("cooperative", "halves", h, members=["TopRows", "BottomRows"], splits=[32, 32], out_features=64)
+    b.output("y", b.add("linear", "head", b.add("relu", "act", h), out_features=10), task="classification")
+    return pb.project(
+        "Cooperative modules on image halves",
+        doc=(
+            "Cooperative fusion: one module reads the top half of each 8x8 digit and another the bottom half; a "
+            "learned linear combiner fuses their features before the classifier. Partners, not alternatives."
+        ),
+        data=DataSection(dataset="digits", batch_size=64),
+        training=TrainingSection(optimizer="adam", learning_rate=0.003, epochs=30),
+    )
+
+
+def hard_gate_template() -> Project:
+    pb = ProjectBuilder("templates/hard_gate")
+    mlp_member(pb, "Light", 32, (16,), doc="A cheap branch: 64 -> 16 -> 32.")
+    mlp_member(pb, "Heavy", 32, (128, 64), doc="An expensive branch: 64 -> 128 -> 64 -> 32.")
+    b = pb.module("main", "A learned hard gate sends each digit through the light or the heavy branch.")
+    h = b.add("flatten", "flatten", b.input("x", [1, 8, 8]))
+    h = b.add("hard_gate", "gate", h, branches=["Light", "Heavy"])
+    b.output("y", b.add("linear", "head", b.add("relu", "act", h), out_features=10), task="classification")
+    return pb.project(
+        "Conditional computation with a hard gate",
+        doc=(
+            "Conditional computation: a learned hard gate runs each digit through exactly one of two branches, a "
+            "light and a heavy one, so only the chosen branch costs compute. Module usage shows which inputs "
+            "earn the heavy branch."
+        ),
+        data=DataSection(dataset="digits", batch_size=64),
+        training=TrainingSection(optimizer="adam", learning_rate=0.003, epochs=30),
+    )
+
+
 def all_files() -> dict[str, Project]:
     resnet, transformer = resnet_library(), transformer_library()
     return {
@@ -387,6 +601,15 @@ def all_files() -> dict[str, Project]:
         "templates/resnet18.msproj": resnet18_template(resnet),
         "templates/vit_tiny.msproj": vit_template(transformer),
         "templates/lstm_sequence.msproj": lstm_template(),
+        "templates/moe_2d.msproj": moe_2d_template(),
+        "templates/switch_transformer.msproj": switch_transformer_template(),
+        "templates/hierarchical_moe.msproj": hierarchical_moe_template(),
+        "templates/stacked_moe.msproj": stacked_moe_template(),
+        "templates/ensemble.msproj": ensemble_template(),
+        "templates/class_tree.msproj": tree_template(),
+        "templates/one_vs_rest.msproj": one_vs_rest_template(),
+        "templates/cooperative.msproj": cooperative_template(),
+        "templates/hard_gate.msproj": hard_gate_template(),
     }
 
 

@@ -10,11 +10,16 @@ import torch
 
 from modstudio.blocks import default_catalog
 from modstudio.compile.graphnet import GraphNet, build_on_meta
+from modstudio.compile.probes import aux_loss
 from modstudio.compile.shapes import infer_shapes
 from modstudio.library import library_files, load_library, load_template, resources_dir, templates
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED_TEMPLATES = {"mlp_2d", "cnn_digits", "resnet18", "vit_tiny", "lstm_sequence"}
+REQUIRED_TEMPLATES = {
+    "mlp_2d", "cnn_digits", "resnet18", "vit_tiny", "lstm_sequence",
+    "moe_2d", "switch_transformer", "hierarchical_moe", "stacked_moe", "ensemble", "class_tree",
+    "one_vs_rest", "cooperative", "hard_gate",
+}  # fmt: skip
 REQUIRED_LIBRARY = {
     "BasicBlock", "BasicBlockDown", "Bottleneck", "BottleneckDown", "ResNeXtBlock", "ResNeXtBlockDown",
     "WideBlock", "WideBlockDown", "Inception", "TransformerEncoder",
@@ -47,7 +52,30 @@ def test_validates_and_runs_forward_and_backward(folder, name):
     out = net(*inputs)
     assert tuple(out.shape) == (2, *shapes.outputs[0].shape)
     out.float().square().mean().backward()
-    assert all(p.grad is not None for p in net.parameters())
+    # every parameter gets a gradient, except in members a conditional layer sent nothing to
+    conditional = [f"{path}." for path, module in net.named_modules() if hasattr(module, "probe")]
+    unrouted = {n for n, p in net.named_parameters() if p.grad is None}
+    assert all(any(n.startswith(c) for c in conditional) for n in unrouted), sorted(unrouted)[:5]
+
+
+@pytest.mark.parametrize("name", sorted(t.name for t in templates()))
+def test_template_trains_a_step_with_its_aux_losses(name):
+    torch.manual_seed(0)
+    project = load_template(name, default_catalog())
+    net = GraphNet(project)
+    shape = project.main_module.input_nodes[0].params["shape"]
+    x = torch.randn(4, *shape)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    out = net(x)
+    loss = out.float().square().mean() + aux_loss(net)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    changed = [k for k, v in net.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
+    assert changed, "one training step changes the weights"
+    info = next(t for t in templates() if t.name == name)
+    assert len(info.doc) > 60, "every template has a description people see where templates are listed"
 
 
 def test_resnet18_matches_the_paper_architecture():

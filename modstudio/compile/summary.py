@@ -60,6 +60,33 @@ def _rows(
         rows.append(SummaryRow(depth, node.name, kind, ins, outs, params))
         if node.module is not None and isinstance(child, GraphNet):
             _rows(project, catalog, shapes.children[node_id], child, depth + 1, rows)
+        elif child is not None and not isinstance(child, GraphNet):
+            _member_rows(shapes, node_id, child, depth + 1, rows)
+
+
+def _member_rows(shapes: ModuleShapes, node_id: str, block: nn.Module, depth: int, rows: list[SummaryRow]) -> None:
+    """One row per member module of a composition (experts, branches...), with its shapes."""
+    for path, member in block.named_modules():
+        if not isinstance(member, GraphNet) or any(path.startswith(f"{p}.") for p in _seen_paths(rows, depth)):
+            continue
+        found = [(key[2], v) for key, v in shapes.members.items() if key[:2] == (node_id, member.module_name)]
+        ins = outs = ""
+        if found:
+            inputs, inner = found[0]
+            ins = ", ".join(map(str, inputs))
+            outs = ", ".join(str(v) for v in inner.outputs if v is not None)
+        rows.append(SummaryRow(depth, path, member.module_name, ins, outs, sum(p.numel() for p in member.parameters())))
+
+
+def _seen_paths(rows: list[SummaryRow], depth: int) -> list[str]:
+    """Member paths already listed at this depth (their own nested GraphNets are not listed again)."""
+    out = []
+    for row in reversed(rows):
+        if row.depth < depth:
+            break
+        if row.depth == depth:
+            out.append(row.name)
+    return out
 
 
 def format_summary(summary: Summary) -> str:
