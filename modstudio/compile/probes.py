@@ -42,11 +42,19 @@ def enable_probes(net: nn.Module, enabled: bool = True) -> None:
         module.probe.enabled = enabled
 
 
-def set_probe_labels(net: nn.Module, labels: torch.Tensor | None, num_classes: int = 0) -> None:
-    """Labels of the current batch (one per sample), for class x expert counts."""
+def set_probe_labels(
+    net: nn.Module,
+    labels: torch.Tensor | None,
+    num_classes: int = 0,
+    regions: torch.Tensor | None = None,
+    num_regions: int = 0,
+) -> None:
+    """Labels of the current batch (one per sample), for class x expert counts; optionally the
+    data region of each sample (the regimes data keeps it) for region x expert counts."""
     for _, module in _probed(net):
-        module.probe.labels = labels
-        module.probe.num_classes = num_classes
+        probe = module.probe
+        probe.labels, probe.num_classes = labels, num_classes
+        probe.regions, probe.num_regions = regions, num_regions
 
 
 def aux_loss(net: nn.Module) -> torch.Tensor | float:

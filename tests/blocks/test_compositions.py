@@ -211,3 +211,24 @@ def test_gradients_reach_every_member():
     net(torch.randn(4, 3)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     assert isinstance(net.comp.members[0], nn.Module)
+
+
+def test_probes_count_classes_and_regions_per_expert():
+    from modstudio.compile.probes import enable_probes, probes_of, set_probe_labels
+
+    torch.manual_seed(0)
+    _, net = single_block("hard_gate", 4, {"A": 4, "B": 4}, branches=["A", "B"])
+    net.eval()
+    x = torch.randn(32, 4)
+    labels, regions = torch.randint(0, 3, (32,)), torch.randint(0, 5, (32,))
+    enable_probes(net)
+    set_probe_labels(net, labels, 3, regions, 5)
+    net(x)
+    facts = probes_of(net)["comp"].take()
+    choice = net.comp.router(x).argmax(-1)
+    for name, rows, count in (("class_expert", labels, 3), ("region_expert", regions, 5)):
+        expected = torch.zeros(count, 2)
+        for r, c in zip(rows.tolist(), choice.tolist()):
+            expected[r, c] += 1
+        assert (facts[name] == expected.numpy()).all()
+    assert facts["tokens_per_expert"].sum() == 32 and facts["steps"] == 1

@@ -108,18 +108,8 @@ class HierarchicalMoE(nn.Module):
         probe.add("mean_prob", joint.mean(dim=0))
         for name, value in self.aux_losses.items():
             probe.add(f"aux_{name}", value)
-        _class_counts(probe, x, routed)
+        probe.count_by_label(x.shape[0], routed)
         probe.step_done()
-
-
-def _class_counts(probe: RoutingProbe, x: torch.Tensor, routed: torch.Tensor) -> None:
-    """Class x expert counts when the engine gave the batch labels (one label per sample)."""
-    labels = probe.labels
-    if labels is None or probe.num_classes <= 0 or labels.shape[0] != x.shape[0]:
-        return
-    per_token = labels.to(routed.device).long().repeat_interleave(routed.shape[0] // labels.shape[0])
-    onehot = F.one_hot(per_token, probe.num_classes).to(torch.float32)
-    probe.add("class_expert", onehot.t() @ routed.to(torch.float32))
 
 
 class HardGate(nn.Module):
@@ -174,6 +164,6 @@ class HardGate(nn.Module):
             self.probe.add("routed_tokens", torch.tensor(float(x.shape[0])))
             probs = logits.softmax(-1)
             self.probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
-            _class_counts(self.probe, x, onehot > 0)
+            self.probe.count_by_label(x.shape[0], onehot > 0)
             self.probe.step_done()
         return out.view(x.shape[0], *self.out_shape)

@@ -203,11 +203,7 @@ class MixtureOfExperts(nn.Module):
         probe.add("mean_prob", probs.mean(dim=0))
         for name, value in self.aux_losses.items():
             probe.add(f"aux_{name}", value)
-        labels = probe.labels
-        if labels is not None and probe.num_classes > 0 and labels.shape[0] == x.shape[0]:
-            per_token = labels.to(probs.device).repeat_interleave(tokens // labels.shape[0])
-            onehot = F.one_hot(per_token.long(), probe.num_classes).to(probs.dtype)
-            probe.add("class_expert", onehot.t() @ routed.to(probs.dtype))
+        probe.count_by_label(x.shape[0], routed)
         probe.step_done()
 
 

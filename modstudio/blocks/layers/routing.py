@@ -15,8 +15,10 @@ class RoutingProbe:
         self.num_experts = num_experts
         self.kind = kind  # "moe", "gate", "router", ... (what the dashboard draws)
         self.enabled = False
-        self.labels: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None  # class per sample of the current batch
         self.num_classes = 0
+        self.regions: torch.Tensor | None = None  # data region per sample (e.g. the regimes data)
+        self.num_regions = 0
         self._sums: dict[str, torch.Tensor] = {}
         self._steps = 0
 
@@ -25,6 +27,19 @@ class RoutingProbe:
         value = value.detach().float()
         previous = self._sums.get(name)
         self._sums[name] = value if previous is None else previous + value
+
+    def count_by_label(self, batch: int, routed: torch.Tensor) -> None:
+        """Class x expert (and region x expert) counts of routed tokens, when the engine gave
+        the batch's labels. ``routed`` is [tokens, experts] (bool); tokens = batch x positions."""
+        for name, labels, count in (
+            ("class_expert", self.labels, self.num_classes),
+            ("region_expert", self.regions, self.num_regions),
+        ):
+            if labels is None or count <= 0 or labels.shape[0] != batch:
+                continue
+            per_token = labels.to(routed.device).long().repeat_interleave(routed.shape[0] // batch)
+            onehot = torch.nn.functional.one_hot(per_token, count).to(torch.float32)
+            self.add(name, onehot.t() @ routed.to(torch.float32))
 
     def step_done(self) -> None:
         self._steps += 1
@@ -45,7 +60,16 @@ class RoutingProbe:
 
 # Facts that are counts over the whole period (not averaged per step).
 _SUMMED = frozenset(
-    {"tokens_per_expert", "tokens_per_group", "slots", "dropped_tokens", "routed_tokens", "class_expert", "usage"}
+    {
+        "tokens_per_expert",
+        "tokens_per_group",
+        "slots",
+        "dropped_tokens",
+        "routed_tokens",
+        "class_expert",
+        "region_expert",
+        "usage",
+    }
 )
 
 
