@@ -36,6 +36,10 @@ def _differ(found: dict[str, TensorInfo]) -> str:
     return ", ".join(f"'{n}' gives {s}" for n, s in found.items())
 
 
+MEMBERS = ParamSpec(
+    "members", "modules", ["MemberA", "MemberB"], "the member modules (they may differ)", min_length=1, max_length=64
+)
+
 # ------------------------------------------------------------------ ensemble
 
 
@@ -75,14 +79,7 @@ ENSEMBLE = BlockSpec(
         "survey's simplest static composition of modules."
     ),
     params=(
-        ParamSpec(
-            "members",
-            "modules",
-            ["MemberA", "MemberB"],
-            "the member modules (they may differ)",
-            min_length=1,
-            max_length=64,
-        ),
+        MEMBERS,
         ParamSpec(
             "count",
             "int",
@@ -296,14 +293,7 @@ COOPERATIVE = BlockSpec(
         "sensor or per feature group)."
     ),
     params=(
-        ParamSpec(
-            "members",
-            "modules",
-            ["MemberA", "MemberB"],
-            "the member modules (they may differ)",
-            min_length=1,
-            max_length=64,
-        ),
+        MEMBERS,
         ParamSpec(
             "splits",
             "ints",
