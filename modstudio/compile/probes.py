@@ -31,10 +31,12 @@ def probes_of(net: nn.Module) -> dict[str, RoutingProbe]:
 
 
 def _probed(net: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    for name, module in net.named_modules():
-        probe = getattr(module, "probe", None)
-        if isinstance(probe, RoutingProbe):
-            yield name, module
+    """The conditional layers of ``net``; found once per network and remembered (the engine asks every step)."""
+    found = net.__dict__.get("_routing_layers")
+    if found is None:
+        found = [(name, m) for name, m in net.named_modules() if isinstance(getattr(m, "probe", None), RoutingProbe)]
+        net.__dict__["_routing_layers"] = found
+    return iter(found)
 
 
 def enable_probes(net: nn.Module, enabled: bool = True) -> None:

@@ -164,7 +164,8 @@ class MixtureOfExperts(nn.Module):
         combine: torch.Tensor,
         picked: torch.Tensor,
     ) -> None:
-        self.aux_losses = self._aux_losses(logits, scores, probs, noise_std, combine, picked) if self.training else {}
+        training = self.training and tokens.shape[0] > 0  # an empty batch has no losses to balance
+        self.aux_losses = self._aux_losses(logits, scores, probs, noise_std, combine, picked) if training else {}
         if self.probe.enabled:
             self._record(x, probs, combine)
 
@@ -196,10 +197,17 @@ class MixtureOfExperts(nn.Module):
         routed = combine > 0
         tokens = probs.shape[0]
         probe.add("tokens_per_expert", routed.sum(dim=0))
-        probe.add("slots", torch.tensor(float(tokens * self.k if self.gate != "expert_choice" else routed.sum())))
-        probe.add("routed_tokens", torch.tensor(float(tokens)))
-        probe.add("dropped_tokens", (~routed.any(dim=-1)).sum())
-        probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(dim=-1).mean())
+        experts = self.num_experts
+        if self.gate == "expert_choice":
+            probe.add("slots", float(experts * min(tokens, math.ceil(self.capacity_factor * tokens / experts))))
+        else:
+            probe.add("slots", float(tokens * self.k))
+        probe.add("routed_tokens", float(tokens))
+        if self.gate in ("switch", "expert_choice"):
+            probe.add("dropped_tokens", (~routed.any(dim=-1)).sum())
+        else:
+            probe.add("dropped_tokens", 0.0)  # top-k gates drop nothing
+        probe.add("entropy", -torch.xlogy(probs, probs).sum() / max(tokens, 1))
         probe.add("mean_prob", probs.mean(dim=0))
         for name, value in self.aux_losses.items():
             probe.add(f"aux_{name}", value)

@@ -19,14 +19,18 @@ class RoutingProbe:
         self.num_classes = 0
         self.regions: torch.Tensor | None = None  # data region per sample (e.g. the regimes data)
         self.num_regions = 0
-        self._sums: dict[str, torch.Tensor] = {}
+        self._sums: dict[str, torch.Tensor] = {}  # stay on the device: no sync until take()
+        self._counts: dict[str, float] = {}  # plain numbers known on the host
         self._steps = 0
 
-    def add(self, name: str, value: torch.Tensor) -> None:
-        """Add a (detached) tensor to the running sum of ``name``."""
-        value = value.detach().float()
-        previous = self._sums.get(name)
-        self._sums[name] = value if previous is None else previous + value
+    def add(self, name: str, value: torch.Tensor | float) -> None:
+        """Add a (detached) tensor or a number to the running sum of ``name``."""
+        if isinstance(value, torch.Tensor):
+            value = value.detach().float()
+            previous = self._sums.get(name)
+            self._sums[name] = value if previous is None else previous.add_(value)
+        else:
+            self._counts[name] = self._counts.get(name, 0.0) + value
 
     def count_by_label(self, batch: int, routed: torch.Tensor) -> None:
         """Class x expert (and region x expert) counts of routed tokens, when the engine gave
@@ -37,9 +41,9 @@ class RoutingProbe:
         ):
             if labels is None or count <= 0 or labels.shape[0] != batch:
                 continue
-            per_token = labels.to(routed.device).long().repeat_interleave(routed.shape[0] // batch)
-            onehot = torch.nn.functional.one_hot(per_token, count).to(torch.float32)
-            self.add(name, onehot.t() @ routed.to(torch.float32))
+            per_sample = routed.view(batch, -1, routed.shape[1]).sum(dim=1, dtype=torch.float32)
+            counts = torch.zeros(count, routed.shape[1], device=routed.device)
+            self.add(name, counts.index_add_(0, labels.to(routed.device).long(), per_sample))
 
     def step_done(self) -> None:
         self._steps += 1
@@ -53,7 +57,10 @@ class RoutingProbe:
             out[name] = array if name in _SUMMED else array / steps
             if out[name].ndim == 0:
                 out[name] = float(out[name])
+        for name, number in self._counts.items():
+            out[name] = number if name in _SUMMED else number / steps
         self._sums.clear()
+        self._counts.clear()
         self._steps = 0
         return out
 

@@ -1,0 +1,118 @@
+"""Cost of the routing probes on a train step (issue 3, "Routing probes": at most 3% more).
+
+A GraphNet with an ``moe`` block (8 experts, top-2) on [N, 16, 32] token batches trains with
+probes off and, on an identical copy, with probes on as the engine runs them: ``enable_probes``,
+``set_probe_labels`` every step, ``take()`` of every probe every 10 steps. A step is forward,
+task loss + aux losses, backward, Adam step. Rounds of ``--steps`` steps alternate between the
+two (order swapped each round); the last line is the median per-round ratio on/off, ``ratio: X``.
+
+    python bench/probe_overhead.py [--rounds 40] [--steps 10] [--batch 64] [--gate topk] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from modstudio.compile.graphnet import GraphNet
+from modstudio.compile.probes import aux_loss, enable_probes, probes_of, set_probe_labels
+from modstudio.graph.builder import ProjectBuilder
+from modstudio.graph.model import Project
+
+TOKENS, DIM, EXPERTS, CLASSES = 16, 32, 8, 4
+
+
+def project(gate: str) -> Project:
+    pb = ProjectBuilder("probe_bench")
+    e = pb.module("Expert")
+    h = e.add("gelu", "act", e.add("linear", "fc1", e.input("x"), out_features=2 * DIM))
+    e.output("y", e.add("linear", "fc2", h, out_features=DIM))
+    b = pb.module("main")
+    x = b.input("x", [TOKENS, DIM])
+    h = b.add("moe", "moe1", x, experts=["Expert"], num_experts=EXPERTS, gate=gate, k=2)
+    h = b.add("flatten", "flat", h)
+    b.output("y", b.add("linear", "head", h, out_features=CLASSES), task="classification")
+    return pb.project("probe_bench")
+
+
+def make_step(net: GraphNet, x: torch.Tensor, y: torch.Tensor, probed: bool) -> Callable[[], None]:
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    probes = probes_of(net)
+    enable_probes(net, probed)
+    count = 0
+
+    def step() -> None:
+        nonlocal count
+        if probed:
+            set_probe_labels(net, y, CLASSES)
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(x), y) + aux_loss(net)
+        loss.backward()
+        optimizer.step()
+        count += 1
+        if probed and count % 10 == 0:
+            facts = {path: probe.take() for path, probe in probes.items()}
+            assert facts["moe1"]["steps"] == 10
+
+    return step
+
+
+def timed(step: Callable[[], None], steps: int) -> tuple[float, float]:
+    """(wall, process CPU) seconds per step; CPU time is less hurt by a busy machine."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed round (a multiple of 10)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--gate", default="topk", choices=("topk", "noisy_topk", "switch", "expert_choice"))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    off = GraphNet(project(args.gate)).train()
+    on = copy.deepcopy(off)
+    x = torch.randn(args.batch, TOKENS, DIM)
+    y = torch.randint(0, CLASSES, (args.batch,))
+    steps = {"off": make_step(off, x, y, False), "on": make_step(on, x, y, True)}
+    for step in steps.values():
+        timed(step, args.steps)  # warm up
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"GraphNet moe ({args.gate}, {EXPERTS} experts, k=2) on [{args.batch}, {TOKENS}, {DIM}]; "
+        f"train step = forward, loss + aux, backward, Adam"
+    )
+    samples: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    for r in range(args.rounds):
+        order = ("off", "on") if r % 2 == 0 else ("on", "off")
+        for key in order:
+            samples[key].append(timed(steps[key], args.steps))
+    ratio = 0.0
+    for i, unit in ((1, "cpu "), (0, "wall")):  # wall last: it is the goal
+        off_t = [s[i] for s in samples["off"]]
+        on_t = [s[i] for s in samples["on"]]
+        ratios = [b / a for a, b in zip(off_t, on_t)]
+        low, _, high = statistics.quantiles(ratios, n=4)
+        ratio = statistics.median(ratios)
+        print(
+            f"{unit}: probes off {statistics.median(off_t) * 1e3:.3f} ms/step, on {statistics.median(on_t) * 1e3:.3f} "
+            f"ms/step; per-round ratio median {ratio:.4f}, quartiles {low:.3f}-{high:.3f} "
+            f"({args.rounds} rounds x {args.steps} steps)"
+        )
+    print(f"ratio: {ratio:.4f}")
+
+
+if __name__ == "__main__":
+    main()
