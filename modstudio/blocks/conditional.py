@@ -62,6 +62,11 @@ def _moe_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tensor
     gate, k = params["gate"], params["k"]
     if gate in ("topk", "noisy_topk") and k > len(names):
         raise ShapeError(f"cannot pick k = {k} of {len(names)} experts; lower k or add experts")
+    if gate in ("topk", "noisy_topk") and k == 1 and len(names) > 1:
+        raise ShapeError(
+            "with k = 1 gives each token the weight 1, so the gate would never learn from the task; "
+            "use k = 2 or more, or the switch gate for top-1 routing"
+        )
     if gate == "noisy_topk" and params["importance_weight"] > 0 and k >= len(names):
         raise ShapeError(f"needs k below the number of experts ({len(names)}) for the importance/load loss")
     if gate == "switch" and out.shape[0] != x.shape[-1]:

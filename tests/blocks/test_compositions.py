@@ -232,3 +232,12 @@ def test_probes_count_classes_and_regions_per_expert():
             expected[r, c] += 1
         assert (facts[name] == expected.numpy()).all()
     assert facts["tokens_per_expert"].sum() == 32 and facts["steps"] == 1
+
+
+def test_top1_without_switch_is_refused_because_the_gate_could_not_learn():
+    pb = ProjectBuilder("t")
+    members(pb, E=4)
+    m = pb.module("main")
+    m.output("y", m.add("moe", "moe", m.input("x", [4]), experts=["E"], num_experts=4, gate="topk", k=1))
+    [problem] = infer_shapes(pb.project("t")).errors
+    assert "k = 1 gives each token the weight 1" in problem.message and "switch gate" in problem.message

@@ -19,7 +19,8 @@ Dispatch:
 
 Auxiliary losses (each times its weight, stored in ``self.aux_losses`` after a training forward):
 - ``load_balance`` = E · Σ_i f_i · P_i, f_i = share of the T·k routed slots (before capacity
-  dropping) sent to expert i, P_i = mean over tokens of the *full* softmax probability of i.
+  dropping) sent to expert i, P_i = mean over tokens of the *full* softmax probability of i
+  (for the noisy gate, the softmax of the noisy logits H that did the routing).
 - ``z_loss`` = mean over tokens of logsumexp(logits)² (the clean router logits).
 - ``importance`` (noisy gates) = CV(Σ_x G(x))² + CV(Load)², CV² = population variance / mean²,
   Load_i = Σ_x Φ((clean_i(x) − threshold_i(x)) / noise_std_i(x)), Shazeer's smooth load.
