@@ -17,7 +17,7 @@ from modstudio.blocks.tensors import TensorInfo
 from modstudio.graph.model import Project
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
-from .shapes import ModuleShapes, ShapeInference, ShapeProblem
+from .shapes import ModuleShapes, ShapeInference, ShapeProblem, edges_into
 
 
 class CompileError(ValueError):
@@ -57,6 +57,7 @@ class GraphNet(nn.Module):
         self._n_inputs = len(module.input_nodes)
         count = 1 + self._n_inputs
         plan: list[Step] = []
+        into = edges_into(module)
         self.node_names: dict[str, str] = {}  # node id -> submodule name
         for node_id in shapes.order:
             node = by_id[node_id]
@@ -81,7 +82,7 @@ class GraphNet(nn.Module):
             self.node_names[node.id] = node.name
             args: list[int] = []
             for port in in_ports:
-                feeding = [slots[(e.src, e.src_port)] for e in module.edges if e.dst == node.id and e.dst_port == port]
+                feeding = [slots[(e.src, e.src_port)] for e in into.get((node.id, port), ())]
                 args.extend(feeding if port in multi else (feeding or [_NONE_SLOT]))
             while args and args[-1] == _NONE_SLOT:
                 args.pop()

@@ -11,13 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.spec import BlockSpec
 from modstudio.blocks.tensors import ShapeError, TensorInfo
 from modstudio.graph.expressions import ExpressionError, evaluate, is_expression
-from modstudio.graph.model import ModuleDef, Node, Project
+from modstudio.graph.model import Edge, ModuleDef, Node, Project
 from modstudio.graph.schema import INPUT_BLOCK, ParamSpec
 
 Number = int | float
@@ -71,8 +69,19 @@ class ModuleShapes:
         return None
 
 
+def edges_into(module: ModuleDef) -> dict[tuple[str, str], list[Edge]]:
+    """The edges feeding each (node id, input port), in edge order (built once per pass: a
+    scan of every edge for every port would cost O(nodes x edges) on large graphs)."""
+    index: dict[tuple[str, str], list[Edge]] = {}
+    for edge in module.edges:
+        index.setdefault((edge.dst, edge.dst_port), []).append(edge)
+    return index
+
+
 def topological_order(module: ModuleDef) -> list[str]:
     """Node ids in a stable topological order (ties broken by position in the node list)."""
+    import networkx as nx  # imported when first needed: it is slow to import (editor startup)
+
     graph = nx.DiGraph()
     position = {node.id: i for i, node in enumerate(module.nodes)}
     graph.add_nodes_from(position)
@@ -110,6 +119,7 @@ class ShapeInference:
         self.project = project
         self.catalog = catalog or default_catalog()
         self._memo: dict[tuple[Any, ...], ModuleShapes] = {}
+        self._into: dict[int, dict[tuple[str, str], list[Edge]]] = {}  # per module, for this pass
 
     def run(
         self,
@@ -226,12 +236,14 @@ class ShapeInference:
 
     def _incoming(self, result: ModuleShapes, module: ModuleDef, node: Node, port: str) -> list[TensorInfo]:
         infos = []
-        for edge in module.edges:
-            if edge.dst == node.id and edge.dst_port == port:
-                info = result.output_of(edge.src, edge.src_port)
-                if info is None:
-                    raise _Unknown
-                infos.append(info)
+        index = self._into.get(id(module))
+        if index is None:
+            index = self._into[id(module)] = edges_into(module)
+        for edge in index.get((node.id, port), ()):
+            info = result.output_of(edge.src, edge.src_port)
+            if info is None:
+                raise _Unknown
+            infos.append(info)
         return infos
 
 

@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from .document import (
     Batch,
     Change,
@@ -205,7 +203,9 @@ class AddNode(Operation):
         else:
             ref = self.module_ref or ""
             doc.module(ref)
-            graph = module_reference_graph(doc.project)
+            import networkx as nx  # imported when first needed: it is slow to import (startup time)
+
+            graph = module_reference_graph(doc.project, doc.catalog)
             if ref == self.module or nx.has_path(graph, ref, self.module):
                 raise OperationError(f"module '{self.module}' cannot use '{ref}': '{ref}' contains '{self.module}'")
             base = self.name or default_node_name(ref)
@@ -260,6 +260,8 @@ class Connect(Operation):
             raise OperationError(
                 f"input '{e.dst_port}' of '{dst.name}' is already fed by '{other}'; disconnect that first"
             )
+        import networkx as nx
+
         graph = nx.DiGraph((x.src, x.dst) for x in module.edges)
         if dst.id in graph and src.id in graph and nx.has_path(graph, dst.id, src.id):
             raise OperationError(

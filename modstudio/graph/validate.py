@@ -3,7 +3,7 @@ cycles and module references. Each problem names what is wrong and where."""
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .expressions import ExpressionError, is_expression, names_used
 from .model import ModuleDef, Node, Project
@@ -12,6 +12,9 @@ from .ports import node_ports, port_named
 from .problems import Problem, join_path
 from .references import MEMBER_KINDS, referenced_modules
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK, BlockCatalog, PortSpec
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def check_project(project: Project, catalog: BlockCatalog) -> list[Problem]:
@@ -126,6 +129,8 @@ def _check_edges(project: Project, catalog: BlockCatalog, name: str, module: Mod
     problems: list[Problem] = []
     by_id = {n.id: n for n in module.nodes}
     fed: set[tuple[str, str]] = set()
+    import networkx as nx  # imported when first needed: it is slow to import (startup time)
+
     graph = nx.DiGraph()
     for i, edge in enumerate(module.edges):
         path = join_path("modules", name, "edges", i)
@@ -183,6 +188,8 @@ def _names(ports: tuple[PortSpec, ...]) -> str:
 
 def module_reference_graph(project: Project, catalog: BlockCatalog | None = None) -> nx.DiGraph:
     """Module name -> names of the modules it uses (members of compositions too, given the catalog)."""
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph.add_nodes_from(project.modules)
     for name, module in project.modules.items():
@@ -194,6 +201,8 @@ def module_reference_graph(project: Project, catalog: BlockCatalog | None = None
 
 
 def _check_recursion(project: Project, catalog: BlockCatalog) -> list[Problem]:
+    import networkx as nx
+
     graph = module_reference_graph(project, catalog)
     try:
         cycle = nx.find_cycle(graph)
