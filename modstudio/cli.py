@@ -3,6 +3,8 @@
     modstudio templates                       list the project templates
     modstudio new --template NAME -o FILE     start a project from a template
     modstudio validate FILE                   check a project; print its module tree
+    modstudio train FILE [--epochs N] ...     train it; progress, per-epoch lines, a summary
+    modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
 A bad file gives the named problems on stderr and exit status 2, never a traceback.
 """
@@ -28,14 +30,17 @@ def _catalog():
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
+    import textwrap
+
     from modstudio.library import templates
 
     infos = templates()
     width = max(len(t.name) for t in infos)
     for info in infos:
         print(f"{info.name.ljust(width)}  {info.title}")
-        if args.verbose and info.doc:
-            print(f"{' ' * width}  {info.doc}")
+        if info.doc and not args.brief:
+            indent = " " * (width + 2)
+            print(textwrap.fill(info.doc, 96, initial_indent=indent, subsequent_indent=indent))
     return EXIT_OK
 
 
@@ -85,13 +90,85 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from modstudio.engine.client import TrainClient
+    from modstudio.engine.console import TrainConsole
+    from modstudio.engine.errors import BAD_INPUT_KINDS
+    from modstudio.engine.settings import TrainSettings
+    from modstudio.graph.io import load_project
+    from modstudio.graph.problems import ProjectError
+
+    if args.epochs is not None and args.epochs < 1:
+        print(f"error: --epochs must be at least 1, not {args.epochs}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        project = load_project(args.file, _catalog())
+    except ProjectError as exc:
+        print(exc.describe(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    settings = TrainSettings(
+        epochs=args.epochs, device=args.device, seed=args.seed, runs_root=args.out, resume=args.resume
+    )
+    console = TrainConsole(bar=not args.quiet)
+    client = TrainClient()
+    client.start(project, settings, Path(args.file).resolve())
+    last: dict = {}
+    interrupts = 0
+    while not client.finished:
+        try:
+            for message in client.poll(0.1):
+                console.handle(message)
+                last = message
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts == 1:
+                print("\nstopping: saving a checkpoint (Ctrl-C again to end at once)", file=sys.stderr)
+                client.stop()
+            else:
+                client.kill()
+    if last.get("status") == "failed":
+        return EXIT_BAD_INPUT if last.get("kind") in BAD_INPUT_KINDS else EXIT_ERROR
+    return 130 if interrupts else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from modstudio.compile.export import ExportError, export_project
+    from modstudio.compile.export.formats import TORCHSCRIPT_DEPRECATED
+    from modstudio.graph.io import load_project
+    from modstudio.graph.problems import ProjectError
+
+    try:
+        project = load_project(args.file, _catalog())
+    except ProjectError as exc:
+        print(exc.describe(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "torchscript":
+        print(f"note: {TORCHSCRIPT_DEPRECATED}", file=sys.stderr)
+    try:
+        result = export_project(
+            project, args.format, args.output, weights=args.weights, force=args.force, base_dir=Path(args.file).parent
+        )
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for note in result.notes:
+        if note != TORCHSCRIPT_DEPRECATED:
+            print(f"note: {note}", file=sys.stderr)
+    worst = result.max_difference
+    checked = "" if worst is None else f"; checked: outputs within {worst:.1e} of the project's"
+    print(f"wrote {result.path} ({args.format}, top class {result.top_class}{checked})")
+    if args.format == "torchrun":
+        print(f"run it with: cd {result.path} && torchrun --nproc_per_node=2 train.py")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modstudio", description="A studio for modular deep learning.")
     parser.add_argument("--version", action="version", version=f"modstudio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("templates", help="list the project templates")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print each template's description")
+    p.add_argument("--brief", action="store_true", help="names and titles only, without descriptions")
     p.set_defaults(run=cmd_templates)
 
     p = sub.add_parser("new", help="write a new project from a template")
@@ -103,11 +180,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a project and print its module tree")
     p.add_argument("file", help="project file (.msproj)")
     p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("train", help="train a project in a background process; print progress and a summary")
+    p.add_argument("file", help="project file (.msproj)")
+    p.add_argument("--epochs", type=int, help="number of epochs (default: the project's)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train (default: the project's)")
+    p.add_argument("--out", help="folder for the run folder (default: <project>.runs beside the file)")
+    p.add_argument("--seed", type=int, help="random seed (default: the project's)")
+    p.add_argument("--resume", help="continue the run in this run folder")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("export", help="export a project: python, torchscript, pt2, onnx, or a torchrun folder")
+    p.add_argument("file", help="project file (.msproj)")
+    p.add_argument("--format", required=True, choices=("python", "torchscript", "pt2", "onnx", "torchrun"))
+    p.add_argument("-o", "--output", required=True, help="file (or, for torchrun, folder) to write")
+    p.add_argument("--weights", help="a .safetensors state dict, e.g. a run's best (default: fresh, from the seed)")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.set_defaults(run=cmd_export)
     return parser
+
+
+def launch_gui(path: str | None) -> int:
+    """Open the editor; Qt is imported only here, so headless commands never load it."""
+    if path is not None and not Path(path).exists():
+        print(f"error: {path} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from modstudio.ui.app import run
+
+    return run(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return launch_gui(None)
+    if len(argv) == 1 and (argv[0].endswith(".msproj") or Path(argv[0]).is_file()):
+        return launch_gui(argv[0])
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
@@ -117,3 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went to a pager or `head` that closed early
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

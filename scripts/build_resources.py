@@ -391,18 +391,18 @@ def mlp_member(
 def moe_2d_template() -> Project:
     pb = ProjectBuilder("templates/moe_2d")
     mlp_member(pb, "Expert", 2, (16,), doc="One expert: a small MLP that scores the two classes.")
-    b = pb.module("main", "A gate sends each point to 2 of 4 experts and mixes their class scores.")
-    h = b.add("moe", "moe", b.input("x", [2]), experts=["Expert"], num_experts=4, gate="topk", k=2)
+    b = pb.module("main", "A Switch gate sends each point to one of 4 experts, which scores its class.")
+    h = b.add("moe", "moe", b.input("x", [2]), experts=["Expert"], num_experts=4, gate="switch", capacity_factor=2.0)
     b.output("y", h, task="classification")
     return pb.project(
         "Mixture of experts on 2-D regimes",
         doc=(
-            "Four expert MLPs and a learned top-2 gate on the regimes data, where each angular sector of the plane "
-            "follows its own rule. Watch the routing while it trains: the gate learns the sectors and each expert "
-            "specializes on the regions it is sent."
+            "Four expert MLPs behind a learned Switch gate (top-1) on the regimes data, where each angular sector of "
+            "the plane follows its own rule. Watch the routing while it trains: the gate learns the sectors and "
+            "each expert specializes on the regions it is sent."
         ),
-        data=DataSection(dataset="regimes", options={"samples": 2000, "regions": 4}, batch_size=64),
-        training=TrainingSection(optimizer="adam", learning_rate=0.01, epochs=40),
+        data=DataSection(dataset="regimes", options={"samples": 4000, "regions": 4}, batch_size=64),
+        training=TrainingSection(optimizer="adam", learning_rate=0.01, schedule="cosine", epochs=60),
     )
 
 

@@ -11,6 +11,8 @@ from .spec import BlockSpec
 # Modules of this package that define ``SPECS``; their order is the palette's order.
 SPEC_MODULES = (
     "io_blocks",
+    "conditional",
+    "composition",
     "dense",
     "conv",
     "local",
@@ -22,8 +24,6 @@ SPEC_MODULES = (
     "embedding",
     "sequence",
     "attention",
-    "conditional",
-    "composition",
 )
 
 

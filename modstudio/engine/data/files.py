@@ -1,0 +1,217 @@
+"""Real data: scikit-learn's digits, and the user's CSV files, numpy files and image folders."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from modstudio.engine.errors import DataError
+
+from .dataset import TensorData
+from .options import OptionSpec
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def digits(o: dict[str, Any], seed: int, base: Path) -> TensorData:
+    """scikit-learn's 1,797 handwritten 8x8 digits, scaled to [0, 1], shape [1, 8, 8].
+
+    Read straight from the file scikit-learn ships (importing scikit-learn takes seconds).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    file = (
+        Path(next(iter(spec.submodule_search_locations or []), "")) / "datasets" / "data" / "digits.csv.gz"
+        if spec
+        else None
+    )
+    if file is not None and file.exists():
+        table = np.loadtxt(file, delimiter=",")
+        pixels, target = table[:, :-1], table[:, -1]
+    else:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        pixels, target = bunch.data, bunch.target
+    x = torch.as_tensor(pixels / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
+    y = torch.as_tensor(target.astype(np.int64))
+    return TensorData("digits", x, y, "classification", num_classes=10, class_names=[str(i) for i in range(10)])
+
+
+def _resolve(o: dict[str, Any], key: str, base: Path, dataset: str) -> Path:
+    value = o.get(key) or ""
+    if not value:
+        raise DataError(f"data.options.{key}: the {dataset} dataset needs a file or folder path")
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base / path
+    if not path.exists():
+        raise DataError(f"data.options.{key}: {path} does not exist")
+    return path
+
+
+def _targets(name: str, labels: list[str], where: str, classes: bool) -> tuple[torch.Tensor, str, list[str]]:
+    """Class ids for text labels or whole numbers (or always, with ``classes``); values for other numbers."""
+    numbers = [_number(v) for v in labels]
+    fractional = all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
+    if fractional and not classes:
+        return torch.tensor(numbers, dtype=torch.float32)[:, None], "regression", []
+    names = sorted(set(labels), key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+    index = {label: i for i, label in enumerate(names)}
+    if len(names) < 2:
+        raise DataError(f"{name}: {where} holds only one class ({names[0]!r}); a classifier needs at least two")
+    return torch.tensor([index[v] for v in labels], dtype=torch.long), "classification", names
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
+    """A CSV file with a header row; ``target`` names the target column (default: the last one).
+
+    Feature columns must hold numbers; they are standardised with the training split's
+    statistics. A target of text (or whole numbers, unless ``task`` is regression) becomes
+    classes in sorted order.
+    """
+    path = _resolve(o, "path", base, "csv")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle, delimiter=o["delimiter"]))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a text file (bad UTF-8 at byte {exc.start})") from None
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read it: {exc}") from None
+    if len(rows) < 2:
+        raise DataError(f"{path}: needs a header row and at least one row of data")
+    header = [h.strip() for h in rows[0]]
+    target = o["target"] or header[-1]
+    if target not in header:
+        raise DataError(f"{path}: no column named '{target}' (columns: {', '.join(header)})")
+    t = header.index(target)
+    features: list[list[float]] = []
+    labels: list[tuple[int, str]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} values but the header has {len(header)} columns")
+        values = []
+        for c, cell in enumerate(row):
+            if c == t:
+                continue
+            number = _number(cell.strip())
+            if number is None:
+                what = "is empty" if not cell.strip() else f"is not a number: {cell.strip()!r}"
+                raise DataError(f"{path}, line {line}, column '{header[c]}': {what}; feature columns must hold numbers")
+            values.append(number)
+        if not row[t].strip():
+            raise DataError(f"{path}, line {line}, column '{target}': the target is empty")
+        features.append(values)
+        labels.append((line, row[t].strip()))
+    if not features:
+        raise DataError(f"{path}: no rows of data")
+    if o["task"] == "regression":
+        for line, label in labels:
+            if _number(label) is None:
+                raise DataError(f"{path}, line {line}, column '{target}': regression needs a number, not {label!r}")
+        y, kind, names = torch.tensor([float(v) for _, v in labels])[:, None], "regression", []
+    else:
+        y, kind, names = _targets(
+            path.name, [v for _, v in labels], f"column '{target}'", o["task"] == "classification"
+        )
+    x = torch.tensor(features, dtype=torch.float32)
+    return TensorData(path.name, x, y, kind, num_classes=len(names), class_names=names, standardize=True)
+
+
+def numpy_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
+    """An ``.npz`` with arrays ``x`` and ``y``, or an ``.npy`` of samples with ``targets`` another ``.npy``."""
+    path = _resolve(o, "path", base, "numpy")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                missing = [k for k in ("x", "y") if k not in archive.files]
+                if missing:
+                    raise DataError(f"{path}: no array named {', '.join(missing)} (arrays: {', '.join(archive.files)})")
+                x, y = archive["x"], archive["y"]
+        else:
+            x = np.load(path, allow_pickle=False)
+            y = np.load(_resolve(o, "targets", base, "numpy"), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable numpy file ({exc})") from None
+    if x.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
+        raise DataError(f"{path}: x and y must hold numbers, not {x.dtype} and {y.dtype}")
+    xt = torch.as_tensor(x.astype(np.float32))
+    if y.dtype.kind in "iub" and o["task"] != "regression":
+        classes = np.unique(y)
+        if classes.min() < 0:
+            raise DataError(f"{path}: class labels in y must be >= 0, found {classes.min()}")
+        k = int(classes.max()) + 1
+        return TensorData(
+            path.name,
+            xt,
+            torch.as_tensor(y.astype(np.int64)).reshape(-1),
+            "classification",
+            num_classes=k,
+            class_names=[str(i) for i in range(k)],
+        )
+    yt = torch.as_tensor(y.astype(np.float32))
+    return TensorData(path.name, xt, yt[:, None] if yt.dim() == 1 else yt, "regression")
+
+
+def image_folder(o: dict[str, Any], seed: int, base: Path) -> TensorData:
+    """One subfolder per class of images (read with Pillow), resized to ``image_size``, scaled to [0, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = _resolve(o, "path", base, "image_folder")
+    if not root.is_dir():
+        raise DataError(f"data.options.path: {root} is not a folder")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{root}: needs one subfolder per class (at least two); found {len(classes)}")
+    size, mode = o["image_size"], ("L" if o["channels"] == 1 else "RGB")
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{root / name}: no images (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        for file in files:
+            try:
+                with Image.open(file) as image:
+                    pixels = np.asarray(image.convert(mode).resize((size, size)), dtype=np.float32) / 255.0
+            except (UnidentifiedImageError, OSError) as exc:
+                raise DataError(f"{file}: not a readable image ({exc})") from None
+            images.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+            labels.append(label)
+    x = torch.as_tensor(np.stack(images))
+    return TensorData(
+        root.name, x, torch.tensor(labels), "classification", num_classes=len(classes), class_names=classes
+    )
+
+
+PATH = OptionSpec("path", str, "", doc="file or folder, relative to the project file")
+TASK = OptionSpec("task", str, "auto", choices=("auto", "classification", "regression"))
+
+LOADERS: dict[str, tuple[Any, tuple[OptionSpec, ...], str]] = {
+    "digits": (digits, (), "scikit-learn's 1,797 handwritten 8x8 digits [1, 8, 8], 10 classes"),
+    "csv": (
+        csv_file,
+        (PATH, OptionSpec("target", str, ""), OptionSpec("delimiter", str, ","), TASK),
+        "a CSV file with a header row",
+    ),
+    "numpy": (numpy_file, (PATH, OptionSpec("targets", str, ""), TASK), ".npz with x and y, or .npy files"),
+    "image_folder": (
+        image_folder,
+        (PATH, OptionSpec("image_size", int, 32, min=1, max=4096), OptionSpec("channels", int, 3, min=1, max=3)),
+        "a folder with one subfolder of images per class",
+    ),
+}

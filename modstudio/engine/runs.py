@@ -1,0 +1,179 @@
+"""Run folders: everything one training run leaves behind, with nothing pickled.
+
+<project dir>/<project stem>.runs/<timestamp>-<short id>/
+    project.msproj        the project as it was trained
+    metrics.jsonl         one JSON object per line: progress steps, epochs, the test result
+    routing.jsonl         routing facts of the conditional layers (arrays as lists)
+    best.safetensors      weights with the lowest validation loss
+    last.safetensors      weights at the last checkpoint
+    optimizer.safetensors optimizer tensors (and random-generator states) to resume
+    optimizer.json        the rest of the optimizer and trainer state
+    run.json              settings, status and final metrics
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from modstudio.graph.io import load_project, save_project, write_atomic
+from modstudio.graph.model import Project
+
+RUNS_SUFFIX = ".runs"
+
+
+def default_runs_root(project_path: Path | None) -> Path:
+    """``<dir>/<stem>.runs`` beside a saved project, else ModStudio's user data folder."""
+    if project_path is not None:
+        return project_path.parent / f"{project_path.stem}{RUNS_SUFFIX}"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ModStudio")) / "runs"
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values for numpy arrays, tensors and numbers (NaN and inf become strings)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+class RunFolder:
+    """One run's folder; files are written atomically where a crash could leave half of one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._open: dict[str, Any] = {}  # JSON-lines files kept open while a run appends to them
+
+    def close(self) -> None:
+        for handle in self._open.values():
+            handle.close()
+        self._open.clear()
+
+    def __del__(self) -> None:
+        self.close()
+
+    @classmethod
+    def create(cls, project: Project, project_path: Path | None = None, runs_root: Path | None = None) -> RunFolder:
+        root = Path(runs_root) if runs_root is not None else default_runs_root(project_path)
+        path = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        path.mkdir(parents=True, exist_ok=False)
+        folder = cls(path)
+        save_project(project, folder.project_file)
+        return folder
+
+    @property
+    def project_file(self) -> Path:
+        return self.path / "project.msproj"
+
+    def load_project(self, catalog: Any = None) -> Project:
+        return load_project(self.project_file, catalog)
+
+    def append(self, name: str, record: Mapping[str, Any]) -> None:
+        """One JSON line, flushed at once (a reader sees whole lines; the file stays open between calls)."""
+        handle = self._open.get(name)
+        if handle is None:
+            handle = self._open[name] = (self.path / name).open("a", encoding="utf-8")
+        handle.write(json.dumps(jsonable(record)) + "\n")
+        handle.flush()
+
+    def read_lines(self, name: str) -> list[dict[str, Any]]:
+        if name in self._open:
+            self._open[name].flush()
+        file = self.path / name
+        if not file.exists():
+            return []
+        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def save_weights(self, name: str, state: Mapping[str, torch.Tensor]) -> Path:
+        target = self.path / f"{name}.safetensors"
+        _save_tensors(target, state)
+        return target
+
+    def load_weights(self, name: str) -> dict[str, torch.Tensor]:
+        return load_file(self.path / f"{name}.safetensors")
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).exists()
+
+    def save_training_state(
+        self, optimizer: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]
+    ) -> None:
+        """The optimizer's state_dict flattened into safetensors + JSON, with extra tensors and facts."""
+        flat, meta = flatten_optimizer(optimizer)
+        flat.update({f"trainer.{k}": v for k, v in tensors.items()})
+        _save_tensors(self.path / "optimizer.safetensors", flat)
+        write_atomic(
+            self.path / "optimizer.json", json.dumps({"optimizer": meta, "trainer": jsonable(info)}, indent=1).encode()
+        )
+
+    def load_training_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+        flat = load_file(self.path / "optimizer.safetensors")
+        meta = json.loads((self.path / "optimizer.json").read_text(encoding="utf-8"))
+        tensors = {k[len("trainer.") :]: v for k, v in flat.items() if k.startswith("trainer.")}
+        optimizer = unflatten_optimizer({k: v for k, v in flat.items() if k.startswith("state.")}, meta["optimizer"])
+        return optimizer, tensors, meta["trainer"]
+
+    def write_info(self, info: Mapping[str, Any]) -> None:
+        write_atomic(self.path / "run.json", (json.dumps(jsonable(info), indent=1) + "\n").encode())
+
+    def read_info(self) -> dict[str, Any]:
+        file = self.path / "run.json"
+        return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+
+
+def _save_tensors(target: Path, state: Mapping[str, torch.Tensor]) -> None:
+    """safetensors wants contiguous tensors that share no memory: copy what is shared or strided."""
+    seen: set[int] = set()
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        tensor = value.detach().cpu()
+        pointer = tensor.untyped_storage().data_ptr() if tensor.numel() else -1
+        if pointer in seen or not tensor.is_contiguous():
+            tensor = tensor.clone().contiguous()
+        seen.add(pointer)
+        out[key] = tensor
+    temporary = target.with_name(f".{target.name}.tmp")
+    save_file(out, str(temporary))
+    temporary.replace(target)
+
+
+def flatten_optimizer(state: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``state.<param index>.<name>`` tensors for safetensors; everything else as JSON."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for index, entry in state["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"state.{index}.{name}"] = value
+            else:
+                plain.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": jsonable(state["param_groups"]), "plain": jsonable(plain)}
+
+
+def unflatten_optimizer(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    for index, entry in meta.get("plain", {}).items():
+        state.setdefault(int(index), {}).update(entry)
+    return {"state": state, "param_groups": meta["param_groups"]}

@@ -1,0 +1,87 @@
+"""What one run is asked to do beyond the project's own training section (CLI flags, GUI choices)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from modstudio.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class TrainSettings:
+    """Overrides and reporting rates for one run; ``None`` keeps the project's value."""
+
+    epochs: int | None = None
+    device: str | None = None  # auto, cpu, cuda, mps
+    seed: int | None = None
+    runs_root: str | None = None  # folder that receives the run folder (default: beside the project)
+    resume: str | None = None  # a run folder to continue
+    progress_per_second: float = 20.0
+    routing_period: float = 0.5  # seconds between routing reports
+    collapse_reports: int = 5
+    collapse_share: float = 0.9
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def pick_device(wanted: str) -> torch.device:
+    """``auto``: CUDA, else MPS, else CPU. Asking for a device that is not there is an error."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if has_mps else torch.device("cpu")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise EngineError("device 'cuda' was asked for but no CUDA GPU is available (use auto or cpu)", "settings")
+    if wanted == "mps" and not has_mps:
+        raise EngineError("device 'mps' was asked for but Apple's MPS is not available (use auto or cpu)", "settings")
+    if wanted not in ("cpu", "cuda", "mps"):
+        raise EngineError(f"unknown device '{wanted}' (devices: auto, cpu, cuda, mps)", "settings")
+    return torch.device(wanted)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA for ``auto`` (when the GPU supports it) and wherever ``bf16`` is asked for."""
+    import torch
+
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def lr_factor(schedule: str, step: int, total: int, epoch: int, epochs: int) -> float:
+    """Learning-rate multiplier at global step ``step`` of ``total`` (epoch 0-based).
+
+    cosine: half a cosine from 1 to 0 over all steps; step: x0.1 after each third of the
+    epochs; one_cycle: cosine warm-up from 1/25 to 1 over the first 30% of steps, then a
+    cosine down to 1/25e4 (the defaults of torch's OneCycleLR, without momentum cycling).
+    """
+    progress = min(step / max(total, 1), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    if schedule == "step":
+        return 0.1 ** (epoch // max(1, math.ceil(epochs / 3)))
+    if schedule == "one_cycle":
+        warm = 0.3
+        if progress < warm:
+            start = 1 / 25
+            return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * progress / warm))
+        end = 1 / 25e4
+        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * (progress - warm) / (1 - warm)))
+    return 1.0

@@ -1,0 +1,315 @@
+"""The training loop: steps, metrics, checkpoints, early stopping, and what it reports on the way.
+
+:class:`Trainer` runs a prepared :class:`Session` in the current process and reports every
+event as a small plain dict through ``emit``; between steps it asks ``commands`` (pause,
+resume, stop) without blocking. The worker process wraps it; tests and benchmarks call it
+directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from modstudio.compile.probes import aux_loss, aux_loss_values, enable_probes, probes_of, set_probe_labels
+from modstudio.engine.data import Batch, TensorData, eval_batches
+from modstudio.engine.errors import EngineError
+from modstudio.engine.metrics import Evaluation, evaluate
+from modstudio.engine.routing import CollapseDetector, normalized_mutual_information
+from modstudio.engine.session import Session
+from modstudio.engine.settings import lr_factor
+
+Message = dict[str, Any]
+
+
+class Commands(Protocol):
+    def poll(self) -> str | None: ...  # a command if one is waiting, else None (never blocks)
+    def wait(self, timeout: float) -> str | None: ...  # the next command, or None after timeout
+
+
+class NonFiniteLoss(EngineError):
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message, "nan")
+        self.step = step
+
+
+class Trainer:
+    """Runs a session to the end, or until stopped; returns the final summary (also sent as ``finished``)."""
+
+    def __init__(
+        self, session: Session, emit: Callable[[Message], None] | None = None, commands: Commands | None = None
+    ) -> None:
+        self.s = session
+        self.emit = emit or (lambda message: None)
+        self.commands = commands
+        self.probes = probes_of(session.net)
+        self.collapse = CollapseDetector(session.settings.collapse_reports, session.settings.collapse_share)
+        self._labels = session.splits.train.regions is not None or session.task.kind == "classification"
+        self._progress_gap = 1.0 / max(session.settings.progress_per_second, 1e-3)
+        self._last_progress = self._last_routing = 0.0
+        self._started = time.monotonic()
+        self.status = "completed"
+        self._aux: bool | None = None  # unknown until the first step
+        self._total_steps = session.total_steps  # for the learning-rate schedule
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> Message:
+        s = self.s
+        enable_probes(s.net, bool(self.probes))
+        self.emit(self._started_message())
+        if s.epoch == 0 and s.step == 0:
+            self.checkpoint(best=False)  # a good checkpoint exists before the first step
+        try:
+            for epoch in range(s.epoch, s.epochs):
+                if not self.train_epoch(epoch):
+                    self.status = "stopped"
+                    self.checkpoint(best=False)
+                    break
+                s.epoch = epoch + 1
+                if self._end_of_epoch(epoch):
+                    self.status = "early_stopped"
+                    break
+        except NonFiniteLoss as exc:
+            self._finish_failed(exc)
+            raise
+        return self._finish()
+
+    def train_epoch(self, epoch: int) -> bool:
+        """One epoch; False when a stop command arrived."""
+        s = self.s
+        s.net.train()
+        steps = s.stream.steps(epoch)
+        loss_sum = 0.0
+        correct = torch.zeros((), device=s.device, dtype=torch.long)
+        seen = 0
+        self._epoch_started = time.monotonic()
+        for i, batch in enumerate(s.stream.epoch(epoch)):
+            if self.commands is not None and not self._obey(self.commands.poll()):
+                return False
+            out, value = self._step(batch, epoch)
+            n = batch.y.shape[0]
+            loss_sum += value * n
+            if s.task.kind == "classification":
+                correct += (out.argmax(dim=1) == batch.y).sum()
+            seen += n
+            now = time.monotonic()
+            if now - self._last_progress >= self._progress_gap or i == steps - 1:
+                self._last_progress = now
+                self._report_progress(epoch, i + 1, steps, value, seen, now)
+            if self.probes and now - self._last_routing >= s.settings.routing_period:
+                self._last_routing = now
+                self._report_routing(epoch)
+        self._train_loss = loss_sum / max(seen, 1)
+        self._train_accuracy = float(correct) / max(seen, 1) if s.task.kind == "classification" else None
+        self._train_samples = seen
+        return True
+
+    def _step(self, batch: Batch, epoch: int) -> tuple[torch.Tensor, float]:
+        s = self.s
+        schedule = s.project.training.schedule
+        if schedule != "none":
+            factor = lr_factor(schedule, s.step, self._total_steps, epoch, s.epochs)
+            for group, base in zip(s.optimizer.param_groups, s.base_lrs):
+                group["lr"] = base * factor
+        if self.probes and self._labels:
+            self._label_batch(batch)
+        with self._autocast():
+            out = s.net(batch.x)
+            if isinstance(out, tuple):
+                out = out[s.task.index]
+        out = out.float()
+        loss = task_loss(s.task.kind, out, batch.y)
+        if self._aux is not False:  # weighted auxiliary losses of conditional layers (MoE load balance, z-loss)
+            extra = aux_loss(s.net)
+            if isinstance(extra, torch.Tensor):
+                loss = loss + extra
+            if self._aux is None:  # after the first forward: does any layer keep auxiliary losses at all?
+                self._aux = bool(self.probes) or any(hasattr(m, "aux_losses") for m in s.net.modules())
+        value = loss.item()
+        if not math.isfinite(value):  # checked before the update: the weights stay as they were
+            raise NonFiniteLoss(self._nan_message(value, epoch), s.step + 1)
+        s.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = s.project.training.grad_clip
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(s.net.parameters(), clip)
+        s.optimizer.step()
+        s.step += 1
+        return out, value
+
+    def _end_of_epoch(self, epoch: int) -> bool:
+        """Validate, report, checkpoint; True when early stopping ends the run."""
+        s = self.s
+        val = self.evaluate(s.splits.val) if s.splits.val is not None else None
+        watched = val.loss if val is not None else self._train_loss
+        improved = watched < s.best_val
+        if improved:
+            s.best_val, s.bad_epochs = watched, 0
+        else:
+            s.bad_epochs += 1
+        seconds = time.monotonic() - self._epoch_started
+        record = {
+            "type": "epoch", "epoch": epoch + 1, "epochs": s.epochs, "step": s.step,
+            "train_loss": self._train_loss, "train_accuracy": self._train_accuracy,
+            "val_loss": None if val is None else val.loss, "val_accuracy": None if val is None else val.accuracy,
+            "val_r2": None if val is None else val.r2, "lr": s.optimizer.param_groups[0]["lr"],
+            "seconds": seconds, "aux_losses": aux_loss_values(s.net),
+        }  # fmt: skip
+        s.folder.append("metrics.jsonl", record)
+        self.emit(record)
+        self.emit({"type": "usage", "epoch": epoch + 1, "samples_per_second": self._train_samples / max(seconds, 1e-9),
+                   "memory_mb": memory_mb(s.device), "device": str(s.device)})  # fmt: skip
+        self.checkpoint(best=improved)
+        patience = s.project.training.early_stopping_patience
+        return patience is not None and s.bad_epochs >= patience
+
+    # -- commands, reports, checkpoints ----------------------------------------------------
+    def _obey(self, command: str | None) -> bool:
+        """Handle a command between steps; False means stop now. Pausing blocks here until resume or stop."""
+        if command == "stop":
+            return False
+        if command != "pause":
+            return True
+        self.emit({"type": "paused", "step": self.s.step})
+        while True:
+            command = self.commands.wait(0.1) if self.commands is not None else "resume"
+            if command == "stop":
+                return False
+            if command == "resume":
+                self.emit({"type": "resumed", "step": self.s.step})
+                return True
+
+    def _report_progress(self, epoch: int, step: int, steps: int, loss: float, seen: int, now: float) -> None:
+        rate = seen / max(now - self._epoch_started, 1e-9)
+        record = {"type": "progress", "epoch": epoch + 1, "step": step, "steps": steps, "global_step": self.s.step,
+                  "loss": loss, "samples_per_second": rate}  # fmt: skip
+        self.s.folder.append("metrics.jsonl", record)
+        self.emit(record)
+
+    def _report_routing(self, epoch: int, kind: str = "train") -> dict[str, Any]:
+        facts = {path: probe.take() for path, probe in self.probes.items()}
+        message = {"type": "routing", "kind": kind, "epoch": epoch + 1, "step": self.s.step, "probes": facts}
+        self.s.folder.append("routing.jsonl", message)
+        self.emit(message)
+        for warning in self.collapse.check(facts):
+            self.emit({"type": "warning", "kind": "collapse", "message": warning, "step": self.s.step})
+        return facts
+
+    def checkpoint(self, best: bool) -> None:
+        s = self.s
+        state = s.net.state_dict()
+        path = s.folder.save_weights("last", state)
+        info = {
+            "epoch": s.epoch,
+            "step": s.step,
+            "best_val": s.best_val,
+            "bad_epochs": s.bad_epochs,
+            "base_lrs": s.base_lrs,
+            "seed": s.seed,
+        }
+        s.folder.save_training_state(s.optimizer.state_dict(), s.rng_tensors(), info)
+        if best:
+            s.folder.save_weights("best", state)
+        self.emit({"type": "checkpoint", "path": str(path), "epoch": s.epoch, "step": s.step, "best": best})
+
+    def evaluate(self, data: TensorData | None, on_batch: Callable[[Batch], None] | None = None) -> Evaluation | None:
+        if data is None:
+            return None
+        s = self.s
+        batches = eval_batches(data, max(s.project.data.batch_size, 256), s.device)
+        return evaluate(s.net, s.task, batches, data, self._autocast, on_batch)
+
+    def _label_batch(self, batch: Batch) -> None:
+        """Hand the batch's region ids (regimes data) or classes to the routing probes."""
+        set_probe_labels(self.s.net, batch.regions if batch.regions is not None else batch.y, self._label_count())
+
+    # -- the end ---------------------------------------------------------------------------
+    def _finish(self) -> Message:
+        s = self.s
+        if s.folder.has("best.safetensors"):
+            s.net.load_state_dict(s.folder.load_weights("best"))
+        nmi: dict[str, float] = {}
+        on_batch = None
+        if self.probes:
+            self._report_routing(max(s.epoch - 1, 0))  # flush the training facts
+            on_batch = self._label_batch if self._labels else None
+        test = self.evaluate(s.splits.test, on_batch)
+        if self.probes:
+            facts = self._report_routing(max(s.epoch - 1, 0), kind="test")
+            nmi = {p: normalized_mutual_information(f["class_expert"]) for p, f in facts.items() if "class_expert" in f}
+        summary = {
+            "type": "finished", "status": self.status, "epochs": s.epoch, "steps": s.step, "run_folder": str(s.folder.path),
+            "seconds": time.monotonic() - self._started, "task": s.task.kind, "test_loss": None if test is None else test.loss,
+            "test_accuracy": None if test is None else test.accuracy, "test_r2": None if test is None else test.r2,
+            "best_val_loss": s.best_val if math.isfinite(s.best_val) else None, "routing_nmi": nmi,
+        }  # fmt: skip
+        s.folder.append("metrics.jsonl", {**summary, "type": "test"})
+        s.folder.write_info({**self._run_info(), **summary})
+        s.folder.close()
+        self.emit(summary)
+        return summary
+
+    def _finish_failed(self, exc: EngineError) -> None:
+        s = self.s
+        s.folder.write_info(
+            {**self._run_info(), "status": "failed", "error": exc.message, "epochs": s.epoch, "steps": s.step}
+        )
+        s.folder.close()
+
+    def _run_info(self) -> dict[str, Any]:
+        s = self.s
+        return {"settings": s.settings.to_dict(), "device": str(s.device), "seed": s.seed, "dataset": s.project.data.dataset,
+                "project": s.project.name, "precision": str(s.amp or "fp32")}  # fmt: skip
+
+    def _started_message(self) -> Message:
+        s = self.s
+        return {
+            "type": "started", "run_folder": str(s.folder.path), "device": str(s.device), "precision": str(s.amp or "fp32"),
+            "epochs": s.epochs, "start_epoch": s.epoch, "steps_per_epoch": s.stream.steps(s.epoch), "task": s.task.kind,
+            "dataset": s.project.data.dataset, "samples": {k: 0 if v is None else len(v) for k, v in
+                                                           (("train", s.splits.train), ("val", s.splits.val), ("test", s.splits.test))},
+            "parameters": sum(p.numel() for p in s.net.parameters()), "probes": sorted(self.probes), "seed": s.seed,
+        }  # fmt: skip
+
+    def _nan_message(self, value: float, epoch: int) -> str:
+        s = self.s
+        return (
+            f"the loss became {value} at step {s.step + 1} (epoch {epoch + 1}); training stopped. The last good "
+            f"checkpoint is kept: {s.folder.path / 'last.safetensors'} (after {s.epoch} epochs). Lower the learning "
+            "rate, clip gradients, or check the data for NaN values"
+        )
+
+    def _label_count(self) -> int:
+        train = self.s.splits.train
+        return int(train.regions.max()) + 1 if train.regions is not None else train.num_classes
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.s.amp is None:
+            return _NO_AUTOCAST
+        return torch.autocast(self.s.device.type, dtype=self.s.amp)
+
+
+_NO_AUTOCAST = contextlib.nullcontext()
+
+
+def task_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if kind == "classification":
+        return F.cross_entropy(out, y)
+    return F.mse_loss(out, y)
+
+
+def memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except (ImportError, OSError):
+        return 0.0

@@ -1,0 +1,119 @@
+"""Launch the real editor under Xvfb and write the README's screenshots.
+
+    python scripts/screenshots.py [OUT_DIR]      (needs Xvfb and ImageMagick's `import`)
+
+Starts a virtual X display, opens the main window in four states (the default project,
+a 2-D mixture of experts, with its MoE node selected; a Switch transformer layer drilled into; the ResNet-18 template framed whole, i.e. zoomed out; a module of
+it drilled into) and captures the whole screen with `import -window root` each time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DISPLAY = ":97"
+SIZE = (1440, 860)
+
+
+def settle(app, seconds: float = 0.6) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def wait_for_count(app, window, limit: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """The parameter count arrives from its thread (torch loads there)."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end and not any(ch.isdigit() for ch in window.count_label.text()):
+        settle(app, 0.1)
+    settle(app, 0.3)
+
+
+def shoot(path: Path) -> None:
+    subprocess.run(["import", "-window", "root", "-depth", "8", str(path)], check=True)
+    subprocess.run(["convert", str(path), "+dither", "-colors", "256", "-strip", f"PNG8:{path}"], check=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+
+
+def child(out: Path) -> None:
+    """Runs on the virtual display: the real MainWindow, driven to each state."""
+    sys.path.insert(0, str(ROOT))
+    from modstudio.blocks import default_catalog
+    from modstudio.ui.app import create_app
+    from modstudio.ui.files import default_project
+    from modstudio.ui.main_window import MainWindow
+
+    app = create_app([])
+    catalog = default_catalog()
+    window = MainWindow(catalog)
+    window.ask = lambda title, text: True  # type: ignore[method-assign]
+    window.load(default_project(catalog))
+    window.setGeometry(0, 0, *SIZE)
+    window.show()
+    window.start_counting()
+    settle(app, 1.5)
+    moe = window.scene.module.node_named("moe")
+    window.scene.nodes[moe.id].setSelected(True)
+    window.inspector.rebuild()
+    wait_for_count(app, window)
+    shoot(out / "default-project.png")
+
+    window.open_path(ROOT / "resources" / "templates" / "switch_transformer.msproj")
+    window.start_counting()
+    window.drill_in("SwitchEncoder")
+    settle(app, 0.5)
+    window.canvas.frame_all()
+    moe = window.scene.module.node_named("moe")
+    if moe is not None:
+        window.scene.nodes[moe.id].setSelected(True)
+        window.inspector.rebuild()
+    wait_for_count(app, window)
+    shoot(out / "mixture-of-experts.png")
+
+    window.open_path(ROOT / "resources" / "templates" / "resnet18.msproj")
+    window.start_counting()
+    settle(app, 0.5)
+    window.canvas.frame_all()
+    wait_for_count(app, window)
+    shoot(out / "resnet18-zoomed-out.png")
+
+    window.drill_in("BasicBlockDown")
+    settle(app, 0.5)
+    node = window.scene.module.node_named("conv1")
+    if node is not None:
+        window.scene.nodes[node.id].setSelected(True)
+    settle(app, 0.8)
+    shoot(out / "drilled-in-module.png")
+    window.stack.setClean()
+    window.close()
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("MODSTUDIO_SCREENSHOT_CHILD"):
+        child(out)
+        return 0
+    for tool in ("Xvfb", "import", "convert"):
+        if shutil.which(tool) is None:
+            print(f"error: {tool} is not installed (apt-get install xvfb imagemagick)", file=sys.stderr)
+            return 1
+    xvfb = subprocess.Popen(["Xvfb", DISPLAY, "-screen", "0", f"{SIZE[0]}x{SIZE[1]}x24", "-nolisten", "tcp"])
+    try:
+        time.sleep(1.0)
+        env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb", "MODSTUDIO_SCREENSHOT_CHILD": "1"}
+        return subprocess.run([sys.executable, __file__, str(out)], env=env, timeout=180).returncode
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
