@@ -132,7 +132,10 @@ class Canvas(QGraphicsView):
         mime = QApplication.clipboard().mimeData()
         if mime is None or not mime.hasFormat(MIME_NODES):
             return
-        found = paste_operation(self.stack.doc, self.module_name, bytes(mime.data(MIME_NODES).data()).decode())
+        self._paste_text(bytes(mime.data(MIME_NODES).data()).decode())
+
+    def _paste_text(self, text: str) -> None:
+        found = paste_operation(self.stack.doc, self.module_name, text)
         if found is not None and self.perform(found[0]):
             self.scene().clearSelection()
             for node_id in found[1]:
@@ -140,8 +143,10 @@ class Canvas(QGraphicsView):
                     self.module_scene.nodes[node_id].setSelected(True)
 
     def duplicate(self) -> None:
-        self.copy_selection()
-        self.paste()
+        """Copies of the selection beside it; the clipboard is left as it was."""
+        ids = self.selected_node_ids()
+        if ids:
+            self._paste_text(copy_nodes(self.stack.doc, self.module_name, ids))
 
     def group_selection(self, name: str | None = None) -> str | None:
         ids = self.selected_node_ids()

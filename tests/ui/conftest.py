@@ -35,6 +35,8 @@ def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     yield win
     if win.stack is not None:
         win.stack.setClean()  # nothing to ask when the test closes it
+    # Offscreen Qt crashes at interpreter exit when the process still owns clipboard data.
+    QApplication.clipboard().clear()
 
 
 def send_mouse(

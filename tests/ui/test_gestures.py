@@ -194,3 +194,16 @@ def test_the_template_gallery_lists_every_template_with_its_description(window) 
     assert gallery.chosen() == "resnet18"
     info = next(t for t in templates() if t.name == "resnet18")
     assert info.title in gallery.list.currentItem().text() and info.doc in gallery.list.currentItem().text()
+
+
+def test_copy_then_paste_through_the_clipboard(window) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    node_named(window, "fc1").setSelected(True)
+    before = len(window.scene.module.nodes)
+    window.canvas.copy_selection()
+    assert "fc1" in QApplication.clipboard().text()
+    window.canvas.paste()
+    window.canvas.paste()
+    names = [n.name for n in window.scene.module.nodes[before:]]
+    assert len(names) == 2 and all(name.startswith("fc") and name != "fc1" for name in names)

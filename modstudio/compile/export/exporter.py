@@ -1,0 +1,190 @@
+"""``export_project``: one entry point for every format (used by the CLI and the GUI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.blocks.layers.moe import MixtureOfExperts
+from modstudio.compile.graphnet import CompileError, GraphNet
+from modstudio.graph.model import Project
+
+from . import formats
+from .check import argmax_agrees, import_file, largest_difference, sample_inputs
+from .constructors import ExportError
+from .python_code import PythonModule, generate_python
+
+FORMATS = ("python", "torchscript", "pt2", "onnx", "torchrun")
+SUFFIXES = {"python": ".py", "torchscript": ".pt", "pt2": ".pt2", "onnx": ".onnx", "torchrun": ""}
+TOLERANCE = 1e-4  # the check refuses an artifact that differs more from GraphNet
+CHECK_BATCHES = (1, 7)
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    top_class: str
+    max_difference: float | None = None  # vs GraphNet on the check inputs; None when not run
+    notes: list[str] = field(default_factory=list)
+
+
+def build_network(project: Project, weights: str | Path | None = None, catalog: Catalog | None = None) -> GraphNet:
+    """The project's GraphNet with the weights of a ``.safetensors`` file, or fresh ones from
+    the training seed."""
+    catalog = catalog or default_catalog()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(project.training.seed)
+            net = GraphNet(project, catalog)
+    except CompileError as exc:
+        raise ExportError(f"the project does not compile: {exc}") from None
+    if weights is not None:
+        load_weights(net, Path(weights))
+    return net.eval()
+
+
+def load_weights(net: nn.Module, path: Path) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise ExportError(f"weights file {path} does not exist")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ExportError(f"{path} is not a readable .safetensors file: {exc}") from None
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (the project has {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"unknown {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
+    if wrong:
+        problems.append(f"wrong shapes: {', '.join(wrong[:5])}")
+    if problems:
+        raise ExportError(f"the weights in {path} do not fit this project: {'; '.join(problems)}")
+    net.load_state_dict(state, strict=True)
+
+
+def _fixed_batch(net: nn.Module) -> bool:
+    return any(isinstance(m, MixtureOfExperts) and m.gate == "expert_choice" for m in net.modules())
+
+
+def export_project(
+    project: Project,
+    fmt: str,
+    out: str | Path,
+    *,
+    weights: str | Path | None = None,
+    catalog: Catalog | None = None,
+    force: bool = False,
+    base_dir: str | Path | None = None,
+) -> ExportResult:
+    """Write one export of the project's main module to ``out``; checked against GraphNet.
+
+    ``weights``: a ``.safetensors`` state dict (a run's best.safetensors); without it, fresh
+    weights from the training seed. ``base_dir``: where the project's relative data paths start.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.exists() and not force:
+        raise ExportError(f"{out} already exists (use --force to replace it)")
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
+    if fmt == "onnx" and not formats.onnx_available():
+        raise ExportError(f"ONNX export needs the onnx extra: {formats.ONNX_HINT}")
+    net = build_network(project, weights, catalog)
+    code = generate_python(project, net, catalog)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".modstudio-export-", dir=out.parent) as tmp:
+            work = Path(tmp)
+            (work / "model.py").write_text(code.source, encoding="utf-8")
+            model = getattr(import_file(work / "model.py"), code.top_class)()
+            model.load_state_dict(net.state_dict(), strict=True)
+            model.eval()
+            result = ExportResult(out, fmt, code.top_class)
+            staged = work / ("artifact" + SUFFIXES[fmt])
+            _write(fmt, project, net, model, code, staged, result, Path(base_dir) if base_dir else None)
+            if out.exists() and (out.is_dir() or staged.is_dir()):  # --force: replace what is there
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            os.replace(staged, out)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return result
+
+
+def _write(
+    fmt: str,
+    project: Project,
+    net: GraphNet,
+    model: nn.Module,
+    code: PythonModule,
+    staged: Path,
+    result: ExportResult,
+    base_dir: Path | None,
+) -> None:
+    batches = CHECK_BATCHES
+    dynamic = True
+    if fmt in ("pt2", "onnx") and _fixed_batch(net):
+        dynamic, batches = False, (project.data.batch_size,)
+        result.notes.append(
+            f"expert-choice gates depend on the token count: exported for a fixed batch of {project.data.batch_size}"
+        )
+    example = sample_inputs(project, max(2, batches[-1]) if dynamic else batches[0])
+    if fmt == "python":
+        staged.write_text(code.source, encoding="utf-8")
+        run = model
+    elif fmt == "torchscript":
+        result.notes.append(formats.TORCHSCRIPT_DEPRECATED)
+        result.notes += formats.save_torchscript(model, example, staged)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)  # said once, in the notes
+            run = torch.jit.load(str(staged))
+    elif fmt == "pt2":
+        formats.save_pt2(model, example, staged, dynamic)
+        run = torch.export.load(str(staged)).module()
+    elif fmt == "onnx":
+        formats.save_onnx(model, example, staged, dynamic)
+        if not formats.onnxruntime_available():
+            result.notes.append(f"onnxruntime is not installed: the file was not run ({formats.ONNX_HINT})")
+            return
+        _check_onnx(net, staged, project, batches, result)
+        return
+    else:
+        from .torchrun import write_folder
+
+        write_folder(project, code, staged, base_dir)
+        run = model
+    worst = max(largest_difference(net, run, sample_inputs(project, b, seed=b)) for b in batches)
+    result.max_difference = worst
+    if worst > TOLERANCE:
+        raise ExportError(f"the {fmt} export differs from the project by {worst:.2g} (more than {TOLERANCE})")
+
+
+def _check_onnx(net: GraphNet, path: Path, project: Project, batches: tuple[int, ...], result: ExportResult) -> None:
+    def run(*inputs: torch.Tensor) -> list[torch.Tensor]:
+        return formats.run_onnx(path, inputs)
+
+    checks = [sample_inputs(project, b, seed=b) for b in batches]
+    result.max_difference = max(largest_difference(net, run, inputs) for inputs in checks)
+    if result.max_difference > TOLERANCE and not all(argmax_agrees(net, run, inputs) for inputs in checks):
+        raise ExportError(f"the ONNX export differs from the project by {result.max_difference:.2g}")

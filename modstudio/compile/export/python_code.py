@@ -1,0 +1,225 @@
+"""The project as one standalone, readable ``.py`` that imports only torch.
+
+A class per ModuleDef (one per distinct parameterisation: a module used with other parameter
+values gets its own class, named after them, e.g. ``BasicBlockChannels128``), submodules named
+after the nodes so a ModStudio ``state_dict`` loads with ``strict=True``, and a forward in
+topological order whose local variables are the node names, as torch.fx writes it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import textwrap
+from dataclasses import dataclass
+
+from torch import nn
+
+from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.blocks.layers.basic import Add, Concat, Multiply, Permute, Reshape
+from modstudio.compile.graphnet import _NONE_SLOT, GraphNet
+from modstudio.compile.shapes import ModuleShapes, ShapeInference
+from modstudio.graph.model import Project
+
+from .constructors import RUNTIME_NAMES, Constructors, runtime_source
+
+# local names that would hide the module, torch or a builtin get a trailing underscore
+_TAKEN = frozenset({"self", "torch", "nn", "F", "math", *dir(builtins)})
+
+
+@dataclass
+class PythonModule:
+    """Generated source and the name of its top-level class."""
+
+    source: str
+    top_class: str
+
+
+def camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_") if part)
+
+
+def _var(name: str) -> str:
+    return f"{name}_" if name in _TAKEN else name
+
+
+def _doc(text: str, indent: str = "    ") -> list[str]:
+    lines = textwrap.wrap(" ".join(text.split()), 96) or [""]
+    if len(lines) == 1:
+        return [f'{indent}"""{lines[0]}"""']
+    return [f'{indent}"""{lines[0]}', *(f"{indent}{line}" for line in lines[1:]), f'{indent}"""']
+
+
+class _Writer:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.variants: dict[tuple[str, str], int] = {}  # (module, body) -> variant id
+        self.bodies: list[tuple[str, str, dict]] = []  # variant id -> (module, body, params)
+        self.constructors = Constructors(self._nested)
+        self._shapes_of: dict[int, ModuleShapes] = {}  # id(GraphNet) -> its inferred shapes and parameters
+
+    def _nested(self, module: nn.Module) -> str | None:
+        if not isinstance(module, GraphNet):
+            return None
+        return f"@@{self.write(module, self._shapes_of.get(id(module)))}@@()"
+
+    def write(self, net: GraphNet, shapes: ModuleShapes | None) -> int:
+        """Write the class body of one GraphNet; returns its variant id."""
+        module = self.project.modules[net.module_name]
+        params = dict(shapes.bindings) if shapes is not None else dict(module.params)
+        for node in module.nodes:
+            child = getattr(net, node.name, None) if node.module is not None else None
+            if isinstance(child, GraphNet) and shapes is not None and node.id in shapes.children:
+                self._shapes_of[id(child)] = shapes.children[node.id]
+        node_ids = {n.name: n.id for n in module.nodes}
+        names: dict[int, str] = {1 + i: _var(n.name) for i, n in enumerate(module.input_nodes)}
+        init: list[str] = []
+        body: list[str] = []
+        for (child, args, out, _release), node_name in zip(net._plan, net.node_names.values()):
+            values = [("None" if slot == _NONE_SLOT else names[slot]) for slot in args]
+            outs = [out] if isinstance(out, int) else list(out)
+            result = (
+                _var(node_name) if len(outs) == 1 else ", ".join(_var(f"{node_name}_{i}") for i in range(len(outs)))
+            )
+            for i, slot in enumerate(outs):
+                names[slot] = _var(node_name) if len(outs) == 1 else _var(f"{node_name}_{i}")
+            inline = _inline(child, values)
+            if inline is None:
+                init.append(_wrapped(f"        self.{node_name} = ", self.constructors(child)))
+                inline = f"self.{node_name}({', '.join(values)})"
+            info = shapes.nodes.get(node_ids[node_name]) if shapes is not None else None
+            shape = (
+                f"  # {info.outputs[next(iter(info.outputs))]}" if info is not None and len(info.outputs) == 1 else ""
+            )
+            body.append(f"        {result} = {inline}{shape}")
+        returns = [names[slot] for slot in net._outputs]
+        inputs = [names[1 + i] for i in range(len(module.input_nodes))]
+        signature = ", ".join(f"{name}: torch.Tensor" for name in inputs)
+        result_type = "torch.Tensor" if len(returns) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
+        lines = [
+            "    def __init__(self) -> None:",
+            "        super().__init__()",
+            *init,
+            "",
+            f"    def forward(self, {signature}) -> {result_type}:",
+            *body,
+            f"        return {', '.join(returns)}",
+        ]
+        text = "\n".join(lines)
+        key = (net.module_name, text)
+        if key not in self.variants:
+            self.variants[key] = len(self.bodies)
+            self.bodies.append((net.module_name, text, params))
+        return self.variants[key]
+
+    def class_names(self, top: int) -> dict[int, str]:
+        taken = set(self.constructors.used) | RUNTIME_NAMES
+        names: dict[int, str] = {}
+        by_module: dict[str, list[int]] = {}
+        for variant, (module, _, _) in enumerate(self.bodies):
+            by_module.setdefault(module, []).append(variant)
+        for module, variants in by_module.items():
+            for number, variant in enumerate(variants, 1):
+                base = camel(module) if variant != top or module != "main" else "Model"
+                if len(variants) > 1:
+                    params = self.bodies[variant][2]
+                    differing = {
+                        k: v for k, v in params.items() if len({repr(self.bodies[o][2].get(k)) for o in variants}) > 1
+                    }
+                    suffix = "".join(f"{camel(k)}{v}" for k, v in differing.items()).replace(".", "_").replace("-", "m")
+                    base += suffix or str(number)
+                while base in taken:
+                    base += "Module"
+                taken.add(base)
+                names[variant] = base
+        return names
+
+
+def _wrapped(start: str, call: str, width: int = 110) -> str:
+    """``start + call``, with one argument per line when it is too long (as ruff format would)."""
+    if len(start) + len(call) <= width or not call.endswith(")"):
+        return start + call
+    opening = call.index("(")
+    args, depth, current = [], 0, ""
+    for char in call[opening + 1 : -1]:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += char
+    args.append(current.strip())
+    indent = " " * (len(start) - len(start.lstrip()) + 4)
+    inner = "".join(f"{indent}{arg},\n" for arg in args if arg)
+    return f"{start}{call[: opening + 1]}\n{inner}{indent[:-4]})"
+
+
+def _inline(child: nn.Module, args: list[str]) -> str | None:
+    """Parameterless merges and reshapes written as plain expressions (as torch.fx does)."""
+    if isinstance(child, Add):
+        return " + ".join(args)
+    if isinstance(child, Multiply):
+        return " * ".join(args)
+    if isinstance(child, Concat):
+        return f"torch.cat([{', '.join(args)}], dim={child.dim})"
+    if isinstance(child, Reshape):
+        return f"{args[0]}.reshape({', '.join([f'{args[0]}.shape[0]', *map(str, child.shape)])})"
+    if isinstance(child, Permute):
+        return f"{args[0]}.permute({', '.join(map(str, child.dims))})"
+    return None
+
+
+def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = None) -> PythonModule:
+    """The source of a torch-only module equal to ``net`` (a GraphNet of the project's main)."""
+    writer = _Writer(project)
+    shapes = ShapeInference(project, catalog or default_catalog()).run()
+    top = writer.write(net, shapes)
+    names = writer.class_names(top)
+    parts: list[str] = []
+    for variant, (module, text, params) in enumerate(writer.bodies):
+        doc = project.modules[module].doc or f"The '{module}' module."
+        if variant == top and project.doc:
+            doc = project.doc
+        if params:
+            doc += " Module parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()) + "."
+        for variant_id, name in names.items():
+            text = text.replace(f"@@{variant_id}@@", name)
+        parts.append("\n".join([f"class {names[variant]}(nn.Module):", *_doc(doc), "", text]))
+    runtime = [runtime_source(name) for name in writer.constructors.used]
+    code = "\n\n".join(runtime + parts)
+    imports = ["import math"] if "math." in code else []
+    imports += ["", "import torch"] if imports else ["import torch"]
+    if "F." in code:
+        imports.append("import torch.nn.functional as F")
+    imports.append("from torch import nn")
+    top_name = names[top]
+    header = [
+        f'"""{project.name}: exported from ModStudio.',
+        "",
+        "Needs only torch. Load weights saved by ModStudio (a run's best.safetensors) with:",
+        "",
+        f"    model = {top_name}()",
+        "    model.load_state_dict(safetensors.torch.load_file(path), strict=True)",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        *imports,
+    ]
+    return PythonModule("\n".join(header) + "\n\n\n" + _tidy(code), top_name)
+
+
+def _tidy(source: str) -> str:
+    """Two blank lines between top-level definitions, one inside classes, none doubled."""
+    out: list[str] = []
+    blank = 0
+    for line in source.splitlines():
+        if not line.strip():
+            blank += 1
+            continue
+        if out:
+            top_level = not line.startswith((" ", ")", "]"))
+            out.extend([""] * (2 if top_level and blank else min(blank, 1)))
+        out.append(line)
+        blank = 0
+    return "\n".join(out) + "\n"
