@@ -12,6 +12,8 @@ from modstudio.graph.document import SetPositions
 from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.layout import layered_positions
 
+from .export_dialog import show_export_dialog
+
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
@@ -46,6 +48,7 @@ def build_menus(w: MainWindow) -> None:
     file.addSeparator()
     act(file, "save", "&Save", lambda: save(w), QKeySequence.StandardKey.Save)
     act(file, "save_as", "Save &As…", lambda: save_as(w), QKeySequence("Ctrl+Shift+S"))
+    act(file, "export", "&Export…", lambda: show_export_dialog(w), QKeySequence("Ctrl+E"))
     file.addSeparator()
     act(file, "quit", "&Quit", w.close, QKeySequence.StandardKey.Quit)
 

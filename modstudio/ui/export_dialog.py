@@ -1,0 +1,178 @@
+"""File > Export: pick a format, a destination and optional weights; the export runs in a
+background thread (building, writing, loading back and comparing take seconds) while the
+dialog shows progress; the result or the reason it failed is reported in a sentence."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+FORMATS = {
+    "python": ("Python source (.py)", ".py"),
+    "torchscript": ("TorchScript (.pt) — deprecated upstream", ".pt"),
+    "pt2": ("torch.export program (.pt2)", ".pt2"),
+    "onnx": ("ONNX (.onnx)", ".onnx"),
+    "torchrun": ("torchrun training folder", ""),
+}
+
+
+class _Outcome(QObject):
+    """Carries the worker thread's result to the GUI thread (queued signal)."""
+
+    done = Signal(bool, str)
+
+
+class ExportDialog(QDialog):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(560)
+        self.format = QComboBox()
+        for key, (label, _) in FORMATS.items():
+            self.format.addItem(label, key)
+        self.output = QLineEdit(str(self._default_output("python")))
+        self.weights = QLineEdit()
+        self.weights.setPlaceholderText("fresh weights from the project's seed")
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: the export has no measurable steps
+        self.progress.hide()
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("Write to", self._with_browse(self.output, self._browse_output))
+        form.addRow("Weights", self._with_browse(self.weights, self._browse_weights))
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.start)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.buttons)
+        self.outcome = _Outcome(self)
+        self.outcome.done.connect(self._finished)
+        self.format.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+
+    def _with_browse(self, field: QLineEdit, browse) -> QWidget:  # type: ignore[no-untyped-def]
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(field, 1)
+        button = QPushButton("Browse…")
+        button.clicked.connect(browse)
+        row.addWidget(button)
+        return box
+
+    def _default_output(self, fmt: str) -> Path:
+        path = self.window_.path
+        stem = path.stem if path is not None else "model"
+        folder = path.parent if path is not None else Path.home()
+        suffix = FORMATS[fmt][1]
+        return folder / (f"{stem}_torchrun" if fmt == "torchrun" else f"{stem}{suffix}")
+
+    def _format_changed(self) -> None:
+        from modstudio.compile.export.formats import TORCHSCRIPT_DEPRECATED
+
+        fmt = self.format.currentData()
+        self.output.setText(str(self._default_output(fmt)))
+        notes = {
+            "torchscript": TORCHSCRIPT_DEPRECATED,
+            "onnx": "Checked with onnxruntime; needs the onnx extra: pip install 'modstudio[onnx]'.",
+            "torchrun": "A folder with train.py, the model and the data; run it with torchrun --nproc_per_node=N train.py.",
+        }
+        self.note.setText(
+            notes.get(fmt, "One standalone file that needs only torch; the weights load with strict=True.")
+        )
+
+    def _browse_output(self) -> None:
+        fmt = self.format.currentData()
+        if fmt == "torchrun":
+            chosen = QFileDialog.getExistingDirectory(self, "Folder for the torchrun export")
+        else:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.output.text())
+        if chosen:
+            self.output.setText(chosen)
+
+    def _browse_weights(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Weights", "", "safetensors (*.safetensors)")
+        if chosen:
+            self.weights.setText(chosen)
+
+    def start(self) -> None:
+        """Run the export in a thread on a copy of the project; the dialog stays responsive."""
+        doc = self.window_.doc
+        if doc is None:
+            return
+        fmt, out = self.format.currentData(), self.output.text().strip()
+        weights = self.weights.text().strip() or None
+        if not out:
+            self.note.setText("Choose where to write the export.")
+            return
+        project = copy.deepcopy(doc.project)
+        base = self.window_.path.parent if self.window_.path is not None else None
+        self.export_button.setEnabled(False)
+        self.progress.show()
+        self.note.setText(f"Exporting to {fmt}: building, writing, loading back and comparing outputs…")
+        args = (project, fmt, out, weights, base)
+        threading.Thread(target=self._work, args=args, daemon=True).start()
+
+    def _work(self, project, fmt: str, out: str, weights: str | None, base: Path | None) -> None:  # type: ignore[no-untyped-def]
+        from modstudio.compile.export import ExportError, export_project
+
+        try:
+            result = export_project(project, fmt, out, weights=weights, force=True, base_dir=base)
+        except ExportError as exc:
+            self.outcome.done.emit(False, str(exc))
+            return
+        except Exception as exc:  # anything else: a sentence, never a traceback in the user's face
+            self.outcome.done.emit(False, f"the export failed: {type(exc).__name__}: {exc}")
+            return
+        checked = (
+            ""
+            if result.max_difference is None
+            else f"\nOutputs match the project's within {result.max_difference:.1e}."
+        )
+        notes = "".join(f"\nNote: {n}" for n in result.notes)
+        self.outcome.done.emit(True, f"Wrote {result.path} ({fmt}, top class {result.top_class}).{checked}{notes}")
+
+    def _finished(self, ok: bool, text: str) -> None:
+        self.progress.hide()
+        self.export_button.setEnabled(True)
+        if ok:
+            self.accept()
+            self.window_.report("Export finished", text)
+        else:
+            self.note.setText(f"Could not export: {text}")
+            self.window_.report("Export failed", text)
+
+
+def show_export_dialog(window: MainWindow) -> ExportDialog:
+    """Open the dialog without a nested event loop (``open``, not ``exec``: qasync-safe)."""
+    dialog = ExportDialog(window)
+    dialog.open()
+    return dialog
