@@ -93,3 +93,17 @@ def test_dropping_a_project_file_on_the_canvas_opens_it(window, tmp_path: Path) 
     QApplication.sendEvent(window.canvas.viewport(), drop)
     assert window.path == path
     assert any(n.block == "conv2d" for n in window.doc.project.main_module.nodes)
+
+
+def test_opened_and_saved_files_are_listed_newest_first_in_open_recent(window, tmp_path) -> None:
+    from modstudio.ui.menus import fill_recent
+
+    first, second = tmp_path / "first.msproj", tmp_path / "second.msproj"
+    for path in (first, second):
+        window.save_to(path)
+    window.open_path(first)
+    fill_recent(window)
+    listed = [a.text() for a in window.recent_menu.actions()]
+    assert listed[:2] == [str(first.resolve()), str(second.resolve())]
+    window.recent_menu.actions()[1].trigger()
+    assert window.path == second.resolve() or window.path == second
