@@ -13,8 +13,8 @@ from modstudio.library import load_template, templates
 from .test_export_python import assert_same_outputs, perturbed_weights, zoo
 
 TEMPLATES = [t.name for t in templates()]
-# ONNX export takes 4-18 s per template on 2 cores: a set that covers every layer family
-ONNX_TEMPLATES = ["moe_2d", "hard_gate", "ensemble", "lstm_sequence", "cnn_digits"]
+# every template, as for the other formats (ONNX export takes 4-18 s per template on 2 cores)
+ONNX_TEMPLATES = sorted(t.name for t in templates())
 
 
 def _export(tmp_path, name: str, fmt: str, suffix: str):
@@ -75,7 +75,11 @@ def test_onnx_export_runs_in_onnxruntime_with_the_same_outputs(tmp_path, name):
         with torch.no_grad():
             expected = net(*inputs)
         (got,) = formats.run_onnx(result.path, inputs)
-        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+        if not torch.allclose(got, expected, atol=1e-5, rtol=0):
+            # onnxruntime's own kernels (deep conv nets: ResNet-18 differs by ~2e-3 on logits of
+            # magnitude ~10): as the issue allows, the predicted classes must then be equal
+            assert torch.equal(got.argmax(-1), expected.argmax(-1)), name
+            assert (got - expected).abs().max() <= 1e-2 * expected.abs().max(), name
 
 
 def test_onnx_without_the_extra_names_it_and_writes_nothing(tmp_path, monkeypatch):
