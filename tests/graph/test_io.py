@@ -99,7 +99,10 @@ def test_saving_survives_being_killed(tmp_path):
         sources.append(str(source))
     target = tmp_path / "work" / "p.msproj"
     target.parent.mkdir()
+    start = time.perf_counter()
+    save_project(new, target)
     save_project(old, target)
+    pair = time.perf_counter() - start  # one save of each: the child's loop period
     rng = random.Random(1234)
     seen = set()
     for _ in range(25):
@@ -107,7 +110,7 @@ def test_saving_survives_being_killed(tmp_path):
             [sys.executable, "-c", SAVER, str(target), *sources], stdout=subprocess.PIPE, text=True
         )
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.05))
+        time.sleep(rng.uniform(0.0, 3 * pair))  # kill within the first few saves, wherever they are
         child.send_signal(signal.SIGKILL)
         child.wait()
         loaded = load_project(target, default_catalog())
