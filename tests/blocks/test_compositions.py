@@ -241,3 +241,14 @@ def test_top1_without_switch_is_refused_because_the_gate_could_not_learn():
     m.output("y", m.add("moe", "moe", m.input("x", [4]), experts=["E"], num_experts=4, gate="topk", k=1))
     [problem] = infer_shapes(pb.project("t")).errors
     assert "k = 1 gives each token the weight 1" in problem.message and "switch gate" in problem.message
+
+
+def test_probe_sums_do_not_alias_the_layers_own_tensors():
+    from modstudio.blocks.layers.routing import RoutingProbe
+
+    probe = RoutingProbe(2)
+    held = torch.tensor([1.0, 2.0])
+    probe.add("load", held)
+    probe.add("load", torch.tensor([1.0, 1.0]))
+    assert held.tolist() == [1.0, 2.0]
+    assert probe.take()["load"].tolist() == [2.0, 3.0]  # no step_done(): the plain sum

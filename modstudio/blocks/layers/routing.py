@@ -28,7 +28,9 @@ class RoutingProbe:
         if isinstance(value, torch.Tensor):
             value = value.detach().float()
             previous = self._sums.get(name)
-            self._sums[name] = value if previous is None else previous.add_(value)
+            # the first value is copied: the running sum is updated in place and must not
+            # share storage with a tensor the layer still holds (its aux losses, say)
+            self._sums[name] = value.clone() if previous is None else previous.add_(value)
         else:
             self._counts[name] = self._counts.get(name, 0.0) + value
 
