@@ -2,7 +2,11 @@
 
 Times three implementations of the same top-k layer (same router, same experts):
 
-- ``sorted``: ``MixtureOfExperts(dispatch="sorted")`` — argsort slots by expert, one call per expert.
+- ``sorted``: ``MixtureOfExperts(dispatch="sorted")`` — argsort slots by expert, each expert once on
+  its contiguous slice. These experts are all the same Linear-GELU-Linear chain, so the layer takes
+  its fused path (``moe_fused``: one autograd node, hand-written per-expert matmul loops); the run
+  prints which path it took. ``--unfused`` times the per-expert module loop instead (the path
+  heterogeneous experts take).
 - ``mixtral``: the Hugging Face Mixtral loop — one-hot expert mask, ``torch.where`` per expert,
   ``index_add_`` (written here).
 - ``dense``: every expert on every token, mixed by the dense combine matrix (written here).
@@ -14,6 +18,7 @@ stop after ``--budget`` seconds (at least ``--min-rounds``), so the run stays ne
 dense / sorted >= 4. The last line is ``ratio: X`` (sorted E=64 / E=4).
 
     python bench/moe_dispatch.py [--tokens 4096] [--dim 256] [--budget 120] [--small] [--dense-max 16] [--threads N]
+                                 [--rounds 25] [--unfused]
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from modstudio.blocks.layers import moe as moe_layer
 from modstudio.blocks.layers.moe import MixtureOfExperts
 
 EXPERT_COUNTS = (4, 8, 16, 32, 64)
@@ -143,13 +149,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=4096)
     parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=9, help="at most this many rounds (one fwd+bwd per pair each)")
+    parser.add_argument("--rounds", type=int, default=25, help="at most this many rounds (one fwd+bwd per pair each)")
     parser.add_argument("--min-rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=120.0, help="stop starting rounds after this many seconds")
     parser.add_argument("--dense-max", type=int, default=16, help="time the dense baseline up to this E (it is slow)")
     parser.add_argument("--small", action="store_true", help="1024 tokens x 64: a quick smoke run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--unfused", action="store_true", help="sorted: the per-expert module loop, not the fused path")
     args = parser.parse_args()
+    if args.unfused:
+        moe_layer.mlp_chain = lambda experts, tokens: None  # type: ignore[assignment]
     if args.small:
         args.tokens, args.dim = 1024, 64
     if args.threads:
@@ -157,6 +166,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); forward+backward, k={K}")
     print(f"tokens {args.tokens} x d {args.dim}; expert Linear(d, 2d)-GELU-Linear(2d, d)")
     check_same_function(min(args.dim, 32))
+    probe = build(4, 8, seed=0)["sorted"]
+    fused = moe_layer.mlp_chain(probe.experts, torch.zeros(1, 8)) is not None
+    print(f"sorted dispatch path: {'fused MLP chain (moe_fused)' if fused else 'per-expert module loop'}")
     torch.manual_seed(0)
     x = torch.randn(args.tokens, args.dim)
     steps: dict[tuple[str, int], Callable[[], None]] = {}

@@ -5,7 +5,8 @@ groups, a secondary gate inside each picked group picks ``k`` of its m experts;
 y = Σ_i Σ_j G_i(x)·G_ij(x)·E_ij(x), each gate a softmax over its picked logits.
 Auxiliary losses per level: load balancing G·Σ f_g·P_g over groups and E·Σ f_e·P_e over
 experts (P_e = P(group)·P(expert | group) from the full softmaxes), plus the z-loss of both
-routers. The probe records tokens per group and per expert.
+routers. The probe records tokens per group and per expert; its capture keeps the expert id
+(group * experts_per_group + expert; the group is that id // experts_per_group).
 
 HardGate: each sample goes to exactly one branch (or skips, passing through unchanged),
 chosen by argmax of a learned router; while training a straight-through Gumbel-softmax
@@ -76,6 +77,8 @@ class HierarchicalMoE(nn.Module):
             self.aux_losses = self._losses(group_logits, inner_logits, group_idx, expert_idx, joint)
         if self.probe.enabled:
             self._record(x, joint, combine, group_idx)
+        if self.probe.capture:  # expert id group * experts_per_group + expert of the best group's best expert
+            self.probe.keep_choice(expert_idx[:, 0, 0])
         return out.reshape(*lead, self.out_dim).to(x.dtype)
 
     def _losses(
@@ -158,12 +161,16 @@ class HardGate(nn.Module):
             self.aux_losses = {"load_balance": self.balance_weight * _balance(logits.softmax(-1), choice, self.choices)}
         elif not self.training:
             self.aux_losses = {}
+        if self.probe.capture:  # the branch each sample took (the last index is the skip)
+            self.probe.keep_choice(choice)
         if self.probe.enabled:
             self.probe.add("tokens_per_expert", onehot.detach().sum(0))
             self.probe.add("slots", torch.tensor(float(x.shape[0])))
             self.probe.add("routed_tokens", torch.tensor(float(x.shape[0])))
             probs = logits.softmax(-1)
             self.probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
+            for name, value in self.aux_losses.items():
+                self.probe.add(f"aux_{name}", value)
             self.probe.count_by_label(x.shape[0], onehot > 0)
             self.probe.step_done()
         return out.view(x.shape[0], *self.out_shape)

@@ -12,7 +12,8 @@ Gates (the router runs in fp32, as Switch does):
 
 Dispatch:
 - ``sorted`` (default): argsort the routed slots by expert, run each expert once on its
-  contiguous slice, combine with ``index_add_``. Cost grows with T·k, not with E.
+  contiguous slice, combine with ``index_add_``. Cost grows with T·k, not with E. Experts that
+  are all the same Linear/activation chain run fused (``moe_fused``: one autograd node).
 - ``static``: ``for e, expert in enumerate(self.experts)`` over all tokens with a dense
   combine matrix; no data-dependent shapes, so ``torch.jit.script``, ``torch.export`` and ONNX
   accept it. Same outputs and gradients as ``sorted`` (tested); cost grows with E.
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .moe_fused import mlp_chain, run_mlp_chain
 from .routing import RoutingProbe
 
 GATES = ("topk", "noisy_topk", "switch", "expert_choice")
@@ -169,6 +171,8 @@ class MixtureOfExperts(nn.Module):
         self.aux_losses = self._aux_losses(logits, scores, probs, noise_std, combine, picked) if training else {}
         if self.probe.enabled:
             self._record(x, probs, combine)
+        if self.probe.capture:  # the router's first choice, before any capacity limit
+            self.probe.keep_choice(scores.argmax(dim=-1))
 
     def _aux_losses(
         self,
@@ -225,11 +229,16 @@ def run_sorted(
     out_dim: int,
 ) -> torch.Tensor:
     """Sort the routed (token, expert) slots by expert; each expert runs once on its contiguous
-    slice; results are weighted by ``combine`` and summed back per token with ``index_add_``."""
+    slice; results are weighted by ``combine`` and summed back per token with ``index_add_``.
+    Experts that are all the same Linear/activation chain take the fused path of ``moe_fused``
+    (one autograd node for the whole dispatch; same outputs and gradients)."""
     order = torch.argsort(expert_idx, stable=True)
     token_idx, expert_idx = token_idx[order], expert_idx[order]
     weight = combine[token_idx, expert_idx].to(tokens.dtype)
     sizes = torch.bincount(expert_idx, minlength=len(experts)).tolist()
+    chain = mlp_chain(experts, tokens)
+    if chain is not None and chain.out_features == out_dim:
+        return run_mlp_chain(chain, tokens, weight, token_idx, expert_idx, sizes)
     chunks = tokens.index_select(0, token_idx).split(sizes)
     outs = [expert(chunk) for expert, chunk, n in zip(experts, chunks, sizes) if n > 0]
     out = torch.zeros(tokens.shape[0], out_dim, dtype=tokens.dtype, device=tokens.device)

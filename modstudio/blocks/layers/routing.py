@@ -15,6 +15,11 @@ class RoutingProbe:
         self.num_experts = num_experts
         self.kind = kind  # "moe", "gate", "router", ... (what the dashboard draws)
         self.enabled = False
+        # capture: when True, the layer keeps in ``captured`` the top-1 choice per token of its
+        # last forward (an int64 tensor [tokens]); off by default and free when off. The engine
+        # uses it to colour the input plane by expert; it never counts into the sums.
+        self.capture = False
+        self.captured: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None  # class per sample of the current batch
         self.num_classes = 0
         self.regions: torch.Tensor | None = None  # data region per sample (e.g. the regimes data)
@@ -46,6 +51,10 @@ class RoutingProbe:
             per_sample = routed.view(batch, -1, routed.shape[1]).sum(dim=1, dtype=torch.float32)
             counts = torch.zeros(count, routed.shape[1], device=routed.device)
             self.add(name, counts.index_add_(0, labels.to(routed.device).long(), per_sample))
+
+    def keep_choice(self, choice: torch.Tensor) -> None:
+        """Keep the top-1 choice per token of this forward (only called while ``capture`` is on)."""
+        self.captured = choice.detach().reshape(-1)
 
     def step_done(self) -> None:
         self._steps += 1
