@@ -4,6 +4,9 @@
     modstudio new --template NAME -o FILE     start a project from a template
     modstudio validate FILE                   check a project; print its module tree
     modstudio train FILE [--epochs N] ...     train it; progress, per-epoch lines, a summary
+    modstudio analyze FILE [--run RUN]        costs, modularity and specialization of a run
+    modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
+    modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
 A bad file gives the named problems on stderr and exit status 2, never a traceback.
@@ -162,9 +165,73 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from modstudio.engine.analysis.report import analyze_run, find_run, save_analysis
+    from modstudio.engine.analysis.tables import format_analysis
+    from modstudio.engine.errors import EngineError
+
+    if args.shuffles < 1:
+        print(f"error: --shuffles must be at least 1, not {args.shuffles}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not Path(args.file).is_file():
+        print(f"error: {args.file} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        run = find_run(Path(args.file).resolve(), args.run_folder)
+        analysis = analyze_run(run, _catalog(), shuffles=args.shuffles, seed=args.seed)
+    except EngineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(format_analysis(analysis))
+    try:
+        target = save_analysis(run, analysis)
+    except OSError as exc:
+        print(f"error: cannot write the analysis into {run}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"\nwrote {target}")
+    return EXIT_OK
+
+
+def cmd_graft(args: argparse.Namespace) -> int:
+    from modstudio.engine.analysis.grafting import GraftError, graft_from_run
+    from modstudio.graph.io import load_project, save_project
+    from modstudio.graph.problems import ProjectError
+
+    catalog = _catalog()
+    out = Path(args.output or args.file)
+    try:
+        project = load_project(args.file, catalog)
+        source = load_project(args.source, catalog)
+    except ProjectError as exc:
+        print(exc.describe(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        note = graft_from_run(
+            project, source, Path(args.source), args.run_folder, args.module, out.resolve().parent, catalog,
+            frozen=args.frozen, into=args.into, replace=args.replace, weights_of=args.weights_of,
+        )  # fmt: skip
+    except GraftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        save_project(project, out)
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{note}; wrote {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modstudio", description="A studio for modular deep learning.")
     parser.add_argument("--version", action="version", version=f"modstudio {__version__}")
+    parser.add_argument(
+        "--selftest",
+        nargs="?",
+        const="moe_2d",
+        metavar="TEMPLATE",
+        help="check this installation: train one epoch of a template (default moe_2d), export it, exit 0 if all works",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("templates", help="list the project templates")
@@ -198,6 +265,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="a .safetensors state dict, e.g. a run's best (default: fresh, from the seed)")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("analyze", help="costs, weight-graph modularity and specialization of a trained run")
+    p.add_argument("file", help="project file (.msproj)")
+    p.add_argument(
+        "--run", dest="run_folder", default="latest", help="a run folder, or 'latest' (default) beside the project"
+    )
+    p.add_argument("--shuffles", type=int, default=5, help="shuffled twins for the modularity baseline (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the community search and the shuffles")
+    p.set_defaults(run=cmd_analyze)
+
+    p = sub.add_parser("graft", help="bring a trained module from another project's run into this project")
+    p.add_argument("file", help="project file (.msproj) that receives the module")
+    p.add_argument("--from", dest="source", required=True, help="the other project (.msproj)")
+    p.add_argument("--run", dest="run_folder", required=True, help="its run folder, or 'latest' beside it")
+    p.add_argument("--module", required=True, help="the module (ModuleDef) to bring over, with what it uses")
+    p.add_argument("--frozen", action="store_true", help="keep its trained weights frozen in training")
+    p.add_argument("--into", help="the module that gets the new node (default: the main module)")
+    p.add_argument("--replace", help="a node there whose place and wires the grafted module takes")
+    p.add_argument("--weights-of", help="which use of the module in the run holds the weights (a path, e.g. block1)")
+    p.add_argument("-o", "--output", help="project file to write (default: FILE itself)")
+    p.set_defaults(run=cmd_graft)
     return parser
 
 
@@ -212,13 +300,23 @@ def launch_gui(path: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a frozen app's training worker starts here and ends inside this call
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    from modstudio.blocks.plugins import print_plugin_problems
+
+    print_plugin_problems(sys.stderr)  # "plugin problem: <file>: <reason>"; the command carries on
     if not argv:
         return launch_gui(None)
     if len(argv) == 1 and (argv[0].endswith(".msproj") or Path(argv[0]).is_file()):
         return launch_gui(argv[0])
     args = parser.parse_args(argv)
+    if args.selftest:
+        from modstudio.selftest import run_selftest
+
+        return run_selftest(args.selftest)
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_OK

@@ -1,7 +1,10 @@
-"""The block catalogue: one BlockSpec per block type. Importing it does not import torch."""
+"""The block catalogue: one BlockSpec per block type, built-in and from plugins.
 
-from .catalog import Catalog, default_catalog
+Importing it does not import torch.
+"""
+
+from .catalog import Catalog, builtin_catalog, default_catalog
 from .spec import BlockSpec
 from .tensors import ShapeError, TensorInfo
 
-__all__ = ["BlockSpec", "Catalog", "ShapeError", "TensorInfo", "default_catalog"]
+__all__ = ["BlockSpec", "Catalog", "ShapeError", "TensorInfo", "builtin_catalog", "default_catalog"]

@@ -85,6 +85,14 @@ def builtin_specs() -> list[BlockSpec]:
 
 
 @lru_cache(maxsize=1)
-def default_catalog() -> Catalog:
-    """The built-in blocks (plugins are added by the plugin loader)."""
+def builtin_catalog() -> Catalog:
+    """The blocks that ship with ModStudio, without plugins."""
     return Catalog(builtin_specs())
+
+
+def default_catalog() -> Catalog:
+    """The built-in blocks and the blocks of every plugin that loaded (plugins load once per
+    process; see :mod:`modstudio.blocks.plugins`). Imports no torch unless a plugin does."""
+    from .plugins import plugin_catalog
+
+    return plugin_catalog()

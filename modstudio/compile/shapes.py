@@ -17,6 +17,7 @@ from modstudio.blocks.tensors import ShapeError, TensorInfo
 from modstudio.graph.expressions import ExpressionError, evaluate, is_expression
 from modstudio.graph.model import Edge, ModuleDef, Node, Project
 from modstudio.graph.schema import INPUT_BLOCK, ParamSpec
+from modstudio.graph.validate import missing_block_message
 
 Number = int | float
 
@@ -90,8 +91,9 @@ def topological_order(module: ModuleDef) -> list[str]:
 
 
 def label(node: Node, spec: BlockSpec | None) -> str:
-    """How a node is named in messages: "Linear 'fc2'" or "module ResBlock 'layer1'"."""
-    kind = f"module {node.module}" if node.module is not None else (spec.title if spec else node.block)
+    """How a node is named in messages: "Linear 'fc2'", "module ResBlock 'layer1'", or "node 'mx'"
+    when its block type is unknown."""
+    kind = f"module {node.module}" if node.module is not None else (spec.title if spec else "node")
     return f"{kind} '{node.name}'"
 
 
@@ -171,7 +173,7 @@ class ShapeInference:
             return
         spec = self.catalog.lookup(node.block or "")
         if spec is None:
-            raise ShapeError(f"is of unknown block type '{node.block}'")
+            raise ShapeError(f"has {missing_block_message(node.block or '')}")
         params = self._resolve_params(spec, node, values)
         received = self._gather(result, module, node, spec.inputs)
         if node.block == INPUT_BLOCK and inputs is not None:

@@ -1,8 +1,8 @@
 """TrainWorker: the spawned process that trains, streaming messages over a pipe and obeying commands.
 
-Messages (plain dicts, numpy arrays inside ``routing``), in order: ``started``, then any of
-``progress`` (<= ~20/s), ``epoch``, ``usage``, ``routing``, ``checkpoint``, ``warning``,
-``paused``/``resumed``; at the end ``error`` (if something went wrong) and always one
+Messages (plain dicts, numpy arrays inside ``routing`` and ``regions``), in order: ``started``,
+then any of ``progress`` (<= ~20/s), ``epoch``, ``usage``, ``routing``, ``gradients`` and
+``regions`` (the live views of engine/live.py), ``checkpoint``, ``warning``, ``paused``/``resumed``; at the end ``error`` (if something went wrong) and always one
 ``finished`` (status completed, early_stopped, stopped or failed). Commands sent back:
 ``pause``, ``resume``, ``stop``.
 """

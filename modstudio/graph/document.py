@@ -24,6 +24,7 @@ from .library import dependencies
 from .model import Edge, ModuleDef, Node, Project
 from .references import MEMBER_KINDS, referenced_modules
 from .schema import BlockCatalog
+from .validate import missing_block_message
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class Document:
         else:
             spec = self.catalog.lookup(node.block or "")
             if spec is None:
-                raise OperationError(f"'{node.name}' is of unknown block type '{node.block}'")
+                raise OperationError(f"cannot set {where}: '{node.name}' has {missing_block_message(node.block or '')}")
             pspec = next((p for p in spec.params if p.name == key), None)
             if pspec is None:
                 known = ", ".join(p.name for p in spec.params) or "none"

@@ -17,7 +17,33 @@ if TYPE_CHECKING:
     import networkx as nx
 
 
+def missing_block_message(block_id: str) -> str:
+    """Why a node whose block type is not in the catalogue cannot be built, as a sentence."""
+    return (
+        f"unknown block type '{block_id}': neither ModStudio nor an installed plugin provides it "
+        "(is the plugin that adds it installed?)"
+    )
+
+
+def missing_blocks(project: Project, catalog: BlockCatalog) -> list[Problem]:
+    """Nodes whose block type no built-in block or loaded plugin provides.
+
+    These do not stop a project from loading (projects never carry code, so a block from a
+    plugin that is not installed here must not make the file unreadable): the node keeps its
+    params, unchecked, and shape inference, training and export name it as the problem.
+    """
+    problems: list[Problem] = []
+    for name, module in project.modules.items():
+        for i, node in enumerate(module.nodes):
+            if node.block is not None and node.module is None and catalog.lookup(node.block) is None:
+                path = join_path("modules", name, "nodes", i, "block")
+                problems.append(Problem(path, f"node '{node.name}' has {missing_block_message(node.block)}"))
+    return problems
+
+
 def check_project(project: Project, catalog: BlockCatalog) -> list[Problem]:
+    """Problems that stop a project from loading; nodes of unknown block types are not among
+    them (see :func:`missing_blocks`)."""
     problems: list[Problem] = []
     if project.main not in project.modules:
         known = ", ".join(sorted(project.modules)) or "none"
@@ -87,7 +113,7 @@ def _check_node(project: Project, catalog: BlockCatalog, module: ModuleDef, node
         return problems
     spec = catalog.lookup(node.block or "")
     if spec is None:
-        return [Problem(join_path(path, "block"), f"unknown block type '{node.block}' (node '{node.name}')")]
+        return []  # a block from a plugin that is not installed: the node loads, see missing_blocks
     known = {p.name: p for p in spec.params}
     for pname, value in node.params.items():
         ppath = join_path(path, "params", pname)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from . import theme
 
@@ -45,6 +45,16 @@ def offer_recovery(window) -> None:  # type: ignore[no-untyped-def]
     clear_recovery()
 
 
+def _tell_plugin_problems(window: QMainWindow) -> None:
+    """Say in the status bar that some plugins did not load (Help > Plugins… says which and why)."""
+    from modstudio.blocks.plugins import load_plugins
+
+    count = len(load_plugins().problems)
+    if count:
+        noun = "plugin" if count == 1 else "plugins"
+        window.statusBar().showMessage(f"{count} {noun} could not be loaded: see Help > Plugins…", 30000)
+
+
 def run(path: str | None = None) -> int:
     """Open the main window (on ``path``, or on the default template) and run until it closes."""
     started = time.perf_counter()
@@ -63,6 +73,7 @@ def run(path: str | None = None) -> int:
     if path is None or not window.open_path(Path(path)):
         window.load(default_project(catalog))
     window.show()
+    _tell_plugin_problems(window)
 
     def after_shown() -> None:
         if os.environ.get("MODSTUDIO_EXIT_AFTER_SHOW"):

@@ -83,6 +83,7 @@ class NodeItem(QGraphicsItem):
         inputs: list[str],
         outputs: list[str],
         is_module: bool = False,
+        missing: bool = False,
     ) -> None:
         super().__init__()
         self.node_id = node_id
@@ -90,6 +91,7 @@ class NodeItem(QGraphicsItem):
         self.subtitle = subtitle
         self.category = category
         self.is_module = is_module
+        self.missing = missing  # its block type is not installed: drawn as a dashed placeholder
         self.error: str | None = None
         self.edges: list[EdgeItem] = []
         self._colour = theme.category_colour(category)
@@ -168,6 +170,10 @@ class NodeItem(QGraphicsItem):
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(theme.NODE_BODY)
+        if self.missing:  # a placeholder for a block whose plugin is not installed
+            pen = painter.pen()
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
         painter.drawRoundedRect(body, 6, 6)
         header = QPainterPath()
         header.addRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER), 5, 5)

@@ -32,7 +32,7 @@ def describe_params(node: Node, catalog: Catalog) -> str:
         kind, shown = f"module {node.module}", list(node.params.items())
     else:
         spec = catalog.lookup(node.block or "")
-        kind = spec.title if spec else f"unknown '{node.block}'"
+        kind = spec.title if spec else f"not installed: '{node.block}'"
         shown = list(node.params.items())
     values = ", ".join(f"{k}={_short(v)}" for k, v in shown[:3])
     return f"{kind} · {values}" if values else kind
@@ -92,6 +92,9 @@ class ModuleScene(QGraphicsScene):
     def _add_node(self, node: Node, pos: list[float] | None = None) -> NodeItem:
         ports = node_ports(self.doc.project, self.catalog, node)
         inputs, outputs = ([p.name for p in ports[0]], [p.name for p in ports[1]]) if ports else ([], [])
+        missing = node.module is None and ports is None  # a block from a plugin that is not installed
+        if missing:
+            inputs, outputs = self._stored_ports(node.id)
         if node.module is not None:
             category = "Module"
         else:
@@ -105,6 +108,7 @@ class ModuleScene(QGraphicsScene):
             inputs,
             outputs,
             is_module=node.module is not None,
+            missing=missing,
         )
         if pos is None:
             pos = self.doc.project.ui.positions.get(self.module_name, {}).get(node.id, [0.0, 0.0])
@@ -114,6 +118,13 @@ class ModuleScene(QGraphicsScene):
         self.addItem(item)
         self.nodes[node.id] = item
         return item
+
+    def _stored_ports(self, node_id: str) -> tuple[list[str], list[str]]:
+        """The ports a node of an unknown block type shows: those its stored edges use."""
+        edges = self.module.edges
+        inputs = [e.dst_port for e in edges if e.dst == node_id]
+        outputs = [e.src_port for e in edges if e.src == node_id]
+        return list(dict.fromkeys(inputs)), list(dict.fromkeys(outputs))
 
     def _add_edge(self, e: Edge) -> EdgeItem | None:
         src, dst = self.nodes.get(e.src), self.nodes.get(e.dst)

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from modstudio.blocks import default_catalog
+from modstudio.blocks import builtin_catalog, default_catalog
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
 from .harness import check_block
@@ -30,12 +30,13 @@ CASES = [(block_id, i, case) for block_id, cases in EXAMPLES.items() for i, case
 
 
 def test_every_block_has_examples():
-    """Blocks with member modules are tested through whole projects in test_compositions.py."""
+    """Blocks with member modules are tested through whole projects in test_compositions.py;
+    the example plugins' blocks in test_plugins.py."""
     from .test_compositions import COVERED
 
     missing = [
         s.id
-        for s in default_catalog()
+        for s in builtin_catalog()
         if s.id not in (INPUT_BLOCK, OUTPUT_BLOCK) and s.id not in EXAMPLES and not (s.uses_members and s.id in COVERED)
     ]
     assert not missing, f"blocks without examples in tests/blocks/examples_*.py: {missing}"

@@ -20,7 +20,6 @@ EXPECTED = {
     "wrong_type_epochs": "training.epochs: should be a valid integer",
     "wrong_type_param": "modules.main.nodes[1].params.out_features: must be a whole number, not 'eight'",
     "out_of_range_param": "modules.main.nodes[1].params.out_features: must be >= 1, not 0",
-    "unknown_block": "modules.main.nodes[2].block: unknown block type 'rectifier' (node 'relu1')",
     "unknown_param": "modules.main.nodes[1].params.kernel_size: Linear has no parameter 'kernel_size'",
     "unknown_field": "modules.main.nodes[0].colour: unknown field",
     "missing_field": "modules.main.nodes[1].id: required field is missing",
@@ -46,7 +45,7 @@ EXPECTED = {
 def test_corpus_is_complete():
     on_disk = {p.stem for p in CORPUS.glob("*.msproj")}
     assert set(EXPECTED) <= on_disk
-    assert on_disk - set(EXPECTED) == {"valid", "shape_mismatch", "expression_out_of_range"}
+    assert on_disk - set(EXPECTED) == {"valid", "shape_mismatch", "expression_out_of_range", "unknown_block"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -58,10 +57,25 @@ def test_broken_file_gives_its_named_error(name):
     assert text.startswith(str(CORPUS / f"{name}.msproj"))
 
 
-@pytest.mark.parametrize("name", ["valid", "shape_mismatch", "expression_out_of_range"])
+@pytest.mark.parametrize("name", ["valid", "shape_mismatch", "expression_out_of_range", "unknown_block"])
 def test_files_that_load(name):
     project = load_project(CORPUS / f"{name}.msproj", default_catalog())
     assert set(project.modules) == {"main", "Block"}
+
+
+def test_a_block_nobody_provides_loads_with_the_node_marked():
+    """Projects never carry code: a block type from a plugin that is not installed (or a typo)
+    does not stop the file from opening; the node is kept and named as the problem."""
+    from modstudio.compile.shapes import infer_shapes
+    from modstudio.graph.validate import missing_blocks
+
+    project = load_project(CORPUS / "unknown_block.msproj", default_catalog())
+    node = project.main_module.node_named("relu1")
+    assert node is not None and node.block == "rectifier"
+    [problem] = missing_blocks(project, default_catalog())
+    assert str(problem).startswith("modules.main.nodes[2].block: node 'relu1' has unknown block type 'rectifier'")
+    shapes = infer_shapes(project, default_catalog())
+    assert "node 'relu1' has unknown block type 'rectifier'" in shapes.error_for(node.id)
 
 
 def test_corpus_matches_its_generator(tmp_path, monkeypatch):

@@ -2,12 +2,14 @@
 
 ``Constructors`` turns one built submodule into a constructor expression; torch's own layers are
 written from their ``extra_repr`` (checked by rebuilding them), ModStudio's layers as the
-torch-only classes of ``runtime_layers`` / ``runtime_routing``. Nested GraphNets (module
+torch-only classes of ``runtime_layers`` / ``runtime_routing``, plugins' own layers as
+``module.Class(...)`` of the plugin module that the exported file imports. Nested GraphNets (module
 references and composition members) are written by a callback the code generator gives.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from collections.abc import Callable
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from modstudio.blocks.layers import attention, compositions, conv, hierarchy, local, moe, sequence
+from modstudio.blocks.plugins import Plugin, plugin_of_module
 
 from . import runtime_layers, runtime_routing
 
@@ -63,6 +66,7 @@ class Constructors:
     def __init__(self, nested: Callable[[nn.Module], str | None]) -> None:
         self.nested = nested  # GraphNet -> "ClassName()"; None for anything else
         self.used: list[str] = []
+        self.plugin_imports: dict[str, Plugin] = {}  # module the file imports -> the plugin it is part of
 
     def use(self, name: str) -> str:
         for needed in NEEDS.get(name, ()):
@@ -78,6 +82,9 @@ class Constructors:
         for layer_type, write in self._writers():
             if type(module) is layer_type:
                 return write(module)
+        plugin = plugin_of_module(type(module).__module__)
+        if plugin is not None:
+            return self._plugin_layer(module, plugin)
         if type(module).__module__.startswith("torch.nn."):
             return self._torch_layer(module)
         raise ExportError(f"ModStudio cannot write a {type(module).__name__} layer as code yet")
@@ -93,6 +100,27 @@ class Constructors:
             raise ExportError(f"cannot write {name} as code ({text}): {exc}") from None
         if repr(rebuilt) != repr(module):
             raise ExportError(f"cannot write {name} as code: {text} builds {rebuilt!r}, not {module!r}")
+        return text
+
+    def _plugin_layer(self, module: nn.Module, plugin: Plugin) -> str:
+        """``maxout.layer.Maxout(64, 32, pieces=2, bias=True)``: the plugin's class, its constructor
+        arguments from its ``extra_repr`` (checked by rebuilding it); the file imports the module."""
+        cls = type(module)
+        text = f"{cls.__module__}.{cls.__qualname__}({module.extra_repr()})"
+        top = cls.__module__.split(".")[0]
+        try:
+            rebuilt = eval(text, {top: importlib.import_module(top), "nn": nn, "torch": torch})  # our own text
+        except Exception as exc:
+            raise ExportError(
+                f"cannot write {cls.__name__} of plugin '{plugin.name}' as code ({text}): {exc}; "
+                "its extra_repr must print its constructor arguments"
+            ) from None
+        if repr(rebuilt) != repr(module):
+            raise ExportError(
+                f"cannot write {cls.__name__} of plugin '{plugin.name}' as code: {text} builds {rebuilt!r}, "
+                f"not {module!r}; its extra_repr must print its constructor arguments"
+            )
+        self.plugin_imports.setdefault(cls.__module__, plugin)
         return text
 
     def _members(self, modules: nn.ModuleList) -> str:

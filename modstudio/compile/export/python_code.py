@@ -1,4 +1,5 @@
-"""The project as one standalone, readable ``.py`` that imports only torch.
+"""The project as one standalone, readable ``.py`` that imports only torch (and the plugins
+whose own layers it uses, each import with a comment naming the plugin).
 
 A class per ModuleDef (one per distinct parameterisation: a module used with other parameter
 values gets its own class, named after them, e.g. ``BasicBlockChannels128``), submodules named
@@ -9,6 +10,7 @@ topological order whose local variables are the node names, as torch.fx writes i
 from __future__ import annotations
 
 import builtins
+import json
 import textwrap
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ from torch import nn
 
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.layers.basic import Add, Concat, Multiply, Permute, Reshape
+from modstudio.blocks.plugins import Plugin, plugin_of_block
 from modstudio.compile.graphnet import _NONE_SLOT, GraphNet
 from modstudio.compile.shapes import ModuleShapes, ShapeInference
 from modstudio.graph.model import Project
@@ -187,16 +190,21 @@ def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = N
         parts.append("\n".join([f"class {names[variant]}(nn.Module):", *_doc(doc), "", text]))
     runtime = [runtime_source(name) for name in writer.constructors.used]
     code = "\n\n".join(runtime + parts)
+    plugins = writer.constructors.plugin_imports
     imports = ["import math"] if "math." in code else []
+    if any(plugin.folder is not None for plugin in plugins.values()):
+        imports.append("import sys")
     imports += ["", "import torch"] if imports else ["import torch"]
     if "F." in code:
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
+    imports += plugin_imports(project, plugins)
     top_name = names[top]
+    needs = "only torch" if not plugins else "torch and the ModStudio plugin(s) imported below"
     header = [
         f'"""{project.name}: exported from ModStudio.',
         "",
-        "Needs only torch. Load weights saved by ModStudio (a run's best.safetensors) with:",
+        f"Needs {needs}. Load weights saved by ModStudio (a run's best.safetensors) with:",
         "",
         f"    model = {top_name}()",
         "    model.load_state_dict(safetensors.torch.load_file(path), strict=True)",
@@ -207,6 +215,29 @@ def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = N
         *imports,
     ]
     return PythonModule("\n".join(header) + "\n\n\n" + _tidy(code), top_name)
+
+
+def plugin_imports(project: Project, plugins: dict[str, Plugin]) -> list[str]:
+    """Comments naming the plugins whose blocks the project uses, and the imports of the plugin
+    modules whose own layers the file uses."""
+    used: dict[str, tuple[Plugin, list[str]]] = {}
+    for block in sorted({n.block for m in project.modules.values() for n in m.nodes if n.block is not None}):
+        plugin = plugin_of_block(block)
+        if plugin is not None:
+            used.setdefault(plugin.name, (plugin, []))[1].append(block)
+    if not used and not plugins:
+        return []
+    lines = ["", "# Blocks from ModStudio plugins; this file imports each plugin whose own layers it uses."]
+    imported = {plugin.name for plugin in plugins.values()}
+    for name, (plugin, blocks) in used.items():
+        note = "" if name in imported else " (built from torch.nn layers only: not imported)"
+        lines.append(f"# {' and '.join(repr(b) for b in blocks)}: plugin '{name}', {plugin.source}{note}")
+    folders = dict.fromkeys(str(p.folder) for p in plugins.values() if p.folder is not None)
+    if folders:
+        lines.append("# Plugins from a plugins folder are imported from there (or install them, or use PYTHONPATH):")
+        lines += [f"sys.path.append({json.dumps(folder)})" for folder in folders]
+    lines += [f"import {module}" for module in sorted(plugins, key=str.lower)]
+    return lines
 
 
 def _tidy(source: str) -> str:
