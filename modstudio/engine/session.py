@@ -11,6 +11,7 @@ from torch import nn
 from modstudio.blocks import default_catalog
 from modstudio.compile.graphnet import GraphNet
 from modstudio.compile.shapes import ShapeInference
+from modstudio.compile.weights import WeightsError, apply_project_weights, freeze_nodes
 from modstudio.engine.data import Augmentation, BatchStream, Curriculum, Splits, make_splits
 from modstudio.engine.errors import EngineError
 from modstudio.engine.runs import RunFolder
@@ -70,6 +71,17 @@ def make_optimizer(net: nn.Module, project: Project) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=t.learning_rate, weight_decay=t.weight_decay)
 
 
+def attach_weights(net: nn.Module, project: Project, base: Path | None, resuming: bool = False) -> None:
+    """Load the starting and grafted weights (not when resuming: the checkpoint has them),
+    then freeze frozen nodes so the optimizer never sees their parameters."""
+    try:
+        if not resuming:
+            apply_project_weights(net, project, base)
+        freeze_nodes(net, project)
+    except WeightsError as exc:
+        raise EngineError(str(exc), "settings") from None
+
+
 def shape_problems(project: Project) -> str | None:
     shapes = ShapeInference(project, default_catalog()).run()
     if not shapes.errors:
@@ -100,7 +112,9 @@ def prepare(project: Project, settings: TrainSettings, project_path: Path | None
         for part in (splits.train, splits.val, splits.test):
             if part is not None:
                 part.x = part.x.long()
-    net = GraphNet(project, catalog, shapes=shapes).to(device)
+    net = GraphNet(project, catalog, shapes=shapes)
+    attach_weights(net, project, base, resuming=bool(settings.resume))
+    net = net.to(device)
     d = project.data
     generator = torch.Generator().manual_seed(seed)
     stream = BatchStream(

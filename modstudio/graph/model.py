@@ -12,12 +12,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK
 
 FORMAT_VERSION = 1
 _STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+def _without_defaults(data: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """Leave out fields added after format 1 while they hold their default (files stay as they were)."""
+    for key, default in optional.items():
+        if key in data and data[key] == default and type(data[key]) is type(default):
+            del data[key]
+    return data
 
 
 def new_id() -> str:
@@ -36,6 +44,15 @@ class Node:
     block: str | None = None
     module: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # Trained weights grafted onto this node: "<safetensors file, relative to the project
+    # file>#<key prefix>", e.g. "other.runs/x/best.safetensors#block1." (see graph/graft.py).
+    # Saved only when set, so files without grafts read and write exactly as before.
+    weights: Annotated[str | None, Field(min_length=1)] = None
+    frozen: bool = False  # its weights are not trained
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_defaults(handler(self), {"weights": None, "frozen": False})
 
     @property
     def is_module_ref(self) -> bool:
@@ -144,6 +161,13 @@ class TrainingSection:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     seed: int = 0
     aux_loss_weights: dict[str, float] = field(default_factory=dict)
+    # A whole-network .safetensors file (relative to the project file) the run starts from;
+    # saved only when set.
+    init_weights: Annotated[str | None, Field(min_length=1)] = None
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_defaults(handler(self), {"init_weights": None})
 
 
 @dataclass

@@ -15,6 +15,7 @@ from torch import nn
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.layers.moe import MixtureOfExperts
 from modstudio.compile.graphnet import CompileError, GraphNet
+from modstudio.compile.weights import WeightsError, apply_project_weights
 from modstudio.graph.model import Project
 
 from . import formats
@@ -37,9 +38,15 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def build_network(project: Project, weights: str | Path | None = None, catalog: Catalog | None = None) -> GraphNet:
-    """The project's GraphNet with the weights of a ``.safetensors`` file, or fresh ones from
-    the training seed."""
+def build_network(
+    project: Project,
+    weights: str | Path | None = None,
+    catalog: Catalog | None = None,
+    base_dir: str | Path | None = None,
+) -> GraphNet:
+    """The project's GraphNet with the weights of a ``.safetensors`` file, or else fresh ones
+    from the training seed with the project's own starting and grafted weights loaded
+    (``base_dir``: where their relative paths start, the project file's folder)."""
     catalog = catalog or default_catalog()
     try:
         with torch.random.fork_rng(devices=[]):
@@ -49,6 +56,11 @@ def build_network(project: Project, weights: str | Path | None = None, catalog: 
         raise ExportError(f"the project does not compile: {exc}") from None
     if weights is not None:
         load_weights(net, Path(weights))
+    else:
+        try:
+            apply_project_weights(net, project, Path(base_dir) if base_dir is not None else None)
+        except WeightsError as exc:
+            raise ExportError(str(exc)) from None
     return net.eval()
 
 
@@ -112,7 +124,7 @@ def export_project(
         raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
     if fmt == "onnx" and not formats.onnx_available():
         raise ExportError(f"ONNX export needs the onnx extra: {formats.ONNX_HINT}")
-    net = build_network(project, weights, catalog)
+    net = build_network(project, weights, catalog, base_dir)
     code = generate_python(project, net, catalog)
     try:
         with tempfile.TemporaryDirectory(prefix=".modstudio-export-", dir=out.parent) as tmp:
@@ -172,7 +184,7 @@ def _write(
     else:
         from .torchrun import write_folder
 
-        write_folder(project, code, staged, base_dir)
+        write_folder(project, code, staged, base_dir, net)
         run = model
     worst = max(largest_difference(net, run, sample_inputs(project, b, seed=b)) for b in batches)
     result.max_difference = worst

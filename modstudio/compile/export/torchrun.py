@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+from torch import nn
 
 from modstudio.graph.model import Project
 
@@ -52,8 +53,16 @@ def prepared_data(project: Project, base_dir: Path | None) -> dict[str, torch.Te
     return tensors
 
 
-def write_folder(project: Project, code: PythonModule, folder: Path, base_dir: Path | None = None) -> None:
-    """Fill ``folder`` (new) with everything ``torchrun --nproc_per_node=N train.py`` needs."""
+def write_folder(
+    project: Project, code: PythonModule, folder: Path, base_dir: Path | None = None, net: nn.Module | None = None
+) -> None:
+    """Fill ``folder`` (new) with everything ``torchrun --nproc_per_node=N train.py`` needs.
+
+    When the project starts from given weights (``init_weights`` or grafted nodes), ``net``'s
+    state goes in as ``init.safetensors`` (train.py starts from it); the paths of frozen nodes
+    go into settings.json (train.py keeps them frozen).
+    """
+    from modstudio.compile.weights import frozen_paths
     from modstudio.graph.io import save_project
 
     task = _task(project)
@@ -63,12 +72,20 @@ def write_folder(project: Project, code: PythonModule, folder: Path, base_dir: P
     shutil.copy(Path(__file__).with_name("train_script.py"), folder / "train.py")
     save_project(project, folder / "project.msproj")
     save_file(data, str(folder / "data.safetensors"))
+    grafted = project.training.init_weights is not None or any(
+        node.weights is not None for module in project.modules.values() for node in module.nodes
+    )
+    if net is not None and grafted:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(folder / "init.safetensors")
+        )
     settings = {
         "project": project.name,
         "model_class": code.top_class,
         "task": task,
         "data": asdict(project.data),
         "training": asdict(project.training),
+        "frozen": frozen_paths(net, project) if net is not None else [],
     }
     (folder / "settings.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     for file in folder.iterdir():

@@ -3,7 +3,9 @@
     torchrun --nproc_per_node=N train.py [--epochs E] [--out RUN_FOLDER] [--weights W]
 
 Needs torch and safetensors (not ModStudio). Reads ``settings.json`` (the project's data and
-training sections), ``data.safetensors`` (the prepared train/val/test tensors) and ``model.py``.
+training sections), ``data.safetensors`` (the prepared train/val/test tensors) and ``model.py``;
+``init.safetensors``, when there, holds the starting weights (grafted modules), and the paths
+listed as ``frozen`` in settings.json are not trained (no gradients, always in eval mode).
 gloo on CPU, nccl on CUDA; a DistributedSampler splits each epoch between the processes, so
 each step sees N x batch_size samples. Rank 0 logs, and writes a run folder ModStudio opens:
 metrics.jsonl, best.safetensors, last.safetensors, run.json and project.msproj.
@@ -52,6 +54,18 @@ def make_optimizer(model: torch.nn.Module, t: dict) -> torch.optim.Optimizer:
     if t["optimizer"] == "adamw":
         return torch.optim.AdamW(params, lr=t["learning_rate"], weight_decay=t["weight_decay"])
     return torch.optim.Adam(params, lr=t["learning_rate"], weight_decay=t["weight_decay"])
+
+
+def stay_in_eval(module: torch.nn.Module, args: object) -> None:
+    module.train(False)
+
+
+def freeze(model: torch.nn.Module, paths: list[str]) -> None:
+    """Frozen nodes: no gradients, and always in eval mode (batch-norm statistics stay as given)."""
+    for path in paths:
+        part = model.get_submodule(path)
+        part.requires_grad_(False)
+        part.register_forward_pre_hook(stay_in_eval)
 
 
 def task_output(out: object, index: int) -> torch.Tensor:
@@ -108,8 +122,10 @@ def main() -> None:
     torch.manual_seed(t["seed"])
     sys.path.insert(0, str(HERE))
     model = getattr(importlib.import_module("model"), settings["model_class"])()
-    if args.weights:
-        model.load_state_dict(load_file(args.weights), strict=True)
+    start_weights = args.weights or (HERE / "init.safetensors" if (HERE / "init.safetensors").exists() else None)
+    if start_weights:
+        model.load_state_dict(load_file(str(start_weights)), strict=True)
+    freeze(model, settings.get("frozen", []))
     model.to(device)
     net = DistributedDataParallel(model, device_ids=[local] if use_cuda else None) if distributed else model
     data = load_file(str(HERE / "data.safetensors"))

@@ -1,0 +1,148 @@
+"""The analysis of a project and of one of its runs, as one JSON-ready dict (``analysis.json``).
+
+costs       parameters and FLOPs per sample per node (nested modules included) and per
+            ModuleDef, with their share of the total
+modularity  Newman's Q of the trained weight graph vs shuffled twins, and the communities
+specialization   per conditional node: class (or region) x expert matrix, NMI, top classes
+ensembles   per ensemble: pairwise disagreement of the members on the test split
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.compile.graphnet import CompileError, GraphNet, build_on_meta
+from modstudio.compile.weights import fit_problems
+from modstudio.engine.errors import EngineError
+from modstudio.engine.runs import RUNS_SUFFIX, RunFolder, default_runs_root, jsonable
+from modstudio.graph.io import write_atomic
+from modstudio.graph.model import Project
+from modstudio.graph.problems import ProjectError
+
+from .costs import project_costs
+from .modularity import modularity_report, weight_layers
+from .specialization import ensemble_disagreement, routing_matrices, specialization
+
+ANALYSIS_FILE = "analysis.json"
+
+
+def find_run(project_file: Path | None, run: str) -> Path:
+    """A run folder: a path, or ``latest`` (the newest run with weights beside the project file)."""
+    if run != "latest":
+        path = Path(run).expanduser()
+        if not (path / "project.msproj").is_file():
+            raise EngineError(f"{path} is not a run folder (it has no project.msproj)", "settings")
+        return path
+    root = default_runs_root(project_file) if project_file is not None else None
+    if root is None or not root.is_dir():
+        raise EngineError(f"there are no runs yet: {root} does not exist (train the project first)", "settings")
+    runs = sorted(p for p in root.iterdir() if (p / "best.safetensors").is_file() or (p / "last.safetensors").is_file())
+    if not runs:
+        raise EngineError(f"no run in {root} has saved weights yet", "settings")
+    return runs[-1]
+
+
+def project_dir_of(run_folder: Path) -> Path:
+    """Where the trained project's file was: ``<dir>/<stem>.runs/<run>`` -> ``<dir>``."""
+    parent = run_folder.resolve().parent
+    return parent.parent if parent.name.endswith(RUNS_SUFFIX) else run_folder
+
+
+def load_run(run_folder: Path, catalog: Catalog) -> tuple[Project, GraphNet]:
+    """The project as trained and its network with the run's best (else last) weights."""
+    folder = RunFolder(run_folder)
+    try:
+        project = folder.load_project(catalog)
+    except ProjectError as exc:
+        raise EngineError(f"the run's project cannot be read: {exc.describe()}", "settings") from None
+    name = "best" if folder.has("best.safetensors") else "last"
+    if not folder.has(f"{name}.safetensors"):
+        raise EngineError(f"{run_folder} has no weights (best.safetensors or last.safetensors)", "settings")
+    try:
+        net = GraphNet(project, catalog)
+    except CompileError as exc:
+        raise EngineError(f"the run's project does not compile: {exc}", "shape") from None
+    state = folder.load_weights(name)
+    problems = fit_problems(state, net.state_dict())
+    if problems:
+        raise EngineError(f"{name}.safetensors does not fit the run's project: {'; '.join(problems)}", "settings")
+    net.load_state_dict(state)
+    return project, net.eval()
+
+
+def _test_inputs(project: Project, run_folder: Path) -> torch.Tensor | None:
+    from modstudio.engine.data import make_splits
+
+    inputs = project.main_module.input_nodes
+    if len(inputs) != 1:
+        return None
+    shape = tuple(inputs[0].params.get("shape") or ())
+    splits = make_splits(project.data, project_dir_of(run_folder), shape or None)
+    data = splits.test if splits.test is not None else splits.val
+    return None if data is None else data.x
+
+
+def analyze_run(run_folder: Path, catalog: Catalog | None = None, shuffles: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Everything about one run; raises EngineError naming the problem."""
+    catalog = catalog or default_catalog()
+    run_folder = Path(run_folder)
+    project, net = load_run(run_folder, catalog)
+    rows = "region" if project.data.dataset == "regimes" else "class"
+    source, matrices = routing_matrices(RunFolder(run_folder).read_lines("routing.jsonl"))
+    conditional = [
+        {"path": path, "rows": rows, "source": source, **specialization(matrix)} for path, matrix in matrices.items()
+    ]
+    ensembles: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if any(type(m).__name__ == "Ensemble" for m in net.modules()):
+        try:
+            x = _test_inputs(project, run_folder)
+            if x is not None:
+                ensembles = ensemble_disagreement(net, x)
+        except EngineError as exc:
+            notes.append(f"ensemble disagreement not computed: {exc.message}")
+    return {
+        "run": str(run_folder),
+        "project": project.name,
+        "weights": "best" if (run_folder / "best.safetensors").is_file() else "last",
+        "costs": project_costs(project, catalog, net),
+        "modularity": modularity_report(weight_layers(project, net), shuffles, seed),
+        "specialization": conditional,
+        "ensembles": ensembles,
+        "notes": notes,
+    }
+
+
+def analyze_project(project: Project, catalog: Catalog | None = None) -> dict[str, Any]:
+    """The torch-free part plus parameter counts on the meta device (no weights, no run)."""
+    catalog = catalog or default_catalog()
+    try:
+        net = build_on_meta(project, catalog)
+    except CompileError as exc:
+        raise EngineError(f"the network cannot be analysed: {exc}", "shape") from None
+    return {"project": project.name, "costs": project_costs(project, catalog, net)}
+
+
+def save_analysis(run_folder: Path, analysis: dict[str, Any]) -> Path:
+    target = Path(run_folder) / ANALYSIS_FILE
+    write_atomic(target, (json.dumps(jsonable(analysis), indent=1) + "\n").encode())
+    return target
+
+
+def read_analysis(run_folder: Path) -> dict[str, Any] | None:
+    target = Path(run_folder) / ANALYSIS_FILE
+    if not target.is_file():
+        return None
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+__all__ = ["analyze_project", "analyze_run", "find_run", "read_analysis", "save_analysis"]
