@@ -42,6 +42,41 @@ def shoot(path: Path) -> None:
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
+def train_and_shoot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Train the default project from the Train action; shoot the dashboard mid-training."""
+    import asyncio
+    import tempfile
+
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    ui = window.training
+    ui.settings.runs_root = tempfile.mkdtemp(prefix="modstudio-shots-")
+    epochs: list[int] = []
+    ui.controller.message.connect(lambda m: m["type"] == "epoch" and epochs.append(m["epoch"]))
+    ui.train()
+
+    async def until(condition) -> None:  # type: ignore[no-untyped-def]
+        end = time.monotonic() + 120
+        while not condition() and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+
+    for tab, name, after in (
+        (1, "training-routing.png", 12),
+        (2, "training-regions.png", 18),
+        (0, "training-curves.png", 24),
+    ):
+        ui.dashboard.tabs.setCurrentIndex(tab)
+        loop.run_until_complete(until(lambda a=after: len(epochs) >= a))
+        loop.run_until_complete(asyncio.sleep(0.4))
+        shoot(out / name)
+    ui.controller.stop()
+    loop.run_until_complete(ui.controller.wait())
+    ui.dashboard_dock.hide()
+    asyncio.set_event_loop(None)
+
+
 def child(out: Path) -> None:
     """Runs on the virtual display: the real MainWindow, driven to each state."""
     sys.path.insert(0, str(ROOT))
@@ -64,6 +99,7 @@ def child(out: Path) -> None:
     window.inspector.rebuild()
     wait_for_count(app, window)
     shoot(out / "default-project.png")
+    train_and_shoot(app, window, out)
 
     window.open_path(ROOT / "resources" / "templates" / "switch_transformer.msproj")
     window.start_counting()

@@ -16,18 +16,42 @@ Recording is cheap: a few tensor reductions kept on the device, no host sync unt
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from modstudio.blocks.layers.routing import RoutingProbe
 
-__all__ = ["RoutingProbe", "aux_loss", "aux_loss_values", "enable_probes", "probes_of", "set_probe_labels"]
+__all__ = [
+    "RoutingProbe",
+    "aux_loss",
+    "aux_loss_values",
+    "enable_probes",
+    "probe_layout",
+    "probes_of",
+    "set_probe_labels",
+]
 
 
 def probes_of(net: nn.Module) -> dict[str, RoutingProbe]:
     """Every probe in the network, keyed by the owning submodule's path (``moe1``, ``block.gate``)."""
     return {name: module.probe for name, module in _probed(net)}
+
+
+def probe_layout(net: nn.Module) -> dict[str, dict[str, Any]]:
+    """What a dashboard needs to lay out each probed layer before its first facts arrive:
+    ``kind``, ``num_experts``, and where they apply ``groups`` (hierarchical MoE), ``gate`` and
+    ``capacity_factor`` (MoE gates that cap the tokens per expert)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, module in _probed(net):
+        info: dict[str, Any] = {"kind": module.probe.kind, "num_experts": module.probe.num_experts}
+        for key in ("groups", "gate", "capacity_factor"):
+            value = getattr(module, key, None)
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                info[key] = value
+        out[name] = info
+    return out
 
 
 def _probed(net: nn.Module) -> Iterator[tuple[str, nn.Module]]:

@@ -25,6 +25,9 @@ class TrainSettings:
     routing_period: float = 0.5  # seconds between routing reports
     collapse_reports: int = 5
     collapse_share: float = 0.9
+    live_views: bool = True  # gradient norms and, for 2-D inputs, decision regions for the dashboard
+    regions_period: float = 2.0  # seconds between decision-region pictures within an epoch
+    region_grid: int = 64  # grid points per side of the decision-region picture
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,9 +17,17 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from modstudio.compile.probes import aux_loss, aux_loss_values, enable_probes, probes_of, set_probe_labels
+from modstudio.compile.probes import (
+    aux_loss,
+    aux_loss_values,
+    enable_probes,
+    probe_layout,
+    probes_of,
+    set_probe_labels,
+)
 from modstudio.engine.data import Batch, TensorData, eval_batches
 from modstudio.engine.errors import EngineError
+from modstudio.engine.live import GradientNorms, RegionGrid, is_plane
 from modstudio.engine.metrics import Evaluation, evaluate
 from modstudio.engine.routing import CollapseDetector, normalized_mutual_information
 from modstudio.engine.session import Session
@@ -57,6 +65,16 @@ class Trainer:
         self.status = "completed"
         self._aux: bool | None = None  # unknown until the first step
         self._total_steps = session.total_steps  # for the learning-rate schedule
+        live = session.settings.live_views
+        self.gradients = GradientNorms(session.net) if live else None
+        self._grad_norms: dict[str, float] | None = None  # measured on the last report step
+        self._report_due = False  # the step being taken feeds the routing and gradient reports
+        self.regions: RegionGrid | None = None
+        train = session.splits.train
+        if live and is_plane(train.x):
+            labels = train.y if session.task.kind == "classification" else None
+            self.regions = RegionGrid(train.x, labels, session.device, session.settings.region_grid, session.seed)
+        self._last_regions = time.monotonic()
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> Message:
@@ -89,9 +107,13 @@ class Trainer:
         correct = torch.zeros((), device=s.device, dtype=torch.long)
         seen = 0
         self._epoch_started = time.monotonic()
+        period = s.settings.routing_period
+        reporting = bool(self.probes) or bool(self.gradients)
         for i, batch in enumerate(s.stream.epoch(epoch)):
             if self.commands is not None and not self._obey(self.commands.poll()):
                 return False
+            report = reporting and time.monotonic() - self._last_routing >= period  # this step feeds the reports
+            self._report_due = report
             out, value = self._step(batch, epoch)
             n = batch.y.shape[0]
             loss_sum += value * n
@@ -101,10 +123,15 @@ class Trainer:
             now = time.monotonic()
             if now - self._last_progress >= self._progress_gap or i == steps - 1:
                 self._last_progress = now
-                self._report_progress(epoch, i + 1, steps, value, seen, now)
-            if self.probes and now - self._last_routing >= s.settings.routing_period:
+                accuracy = float(correct) / seen if s.task.kind == "classification" else None
+                self._report_progress(epoch, i + 1, steps, value, seen, now, accuracy)
+            if report:
                 self._last_routing = now
-                self._report_routing(epoch)
+                if self.probes:
+                    self._report_routing(epoch)
+                self._report_gradients(epoch)
+            if self.regions is not None and now - self._last_regions >= s.settings.regions_period:
+                self._report_regions(epoch)
         self._train_loss = loss_sum / max(seen, 1)
         self._train_accuracy = float(correct) / max(seen, 1) if s.task.kind == "classification" else None
         self._train_samples = seen
@@ -136,6 +163,8 @@ class Trainer:
             raise NonFiniteLoss(self._nan_message(value, epoch), s.step + 1)
         s.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self._report_due and self.gradients:  # before clipping: the gradients as the loss made them
+            self._grad_norms = self.gradients.measure()
         clip = s.project.training.grad_clip
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(s.net.parameters(), clip)
@@ -165,6 +194,8 @@ class Trainer:
         self.emit(record)
         self.emit({"type": "usage", "epoch": epoch + 1, "samples_per_second": self._train_samples / max(seconds, 1e-9),
                    "memory_mb": memory_mb(s.device), "device": str(s.device)})  # fmt: skip
+        if self.regions is not None:
+            self._report_regions(epoch)
         self.checkpoint(best=improved)
         patience = s.project.training.early_stopping_patience
         return patience is not None and s.bad_epochs >= patience
@@ -185,10 +216,13 @@ class Trainer:
                 self.emit({"type": "resumed", "step": self.s.step})
                 return True
 
-    def _report_progress(self, epoch: int, step: int, steps: int, loss: float, seen: int, now: float) -> None:
+    def _report_progress(
+        self, epoch: int, step: int, steps: int, loss: float, seen: int, now: float, accuracy: float | None = None
+    ) -> None:
+        """``accuracy``: the running training accuracy of this epoch so far (classification)."""
         rate = seen / max(now - self._epoch_started, 1e-9)
         record = {"type": "progress", "epoch": epoch + 1, "step": step, "steps": steps, "global_step": self.s.step,
-                  "loss": loss, "samples_per_second": rate}  # fmt: skip
+                  "loss": loss, "accuracy": accuracy, "samples_per_second": rate}  # fmt: skip
         self.s.folder.append("metrics.jsonl", record)
         self.emit(record)
 
@@ -197,9 +231,30 @@ class Trainer:
         message = {"type": "routing", "kind": kind, "epoch": epoch + 1, "step": self.s.step, "probes": facts}
         self.s.folder.append("routing.jsonl", message)
         self.emit(message)
-        for warning in self.collapse.check(facts):
-            self.emit({"type": "warning", "kind": "collapse", "message": warning, "step": self.s.step})
+        for path, probe_facts in facts.items():  # one layer at a time, so each warning names its layer
+            for warning in self.collapse.check({path: probe_facts}):
+                self.emit(
+                    {"type": "warning", "kind": "collapse", "message": warning, "step": self.s.step, "path": path}
+                )
         return facts
+
+    def _report_gradients(self, epoch: int) -> None:
+        if self._grad_norms:
+            self.emit({"type": "gradients", "epoch": epoch + 1, "step": self.s.step, "norms": self._grad_norms})
+        self._grad_norms = None
+
+    def _report_regions(self, epoch: int) -> None:
+        """Decision and expert regions on the plane (2-D inputs); a network the grid cannot run turns them off."""
+        assert self.regions is not None
+        try:
+            message = self.regions.picture(self.s.net, self.probes, self.s.task, epoch + 1, self.s.step)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            self.regions = None
+            self.emit({"type": "warning", "kind": "regions", "message": f"decision regions turned off: {exc}",
+                       "step": self.s.step})  # fmt: skip
+            return
+        self._last_regions = time.monotonic()
+        self.emit(message)
 
     def checkpoint(self, best: bool) -> None:
         s = self.s
@@ -275,6 +330,9 @@ class Trainer:
             "dataset": s.project.data.dataset, "samples": {k: 0 if v is None else len(v) for k, v in
                                                            (("train", s.splits.train), ("val", s.splits.val), ("test", s.splits.test))},
             "parameters": sum(p.numel() for p in s.net.parameters()), "probes": sorted(self.probes), "seed": s.seed,
+            "probe_layout": probe_layout(s.net), "modules": [name for name, _ in self.gradients.groups] if self.gradients else [],
+            "regions": self.regions is not None,
+            "routing_labels": "region" if s.splits.train.regions is not None else "class",
         }  # fmt: skip
 
     def _nan_message(self, value: float, epoch: int) -> str:

@@ -75,6 +75,9 @@ class MainWindow(QMainWindow):
         self.scene: ModuleScene | None = None
         self.stack: UndoStack | None = None
         self.actions_by_name: dict[str, QAction] = {}
+        from .training_ui import TrainingUI
+
+        self.training = TrainingUI(self)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
@@ -125,6 +128,7 @@ class MainWindow(QMainWindow):
         self.path = path
         self.count_label.setText("parameters: …")
         build_menus(self)
+        self.training.attach()
         self.show_module([project.main])
         self.setWindowModified(False)
         self._update_title()
@@ -154,6 +158,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=i: self.show_module(self.module_path[: n + 1]))
         self.inspector.node_id = None
         self.inspector.rebuild()
+        self.training.refresh_overlay()
         QTimer.singleShot(0, self.canvas.show_start)
 
     def drill_in(self, module: str) -> None:
@@ -222,7 +227,10 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.report("Cannot save", f"{path}: {exc.strerror}")
             return False
-        self.path = path
+        if path != self.path:
+            self.path = path
+            self.training.runs.set_project_path(path)
+            self.training.panel.set_project_path(path)
         self.stack.setClean()
         self.recent.add(path)
         clear_recovery()
@@ -248,6 +256,11 @@ class MainWindow(QMainWindow):
         self.open_dropped([u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()])
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.training.controller.busy:
+            if not self.ask("Training is running", "A training run is going. Stop it and close?"):
+                event.ignore()
+                return
+            self.training.controller.kill()
         if self.confirm_discard():
             clear_recovery()
             event.accept()

@@ -13,6 +13,7 @@ from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.layout import layered_positions
 
 from .export_dialog import show_export_dialog
+from .plugins_dialog import show_plugins_dialog
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -77,8 +78,16 @@ def build_menus(w: MainWindow) -> None:
     act(view, "zoom_in", "Zoom &In", lambda: canvas.scale(1.25, 1.25), QKeySequence.StandardKey.ZoomIn)
     act(view, "zoom_out", "Zoom &Out", lambda: canvas.scale(0.8, 0.8), QKeySequence.StandardKey.ZoomOut)
     view.addSeparator()
-    for dock in (w.palette_dock, w.library_dock, w.inspector_dock):
+    for dock in (w.palette_dock, w.library_dock, w.inspector_dock, *w.training.docks()):
         view.addAction(dock.toggleViewAction())
+    view.addAction(w.training.toolbar.toggleViewAction())
+
+    run = bar.addMenu("&Run")
+    for action in (w.training.train_action, w.training.pause_action, w.training.stop_action):
+        run.addAction(action)
+
+    help_menu = bar.addMenu("&Help")
+    act(help_menu, "plugins", "&Plugins…", lambda: show_plugins_dialog(w))
 
 
 def fill_recent(w: MainWindow) -> None:

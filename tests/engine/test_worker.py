@@ -13,7 +13,7 @@ from modstudio.engine.settings import TrainSettings
 
 from .conftest import small_mlp
 
-ORDER = ("progress", "routing", "epoch", "usage", "checkpoint", "warning", "paused", "resumed")
+ORDER = ("progress", "routing", "gradients", "regions", "epoch", "usage", "checkpoint", "warning", "paused", "resumed")
 
 
 def collect_until(client, kind, limit=120.0):

@@ -1,0 +1,250 @@
+"""What a project's dataset will be, known without torch and without building it.
+
+The GUI's settings panel and the pre-start check (:mod:`modstudio.engine.precheck`) need
+each dataset's options and its shape, task and size before any tensor exists; importing
+:mod:`modstudio.engine.data` loads torch, which takes seconds. The option tables below
+mirror the loaders' own (tests/engine/test_precheck.py checks that they agree, option by
+option, and that the facts match the real datasets).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modstudio.graph.model import DataSection
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+DIGITS_SAMPLES = 1797
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option of a dataset: its type, default and allowed range (as the loader checks it)."""
+
+    name: str
+    kind: type  # int, float, str or bool
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """A dataset's sample shape, task and size; ``None`` where it cannot be known cheaply."""
+
+    name: str
+    sample_shape: tuple[int, ...] | None
+    target: str  # "classification" or "regression"
+    classes: int  # 0 for regression
+    outputs: int  # values per sample for regression, 1 for classification
+    samples: int | None
+
+
+class DatasetProblem(ValueError):
+    """The dataset cannot be used as configured; the message says why in a sentence."""
+
+
+_SAMPLES = OptionInfo("samples", int, 1000, min=10, max=10_000_000, doc="number of samples")
+_NOISE = OptionInfo("noise", float, 0.1, min=0.0, doc="standard deviation of added noise")
+_CLASSES = OptionInfo("classes", int, 3, min=2, max=1000, doc="number of classes")
+_LENGTH = OptionInfo("length", int, 20, min=2, max=100_000, doc="sequence length T")
+_PATH = OptionInfo("path", str, "", doc="file or folder, relative to the project file")
+_TASK = OptionInfo("task", str, "auto", choices=("auto", "classification", "regression"))
+
+OPTIONS: dict[str, tuple[OptionInfo, ...]] = {
+    "moons": (_SAMPLES, _NOISE),
+    "circles": (_SAMPLES, _NOISE, OptionInfo("factor", float, 0.5, min=0.01, max=0.99)),
+    "blobs": (
+        _SAMPLES,
+        _CLASSES,
+        OptionInfo("features", int, 2, min=1, max=10_000),
+        OptionInfo("spread", float, 1.0, min=0.0),
+    ),
+    "spirals": (
+        _SAMPLES,
+        OptionInfo("classes", int, 2, min=2, max=100),
+        OptionInfo("noise", float, 0.05, min=0.0),
+        OptionInfo("turns", float, 1.5, min=0.1, max=20),
+    ),
+    "xor": (_SAMPLES, OptionInfo("noise", float, 0.0, min=0.0)),
+    "checkerboard": (_SAMPLES, OptionInfo("cells", int, 4, min=2, max=100), OptionInfo("noise", float, 0.0, min=0.0)),
+    "regimes": (
+        _SAMPLES,
+        OptionInfo("regions", int, 4, min=1, max=64),
+        OptionInfo("noise", float, 0.0, min=0.0),
+        OptionInfo("target", str, "class", choices=("class", "value")),
+    ),
+    "parity": (OptionInfo("samples", int, 2000, min=10), _LENGTH),
+    "adding": (OptionInfo("samples", int, 2000, min=10), _LENGTH),
+    "digits": (),
+    "csv": (_PATH, OptionInfo("target", str, ""), OptionInfo("delimiter", str, ","), _TASK),
+    "numpy": (_PATH, OptionInfo("targets", str, ""), _TASK),
+    "image_folder": (
+        _PATH,
+        OptionInfo("image_size", int, 32, min=1, max=4096),
+        OptionInfo("channels", int, 3, min=1, max=3),
+    ),
+}
+FILE_DATASETS = ("csv", "numpy", "image_folder")
+TWO_D = ("moons", "circles", "xor", "checkerboard", "spirals", "regimes")
+
+
+def checked_options(dataset: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The options with defaults filled in, or a DatasetProblem naming the bad option."""
+    if dataset not in OPTIONS:
+        raise DatasetProblem(f"data.dataset: no dataset named '{dataset}' (datasets: {', '.join(OPTIONS)})")
+    specs = {spec.name: spec for spec in OPTIONS[dataset]}
+    for name in given:
+        if name not in specs:
+            known = ", ".join(specs) or "none"
+            raise DatasetProblem(
+                f"data.options.{name}: the {dataset} dataset has no option '{name}' (options: {known})"
+            )
+    out: dict[str, Any] = {}
+    for spec in specs.values():
+        value = given.get(spec.name, spec.default)
+        where = f"data.options.{spec.name}"
+        if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        wrong_bool = spec.kind is not bool and isinstance(value, bool)
+        if value is not None and (not isinstance(value, spec.kind) or wrong_bool):
+            word = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}[spec.kind]
+            raise DatasetProblem(f"{where}: must be {word}, not {value!r} (dataset '{dataset}')")
+        if spec.min is not None and value is not None and value < spec.min:
+            raise DatasetProblem(f"{where}: must be >= {spec.min}, not {value} (dataset '{dataset}')")
+        if spec.max is not None and value is not None and value > spec.max:
+            raise DatasetProblem(f"{where}: must be <= {spec.max}, not {value} (dataset '{dataset}')")
+        if spec.choices and value not in spec.choices:
+            raise DatasetProblem(f"{where}: must be one of {', '.join(spec.choices)}, not {value!r}")
+        out[spec.name] = value
+    return out
+
+
+def dataset_facts(
+    section: DataSection, base_dir: Path | None = None, input_shape: tuple[int, ...] | None = None
+) -> DatasetFacts:
+    """The facts of the dataset a DataSection names (reading only file headers and folder listings)."""
+    name = section.dataset
+    o = checked_options(name, section.options)
+    if name in ("moons", "circles", "xor", "checkerboard"):
+        return DatasetFacts(name, (2,), "classification", 2, 1, o["samples"])
+    if name == "spirals":
+        return DatasetFacts(name, (2,), "classification", o["classes"], 1, o["samples"])
+    if name == "blobs":
+        return DatasetFacts(name, (o["features"],), "classification", o["classes"], 1, o["samples"])
+    if name == "regimes":
+        if o["target"] == "value":
+            return DatasetFacts(name, (2,), "regression", 0, 1, o["samples"])
+        return DatasetFacts(name, (2,), "classification", 2, 1, o["samples"])
+    if name == "parity":
+        return DatasetFacts(name, (o["length"], 1), "classification", 2, 1, o["samples"])
+    if name == "adding":
+        return DatasetFacts(name, (o["length"], 2), "regression", 0, 1, o["samples"])
+    if name == "digits":
+        return DatasetFacts(name, (1, 8, 8), "classification", 10, 1, DIGITS_SAMPLES)
+    base = base_dir or Path.cwd()
+    if name == "csv":
+        return _csv_facts(o, base)
+    if name == "numpy":
+        return _numpy_facts(o, base)
+    return _image_folder_facts(o, section.options, base, input_shape)
+
+
+def resolve_path(o: Mapping[str, Any], key: str, base: Path, dataset: str) -> Path:
+    """An option's file or folder, relative to ``base``; a DatasetProblem when it is not there."""
+    value = o.get(key) or ""
+    if not value:
+        raise DatasetProblem(f"data.options.{key}: the {dataset} dataset needs a file or folder path")
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base / path
+    if not path.exists():
+        raise DatasetProblem(f"data.options.{key}: the {dataset} file or folder {path} does not exist")
+    return path
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
+    path = resolve_path(o, "path", base, "csv")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle, delimiter=o["delimiter"]) if any(c.strip() for c in row)]
+    except UnicodeDecodeError as exc:
+        raise DatasetProblem(f"{path}: not a text file (bad UTF-8 at byte {exc.start})") from None
+    except (OSError, csv.Error) as exc:
+        raise DatasetProblem(f"{path}: cannot read it: {exc}") from None
+    if len(rows) < 2:
+        raise DatasetProblem(f"{path}: needs a header row and at least one row of data")
+    header = [h.strip() for h in rows[0]]
+    target = o["target"] or header[-1]
+    if target not in header:
+        raise DatasetProblem(f"{path}: no column named '{target}' (columns: {', '.join(header)})")
+    t = header.index(target)
+    labels = [row[t].strip() for row in rows[1:] if len(row) > t]
+    numbers = [_number(v) for v in labels]
+    fractional = all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
+    regression = o["task"] == "regression" or (fractional and o["task"] != "classification")
+    shape = (len(header) - 1,)
+    if regression:
+        return DatasetFacts(path.name, shape, "regression", 0, 1, len(rows) - 1)
+    return DatasetFacts(path.name, shape, "classification", len(set(labels)), 1, len(rows) - 1)
+
+
+def _numpy_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
+    path = resolve_path(o, "path", base, "numpy")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                missing = [k for k in ("x", "y") if k not in archive.files]
+                if missing:
+                    raise DatasetProblem(
+                        f"{path}: no array named {', '.join(missing)} (arrays: {', '.join(archive.files)})"
+                    )
+                x, y = archive["x"], archive["y"]
+        else:
+            x = np.load(path, allow_pickle=False, mmap_mode="r")
+            y = np.load(resolve_path(o, "targets", base, "numpy"), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DatasetProblem(f"{path}: not a readable numpy file ({exc})") from None
+    if y.dtype.kind in "iub" and o["task"] != "regression":
+        classes = int(y.max()) + 1 if y.size else 0
+        return DatasetFacts(path.name, tuple(x.shape[1:]), "classification", classes, 1, int(x.shape[0]))
+    outputs = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+    return DatasetFacts(path.name, tuple(x.shape[1:]), "regression", 0, outputs, int(x.shape[0]))
+
+
+def _image_folder_facts(
+    o: dict[str, Any], given: Mapping[str, Any], base: Path, input_shape: tuple[int, ...] | None
+) -> DatasetFacts:
+    root = resolve_path(o, "path", base, "image_folder")
+    if not root.is_dir():
+        raise DatasetProblem(f"data.options.path: {root} is not a folder")
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DatasetProblem(f"{root}: needs one subfolder of images per class (at least two); found {len(classes)}")
+    count = 0
+    for folder in classes:
+        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        if not files:
+            raise DatasetProblem(f"{folder}: no images (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        count += len(files)
+    channels, size = o["channels"], o["image_size"]
+    if input_shape is not None and len(input_shape) == 3:  # unless set, the loader fits the images to the Input
+        channels = given.get("channels", input_shape[0])
+        size = given.get("image_size", input_shape[1])
+    return DatasetFacts(root.name, (channels, size, size), "classification", len(classes), 1, count)

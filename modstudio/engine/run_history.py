@@ -1,0 +1,192 @@
+"""Reading what past runs left behind (see :mod:`modstudio.engine.runs`), without torch.
+
+A runs list must open instantly and never fail: a run still going has no ``run.json`` yet
+and its ``metrics.jsonl`` may end in half a line; a killed run has neither a status nor a
+summary; a corrupt ``run.json`` is reported as unreadable. Every reader here tolerates all
+of these and says what it found.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
+RUNS_SUFFIX = ".runs"
+STALE_SECONDS = 120.0  # a run without a summary whose files were not touched for this long is not going any more
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run folder as the runs list shows it. ``status``: completed, stopped, early_stopped,
+    failed, running, interrupted (no summary and no recent writes) or unreadable."""
+
+    folder: Path
+    started: datetime | None
+    status: str
+    epochs: int  # epochs completed
+    epochs_planned: int | None
+    metric: str | None  # "accuracy" or "r2"
+    test_value: float | None  # test accuracy (0..1) or R²
+    dataset: str
+    seconds: float | None
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def has_weights(self) -> bool:
+        return (self.folder / "best.safetensors").exists() or (self.folder / "last.safetensors").exists()
+
+
+def runs_root_of(project_path: Path | None) -> Path:
+    """Where a project's runs go: ``<dir>/<stem>.runs``, else the user data folder (as
+    :func:`modstudio.engine.runs.default_runs_root` says, without loading torch)."""
+    if project_path is not None:
+        return project_path.parent / f"{project_path.stem}{RUNS_SUFFIX}"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ModStudio")) / "runs"
+
+
+def read_json_lines(file: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file; a half-written or broken line is skipped, a missing file is []."""
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def read_metrics(folder: Path) -> list[dict[str, Any]]:
+    """The run's progress, epoch and test records, in the order they were written."""
+    return read_json_lines(Path(folder) / "metrics.jsonl")
+
+
+def read_routing(folder: Path) -> list[dict[str, Any]]:
+    """The run's routing reports (conditional layers' facts), in the order they were written."""
+    return read_json_lines(Path(folder) / "routing.jsonl")
+
+
+def is_run_folder(path: Path) -> bool:
+    return path.is_dir() and (
+        RUN_NAME.match(path.name) is not None or (path / "run.json").exists() or (path / "metrics.jsonl").exists()
+    )
+
+
+def list_runs(root: Path | None, now: float | None = None) -> list[RunRecord]:
+    """Every run folder under ``root``, newest first; a missing root has no runs."""
+    if root is None or not Path(root).is_dir():
+        return []
+    try:
+        folders = [p for p in Path(root).iterdir() if is_run_folder(p)]
+    except OSError:
+        return []
+    records = [read_run(p, now) for p in folders]
+    oldest = datetime.min
+    return sorted(records, key=lambda r: (r.started or oldest, r.name), reverse=True)
+
+
+def read_run(folder: Path, now: float | None = None) -> RunRecord:
+    """One run folder's record; never raises for what a run folder may hold."""
+    folder = Path(folder)
+    started = _started(folder)
+    metrics = read_metrics(folder)
+    epochs = [m for m in metrics if m.get("type") == "epoch"]
+    test = next((m for m in reversed(metrics) if m.get("type") == "test"), None)
+    info_file = folder / "run.json"
+    info: dict[str, Any] = {}
+    error = ""
+    if info_file.exists():
+        try:
+            loaded = json.loads(info_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            loaded, error = None, f"run.json cannot be read: {exc}"
+        if isinstance(loaded, dict):
+            info = loaded
+        elif not error:
+            error = "run.json does not hold a JSON object"
+    summary = {**(test or {}), **info}
+    status = "unreadable" if error else _status(folder, summary, now)
+    if status == "failed":
+        error = str(summary.get("error", "")) or "the run failed"
+    done = _int(summary.get("epochs"))
+    if done is None:
+        done = _int(epochs[-1].get("epoch")) if epochs else 0
+    planned = _int(epochs[-1].get("epochs")) if epochs else None
+    metric, value = _test_value(summary)
+    dataset = str(summary.get("dataset") or _project_dataset(folder))
+    seconds = _float(summary.get("seconds"))
+    if seconds is None and epochs:
+        seconds = sum(_float(e.get("seconds")) or 0.0 for e in epochs)
+    return RunRecord(folder, started, status, done or 0, planned, metric, value, dataset, seconds, error)
+
+
+def _status(folder: Path, summary: dict[str, Any], now: float | None) -> str:
+    status = summary.get("status")
+    if isinstance(status, str) and status:
+        return status
+    try:
+        newest = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=folder.stat().st_mtime)
+    except OSError:  # deleted while being read
+        return "interrupted"
+    return "running" if (now if now is not None else time.time()) - newest < STALE_SECONDS else "interrupted"
+
+
+def _started(folder: Path) -> datetime | None:
+    match = RUN_NAME.match(folder.name)
+    if match:
+        try:
+            return datetime.strptime(match.group(1), "%Y%m%d-%H%M%S")
+        except ValueError:
+            pass
+    try:
+        return datetime.fromtimestamp(folder.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def _test_value(summary: dict[str, Any]) -> tuple[str | None, float | None]:
+    accuracy, r2 = _float(summary.get("test_accuracy")), _float(summary.get("test_r2"))
+    if accuracy is not None:
+        return "accuracy", accuracy
+    if r2 is not None:
+        return "r2", r2
+    task = summary.get("task")
+    return ("accuracy" if task == "classification" else "r2" if task == "regression" else None), None
+
+
+def _project_dataset(folder: Path) -> str:
+    """The dataset named in the run's copy of the project (plain JSON: no validation needed to show it)."""
+    try:
+        data = json.loads((folder / "project.msproj").read_text(encoding="utf-8"))
+        return str(data["data"]["dataset"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

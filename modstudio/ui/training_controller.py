@@ -1,0 +1,149 @@
+"""TrainingController: runs one training at a time in the engine's worker process, from the GUI.
+
+The worker is a spawned process (modstudio.engine.client.TrainClient). A coroutine on the
+qasync loop polls its pipe without blocking and hands every message on through the
+``message`` signal; the window, the dashboard and the canvas listen. A worker that dies is
+reported within one poll period (the client turns a dead process into ``error`` +
+``finished``), and the controller is ready to train again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from modstudio.engine.client import TrainClient
+from modstudio.engine.settings import TrainSettings
+from modstudio.graph.model import Project
+
+POLL_SECONDS = 0.02  # how often the pipe is read: messages reach the UI within this
+STOP_GRACE_MS = 8000  # a worker that does not finish this long after Stop is killed
+
+IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
+
+
+class TrainingController(QObject):
+    """Start / pause / resume / stop / kill one run; every worker message comes out of ``message``."""
+
+    message = Signal(dict)
+    state_changed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, client_factory: Callable[[], TrainClient] = TrainClient) -> None:
+        super().__init__(parent)
+        self._client_factory = client_factory
+        self.client: TrainClient | None = None
+        self.state = IDLE
+        self.last_finished: dict[str, Any] | None = None
+        self._task: asyncio.Task[dict[str, Any] | None] | None = None
+        self._stop_timer = QTimer(self)
+        self._stop_timer.setSingleShot(True)
+        self._stop_timer.timeout.connect(self.kill)
+
+    @property
+    def busy(self) -> bool:
+        return self.state != IDLE
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    # starting -----------------------------------------------------------------------------
+
+    def start(
+        self, project: Project, path: Path | None = None, settings: TrainSettings | None = None
+    ) -> asyncio.Task[dict[str, Any] | None]:
+        """Schedule a run on the asyncio (qasync) loop; the task's result is the ``finished`` message."""
+        if self.busy:
+            raise RuntimeError("a training run is already going; stop it first")
+        self._set_state(STARTING)
+        self._task = asyncio.ensure_future(self.run(project, path, settings))
+        self._task.add_done_callback(self._task_done)
+        return self._task
+
+    def _task_done(self, task: asyncio.Task[dict[str, Any] | None]) -> None:
+        """A polling task that broke (a bug, or a loop shut down under it) must not leave the UI 'running'."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self.kill()
+        self._stop_timer.stop()
+        text = f"lost contact with the training process: {task.exception()}"
+        self.last_finished = {"type": "finished", "status": "failed", "error": text}
+        self._set_state(IDLE)
+        self.message.emit({"type": "error", "kind": "crash", "message": text, "step": None})
+        self.message.emit(self.last_finished)
+
+    async def run(
+        self, project: Project, path: Path | None = None, settings: TrainSettings | None = None
+    ) -> dict[str, Any] | None:
+        """Train ``project`` to the end (or until stopped) while the UI keeps running."""
+        self._set_state(STARTING)
+        self.last_finished = None
+        client = self.client = self._client_factory()
+        try:
+            client.start(project, settings or TrainSettings(), path)
+        except Exception as exc:  # the process could not be started (no resources, frozen-app problem)
+            self._set_state(IDLE)
+            failed = {"type": "finished", "status": "failed", "error": f"could not start training: {exc}"}
+            self.message.emit({"type": "error", "kind": "start", "message": failed["error"], "step": None})
+            self.message.emit(failed)
+            self.last_finished = failed
+            return failed
+        while True:
+            for message in client.poll(0.0):
+                self._dispatch(message)
+            if client.finished:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        self._stop_timer.stop()
+        self._set_state(IDLE)
+        return self.last_finished
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "started":
+            self._set_state(RUNNING)
+        elif kind == "paused":
+            self._set_state(PAUSED)
+        elif kind == "resumed":
+            self._set_state(RUNNING)
+        elif kind == "finished":
+            self.last_finished = message
+        self.message.emit(message)
+
+    # commands -----------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        if self.client is not None and self.state == RUNNING:
+            self.client.pause()
+
+    def resume(self) -> None:
+        if self.client is not None and self.state == PAUSED:
+            self.client.resume()
+
+    def stop(self) -> None:
+        """Ask the worker to stop after its current step (it keeps a checkpoint); kill it if it does not."""
+        if self.client is not None and self.busy:
+            self.client.stop()
+            self._set_state(STOPPING)
+            self._stop_timer.start(STOP_GRACE_MS)
+
+    def kill(self) -> None:
+        """End the worker at once; the poll loop reports it like any other dead worker."""
+        if self.client is not None:
+            with contextlib.suppress(OSError):
+                self.client.kill()
+
+    async def wait(self) -> dict[str, Any] | None:
+        """The ``finished`` message of the current run (None when nothing runs)."""
+        if self._task is None:
+            return self.last_finished
+        return await self._task
+
+
+__all__ = ["IDLE", "PAUSED", "RUNNING", "STARTING", "STOPPING", "TrainingController"]

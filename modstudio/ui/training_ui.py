@@ -1,0 +1,268 @@
+"""Training in the main window: the Train / Pause / Stop toolbar, the dashboard, training settings,
+runs and analysis docks, the routing bars on the canvas, and what the status bar says.
+
+Everything the worker reports arrives through :class:`TrainingController`'s ``message``
+signal; this class hands it to the views. Questions and error reports are deferred to the
+next turn of the event loop, so no modal dialog ever runs inside the polling coroutine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QToolBar
+
+from modstudio.engine.settings import TrainSettings
+
+from .training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
+from .usage_overlay import RoutingOverlay
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+class TrainingUI(QObject):
+    """Owns the training controller and the training views of one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        from .analysis_panel import AnalysisPanel
+        from .dashboard import Dashboard
+        from .runs_panel import RunsPanel
+        from .training_panel import TrainingPanel
+
+        self.w = window
+        self.settings = TrainSettings()  # what the GUI asks beyond the project's own training section
+        self.controller = TrainingController(self)
+        self.overlay = RoutingOverlay()
+        self.dashboard = Dashboard()
+        self.panel = TrainingPanel()
+        self.runs = RunsPanel()
+        self.analysis = AnalysisPanel(window.catalog)
+        self.runs.setMinimumWidth(180)  # its table scrolls; the left column stays as narrow as the palette
+        self.dashboard.setMinimumWidth(320)
+        self.progress_label = QLabel("")
+        self._analysed_run = False  # the Analysis dock shows a run's analysis, not the project's
+        window.statusBar().addPermanentWidget(self.progress_label)
+        self._build_toolbar()
+        self._build_docks()
+        self.controller.message.connect(self.on_message)
+        self.controller.state_changed.connect(self._state_changed)
+        self.dashboard.node_selected.connect(self.select_node)
+        self.runs.open_run.connect(self.open_run)
+        self.runs.compare_runs.connect(self.compare_runs)
+        self.runs.load_weights.connect(self.load_weights)
+        self._state_changed(IDLE)
+
+    # building ---------------------------------------------------------------------------
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Training", self.w)
+        bar.setObjectName("Training")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        icons = self.w.style()
+        self._play = icons.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause = icons.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
+        stop = icons.standardIcon(QStyle.StandardPixmap.SP_MediaStop)
+        self.train_action = self._action(
+            bar, self._play, "Train", self.train, "F5", "Train the network in the background"
+        )
+        self.pause_action = self._action(bar, self._pause, "Pause", self.toggle_pause, "F6", "Pause or resume training")
+        self.stop_action = self._action(bar, stop, "Stop", self.controller.stop, "Shift+F5", "Stop after this step")
+        self.w.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _action(self, bar: QToolBar, icon: QIcon, text: str, slot: Any, shortcut: str, tip: str) -> QAction:
+        action = QAction(icon, text, self.w)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{tip} ({shortcut})")
+        action.triggered.connect(lambda _=False: slot())
+        bar.addAction(action)
+        return action
+
+    def _build_docks(self) -> None:
+        w = self.w
+        bottom, right, left = (
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+        )
+        self.panel_dock = w._dock("Training", self.panel, right)
+        w.tabifyDockWidget(w.inspector_dock, self.panel_dock)
+        self.dashboard_dock = w._dock("Dashboard", self.dashboard, right)
+        w.tabifyDockWidget(self.panel_dock, self.dashboard_dock)
+        w.inspector_dock.raise_()
+        self.runs_dock = w._dock("Runs", self.runs, left)
+        w.tabifyDockWidget(w.library_dock, self.runs_dock)
+        w.library_dock.raise_()
+        self.analysis_dock = w._dock("Analysis", self.analysis, bottom)
+        self.analysis_dock.hide()  # analysed when first shown (torch loads for it, in a thread)
+        self.analysis_dock.visibilityChanged.connect(self._analysis_shown)
+        self._widened = False
+
+    def _analysis_shown(self, visible: bool) -> None:
+        if visible and self.w.doc is not None and not self._analysed_run:
+            self.analysis.show_project(self.w.doc.project)
+
+    def docks(self) -> list[QDockWidget]:
+        return [self.dashboard_dock, self.panel_dock, self.runs_dock, self.analysis_dock]
+
+    def attach(self) -> None:
+        """A project was loaded (or saved under a new path): point the views at it."""
+        w = self.w
+        assert w.doc is not None and w.canvas is not None
+        self.panel.set_document(w.doc, w.canvas.perform, w.path)
+        self.runs.set_project_path(w.path)
+        self.overlay.clear()
+        self._analysed_run = False
+        if self.analysis_dock.isVisible():
+            self.analysis.show_project(w.doc.project)
+
+    # training ---------------------------------------------------------------------------
+
+    def train(self) -> bool:
+        """Check the settings, then start; bad settings are refused with a message, nothing starts."""
+        from modstudio.engine.precheck import training_problems
+
+        w = self.w
+        if self.controller.busy or w.doc is None:
+            return False
+        problems = training_problems(w.doc.project, self.settings)
+        if problems:
+            w.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
+            return False
+        self.overlay.clear()
+        self.show_dashboard()
+        self.progress_label.setText("starting the training process…")
+        self.controller.start(w.doc.project, w.path, self.settings)
+        return True
+
+    def show_dashboard(self) -> None:
+        """Bring the dashboard to the front; the first time, give the right column room for its plots."""
+        self.dashboard_dock.show()
+        self.dashboard_dock.raise_()
+        if not self._widened:
+            self._widened = True
+            wanted = max(560, min(720, self.w.width() // 2 - 120))
+            if self.dashboard_dock.width() < wanted:
+                self.w.resizeDocks([self.dashboard_dock], [wanted], Qt.Orientation.Horizontal)
+                if self.w.canvas is not None:  # the canvas got narrower: keep the network in view
+                    QTimer.singleShot(0, self.w.canvas.frame_all)
+
+    def toggle_pause(self) -> None:
+        if self.controller.state == PAUSED:
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    def _state_changed(self, state: str) -> None:
+        self.train_action.setEnabled(state == IDLE)
+        self.pause_action.setEnabled(state in (RUNNING, PAUSED))
+        self.pause_action.setText("Resume" if state == PAUSED else "Pause")
+        self.pause_action.setIcon(self._play if state == PAUSED else self._pause)
+        self.stop_action.setEnabled(state not in (IDLE, STOPPING))
+        self.panel.setEnabled(state == IDLE)
+
+    def on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        self.dashboard.handle(message)
+        if kind == "started":  # the dashboard resets itself on it
+            self.progress_label.setText(
+                f"training on {message.get('device')} · {message.get('parameters', 0):,} parameters"
+            )
+        elif kind == "progress":
+            self.progress_label.setText(
+                f"epoch {message['epoch']} · step {message['step']}/{message['steps']} · loss {message['loss']:.4f}"
+                f" · {message['samples_per_second']:,.0f} samples/s"
+            )
+        elif kind == "routing" and message.get("kind") == "train":
+            self.overlay.update(message.get("probes") or {})
+            self.refresh_overlay()
+        elif kind == "error":
+            text = message.get("message", "training failed")
+            self.w.statusBar().showMessage(f"Training failed: {text}", 15000)
+            QTimer.singleShot(0, lambda: self.w.report("Training failed", text))
+        elif kind == "finished":
+            self.progress_label.setText(self._finished_text(message))
+            self.runs.refresh()
+
+    @staticmethod
+    def _finished_text(message: dict[str, Any]) -> str:
+        status = message.get("status")
+        if status == "failed":
+            return "training failed"
+        if message.get("test_accuracy") is not None:
+            return f"training {status}: test accuracy {message['test_accuracy']:.4f}"
+        if message.get("test_r2") is not None:
+            return f"training {status}: test R² {message['test_r2']:.4f}"
+        return f"training {status}"
+
+    def refresh_overlay(self) -> None:
+        scene = self.w.scene
+        if scene is None:
+            return
+        by_name = {node.name: scene.nodes[node.id] for node in scene.module.nodes if node.id in scene.nodes}
+        self.overlay.apply(by_name)
+
+    # selecting, runs ----------------------------------------------------------------------
+
+    def select_node(self, path: str) -> None:
+        """Select the node a probe path or warning names (looking in the main module if needed)."""
+        w = self.w
+        if w.scene is None or w.doc is None or not path:
+            return
+        name = path.split(".")[0] if w.scene.module_name == w.doc.project.main else path.rsplit(".", 1)[-1]
+        node = next((n for n in w.scene.module.nodes if n.name == name), None)
+        if node is None and w.scene.module_name != w.doc.project.main:
+            w.show_module([w.doc.project.main])
+            name = path.split(".")[0]
+            node = next((n for n in w.scene.module.nodes if n.name == name), None)
+        if node is None or node.id not in w.scene.nodes:
+            return
+        w.scene.clearSelection()
+        item = w.scene.nodes[node.id]
+        item.setSelected(True)
+        if w.canvas is not None:
+            w.canvas.centerOn(item)
+
+    def open_run(self, folder: Path) -> None:
+        from modstudio.engine.run_history import read_metrics, read_routing
+
+        self.dashboard.clear_comparison()
+        self.dashboard.show_history(read_metrics(folder), read_routing(folder))
+        self.show_dashboard()
+        self._analysed_run = True
+        self.analysis.show_run(folder)
+
+    def compare_runs(self, first: Path, second: Path) -> None:
+        from modstudio.engine.run_history import read_metrics, read_routing
+
+        self.dashboard.show_history(read_metrics(first), read_routing(first))
+        self.dashboard.compare(second.name, read_metrics(second))
+        self.show_dashboard()
+
+    def load_weights(self, folder: Path) -> None:
+        """The run's best weights become the project's starting weights (undoable)."""
+        from modstudio.graph.graft import SetInitWeights
+
+        w = self.w
+        weights = folder / "best.safetensors"
+        if not weights.exists():
+            weights = folder / "last.safetensors"
+        if not weights.exists() or w.canvas is None:
+            w.report("No weights", f"{folder} holds no saved weights")
+            return
+        reference = str(weights)
+        if w.path is not None:
+            with contextlib.suppress(ValueError):
+                reference = str(weights.relative_to(w.path.parent))
+        w.canvas.perform(SetInitWeights(reference))
+        w.statusBar().showMessage(f"The next training starts from {reference}", 8000)
+
+
+__all__ = ["TrainingUI"]

@@ -1,0 +1,127 @@
+"""The controller's own rules, with a stand-in client (no worker process): states, commands, and
+what happens when the worker cannot start or the polling breaks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from modstudio.blocks import default_catalog
+from modstudio.ui.app import create_app
+from modstudio.ui.files import default_project
+from modstudio.ui.training_controller import TrainingController
+
+
+class FakeClient:
+    """Plays back a script of message batches, one batch per poll."""
+
+    def __init__(self, batches: list[list[dict]], fail_start: bool = False, fail_poll: bool = False) -> None:
+        self.batches = batches
+        self.fail_start, self.fail_poll = fail_start, fail_poll
+        self.sent: list[str] = []
+        self.finished = False
+        self.killed = False
+
+    def start(self, project, settings, path) -> None:  # type: ignore[no-untyped-def]
+        if self.fail_start:
+            raise OSError("no more processes")
+
+    def poll(self, timeout: float = 0.0) -> list[dict]:
+        if self.fail_poll:
+            raise ValueError("pipe broke")
+        batch = self.batches.pop(0) if self.batches else []
+        self.finished = any(m["type"] == "finished" for m in batch)
+        return batch
+
+    def pause(self) -> None:
+        self.sent.append("pause")
+
+    def resume(self) -> None:
+        self.sent.append("resume")
+
+    def stop(self) -> None:
+        self.sent.append("stop")
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+@pytest.fixture
+def loop() -> Iterator[qasync.QEventLoop]:
+    create_app([])
+    loop = qasync.QEventLoop(QApplication.instance(), already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def run(loop, client: FakeClient) -> tuple[TrainingController, list[dict], list[str], dict | None]:  # type: ignore[no-untyped-def]
+    controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
+    messages: list[dict] = []
+    states: list[str] = []
+    controller.message.connect(messages.append)
+    controller.state_changed.connect(states.append)
+    project = default_project(default_catalog(), "mlp_2d")
+
+    async def scenario() -> dict | None:
+        task = controller.start(project)
+        try:
+            return await task
+        except ValueError:
+            await asyncio.sleep(0.05)  # the done-callback runs on the next turn
+            return controller.last_finished
+
+    return controller, messages, states, loop.run_until_complete(scenario())
+
+
+def test_states_follow_the_worker(loop) -> None:  # type: ignore[no-untyped-def]
+    batches = [
+        [{"type": "started"}],
+        [{"type": "paused"}],
+        [{"type": "resumed"}],
+        [{"type": "progress"}, {"type": "finished", "status": "completed"}],
+    ]
+    controller, messages, states, finished = run(loop, FakeClient(batches))
+    assert states == ["starting", "running", "paused", "running", "idle"]
+    assert [m["type"] for m in messages] == ["started", "paused", "resumed", "progress", "finished"]
+    assert finished == {"type": "finished", "status": "completed"}
+    assert not controller.busy
+
+
+def test_a_worker_that_cannot_start_is_reported_and_nothing_is_left_running(loop) -> None:  # type: ignore[no-untyped-def]
+    controller, messages, states, finished = run(loop, FakeClient([], fail_start=True))
+    assert finished["status"] == "failed" and "no more processes" in finished["error"]
+    assert [m["type"] for m in messages] == ["error", "finished"]
+    assert states[-1] == "idle"
+
+
+def test_broken_polling_kills_the_worker_and_frees_the_ui(loop) -> None:  # type: ignore[no-untyped-def]
+    client = FakeClient([], fail_poll=True)
+    controller, messages, states, finished = run(loop, client)
+    assert client.killed
+    assert controller.state == "idle"
+    assert finished is not None and "lost contact" in finished["error"]
+    assert [m["type"] for m in messages] == ["error", "finished"]
+
+
+def test_commands_reach_the_worker_only_in_the_right_state() -> None:
+    create_app([])
+    client = FakeClient([])
+    controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
+    controller.client = client  # type: ignore[assignment]
+    controller.pause()  # idle: nothing to pause
+    assert client.sent == []
+    controller.state = "running"
+    controller.pause()
+    controller.resume()  # not paused yet: ignored
+    controller.state = "paused"
+    controller.resume()
+    controller.stop()
+    assert client.sent == ["pause", "resume", "stop"]
+    assert controller.state == "stopping"
+    controller._stop_timer.stop()
