@@ -20,7 +20,10 @@ Message = dict[str, Any]
 class TrainClient:
     """One training run in a background process. ``poll()`` never blocks; a dead worker becomes an ``error``."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait_on_finish: bool = True) -> None:
+        # After ``finished`` the worker still has to exit (a fraction of a second: torch tears down).
+        # True: ``poll`` waits for that; False: it returns at once and the caller waits (``exited``).
+        self.wait_on_finish = wait_on_finish
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._finished = False
@@ -142,8 +145,12 @@ class TrainClient:
             out.extend(self.poll(0.1))
         return out
 
+    def exited(self) -> bool:
+        """True once the worker process is gone (reaped); never blocks."""
+        return self._process is None or not self._process.is_alive()
+
     def _close(self) -> None:
-        if self._process is not None:
+        if self._process is not None and self.wait_on_finish:
             self._process.join(timeout=5.0)
             if self._process.is_alive():
                 self._process.kill()

@@ -96,6 +96,10 @@ def prepare(project: Project, settings: TrainSettings, project_path: Path | None
         if not folder.has("optimizer.json") or not folder.has("last.safetensors"):
             raise EngineError(f"{folder.path} is not a run folder with a checkpoint to resume", "settings")
         project = folder.load_project(default_catalog())
+    if settings.threads is not None:
+        if settings.threads < 1:
+            raise EngineError(f"threads must be at least 1, not {settings.threads}", "settings")
+        torch.set_num_threads(settings.threads)
     seed = project.training.seed if settings.seed is None else settings.seed
     torch.manual_seed(seed)
     device = pick_device(settings.device or project.training.device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from modstudio.engine.settings import TrainSettings
 from modstudio.graph.model import Project
 
 POLL_SECONDS = 0.02  # how often the pipe is read: messages reach the UI within this
-STOP_GRACE_MS = 8000  # a worker that does not finish this long after Stop is killed
+STOP_GRACE_MS = 8000
+EXIT_GRACE_SECONDS = 5.0  # a worker still there this long after ``finished`` is killed  # a worker that does not finish this long after Stop is killed
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
 
@@ -33,7 +35,9 @@ class TrainingController(QObject):
     message = Signal(dict)
     state_changed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, client_factory: Callable[[], TrainClient] = TrainClient) -> None:
+    def __init__(
+        self, parent: QObject | None = None, client_factory: Callable[[], TrainClient] = lambda: TrainClient(False)
+    ) -> None:
         super().__init__(parent)
         self._client_factory = client_factory
         self.client: TrainClient | None = None
@@ -101,6 +105,11 @@ class TrainingController(QObject):
                 break
             await asyncio.sleep(POLL_SECONDS)
         self._stop_timer.stop()
+        exit_by = time.monotonic() + EXIT_GRACE_SECONDS
+        while not client.exited():  # the worker exits after ``finished``: wait without blocking the UI
+            if time.monotonic() > exit_by:
+                client.kill()
+            await asyncio.sleep(POLL_SECONDS)
         self._set_state(IDLE)
         return self.last_finished
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -337,11 +338,16 @@ class TrainingPanel(QScrollArea):
         return self.project_path.parent if self.project_path is not None else None
 
     def _update_preview(self) -> None:
-        if self.doc is None:
+        if self.doc is None or not self.isVisible():  # loading data costs CPU (and the GIL): only when seen
             return
         data = self.doc.project.data
         self._previewed = _preview_key(data)
         self.preview.show_section(data, self._base_dir())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.doc is not None and self._previewed != _preview_key(self.doc.project.data):
+            self._preview_timer.start()
 
     def problems(self) -> list[str]:
         """Why a run would be refused now (empty: ready to train)."""

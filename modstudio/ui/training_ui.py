@@ -9,6 +9,7 @@ next turn of the event loop, so no modal dialog ever runs inside the polling cor
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,9 @@ class TrainingUI(QObject):
         from .training_panel import TrainingPanel
 
         self.w = window
-        self.settings = TrainSettings()  # what the GUI asks beyond the project's own training section
+        # What the GUI asks beyond the project's own training section: the worker leaves one core to the
+        # interface, so plots and editing stay smooth while training runs on the CPU.
+        self.settings = TrainSettings(threads=max(1, (os.cpu_count() or 2) - 1))
         self.controller = TrainingController(self)
         self.overlay = RoutingOverlay()
         self.dashboard = Dashboard()

@@ -37,6 +37,9 @@ class FakeClient:
         self.finished = any(m["type"] == "finished" for m in batch)
         return batch
 
+    def exited(self) -> bool:
+        return True
+
     def pause(self) -> None:
         self.sent.append("pause")
 
@@ -94,7 +97,7 @@ def test_states_follow_the_worker(loop) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_worker_that_cannot_start_is_reported_and_nothing_is_left_running(loop) -> None:  # type: ignore[no-untyped-def]
-    controller, messages, states, finished = run(loop, FakeClient([], fail_start=True))
+    _controller, messages, states, finished = run(loop, FakeClient([], fail_start=True))
     assert finished["status"] == "failed" and "no more processes" in finished["error"]
     assert [m["type"] for m in messages] == ["error", "finished"]
     assert states[-1] == "idle"
@@ -102,7 +105,7 @@ def test_a_worker_that_cannot_start_is_reported_and_nothing_is_left_running(loop
 
 def test_broken_polling_kills_the_worker_and_frees_the_ui(loop) -> None:  # type: ignore[no-untyped-def]
     client = FakeClient([], fail_poll=True)
-    controller, messages, states, finished = run(loop, client)
+    controller, messages, _states, finished = run(loop, client)
     assert client.killed
     assert controller.state == "idle"
     assert finished is not None and "lost contact" in finished["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from torch import nn
 
 from .constructors import ExportError
 
-ONNX_HINT = "pip install 'modstudio[onnx]'"
+# The standalone app is built without onnx (about 110 MB); there, installing the extra is not an option.
+ONNX_HINT = (
+    "this standalone app is built without ONNX support; export to ONNX from the pip package with "
+    "pip install 'modstudio[onnx]', or export pt2 here"
+    if getattr(sys, "frozen", False)
+    else "pip install 'modstudio[onnx]'"
+)
 TORCHSCRIPT_DEPRECATED = (
     "TorchScript is deprecated upstream (PyTorch recommends torch.export, `--format pt2`); "
     "this export still works but may stop in a future torch"
