@@ -240,7 +240,8 @@ class TrainingUI(QObject):
         self.dashboard.show_history(read_metrics(folder), read_routing(folder))
         self.show_dashboard()
         self._analysed_run = True
-        self.analysis.show_run(folder)
+        self.analysis.show_run(folder)  # reads the run's analysis.json, or computes it in a thread
+        self.analysis_dock.show()
 
     def compare_runs(self, first: Path, second: Path) -> None:
         from modstudio.engine.run_history import read_metrics, read_routing

@@ -54,7 +54,7 @@ async def until(condition: Callable[[], object], timeout: float = 60.0) -> float
     return time.monotonic() - started
 
 
-def test_train_from_the_gui_fills_dashboard_canvas_and_runs(window, loop, tmp_path: Path) -> None:
+def test_train_from_the_gui_fills_dashboard_canvas_and_runs(window, loop, qtbot, tmp_path: Path) -> None:
     w = moe_window(window, tmp_path, epochs=2)
     ui = w.training
     assert ui.train()
@@ -79,6 +79,10 @@ def test_train_from_the_gui_fills_dashboard_canvas_and_runs(window, loop, tmp_pa
     ui.open_run(runs[0])
     ui.dashboard.refresh()
     assert ui.dashboard.loss_points() > 0
+    assert ui.analysis_dock.isVisible()  # the run's analysis is computed off the GUI thread and shown there
+    with qtbot.waitSignal(ui.analysis.shown, timeout=60_000):
+        pass
+    assert (runs[0] / "analysis.json").exists()
     ui.compare_runs(runs[0], runs[0])
     ui.load_weights(runs[0])
     assert w.doc.project.training.init_weights == str(runs[0] / "best.safetensors")
