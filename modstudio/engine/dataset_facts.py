@@ -2,9 +2,9 @@
 
 The GUI's settings panel and the pre-start check (:mod:`modstudio.engine.precheck`) need
 each dataset's options and its shape, task and size before any tensor exists; importing
-:mod:`modstudio.engine.data` loads torch, which takes seconds. The option tables below
-mirror the loaders' own (tests/engine/test_precheck.py checks that they agree, option by
-option, and that the facts match the real datasets).
+:mod:`modstudio.engine.data` loads torch, which takes seconds. The option tables are the
+loaders' own (:mod:`modstudio.engine.dataset_options`); tests/engine/test_precheck.py checks
+that the facts match the real datasets.
 """
 
 from __future__ import annotations
@@ -18,23 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec, check_options
+from modstudio.engine.errors import DataError
 from modstudio.graph.model import DataSection
+
+__all__ = ["OPTIONS", "DatasetFacts", "DatasetProblem", "OptionSpec", "checked_options", "dataset_facts"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 DIGITS_SAMPLES = 1797
-
-
-@dataclass(frozen=True)
-class OptionInfo:
-    """One option of a dataset: its type, default and allowed range (as the loader checks it)."""
-
-    name: str
-    kind: type  # int, float, str or bool
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    doc: str = ""
-    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,47 +44,7 @@ class DatasetProblem(ValueError):
     """The dataset cannot be used as configured; the message says why in a sentence."""
 
 
-_SAMPLES = OptionInfo("samples", int, 1000, min=10, max=10_000_000, doc="number of samples")
-_NOISE = OptionInfo("noise", float, 0.1, min=0.0, doc="standard deviation of added noise")
-_CLASSES = OptionInfo("classes", int, 3, min=2, max=1000, doc="number of classes")
-_LENGTH = OptionInfo("length", int, 20, min=2, max=100_000, doc="sequence length T")
-_PATH = OptionInfo("path", str, "", doc="file or folder, relative to the project file")
-_TASK = OptionInfo("task", str, "auto", choices=("auto", "classification", "regression"))
-
-OPTIONS: dict[str, tuple[OptionInfo, ...]] = {
-    "moons": (_SAMPLES, _NOISE),
-    "circles": (_SAMPLES, _NOISE, OptionInfo("factor", float, 0.5, min=0.01, max=0.99)),
-    "blobs": (
-        _SAMPLES,
-        _CLASSES,
-        OptionInfo("features", int, 2, min=1, max=10_000),
-        OptionInfo("spread", float, 1.0, min=0.0),
-    ),
-    "spirals": (
-        _SAMPLES,
-        OptionInfo("classes", int, 2, min=2, max=100),
-        OptionInfo("noise", float, 0.05, min=0.0),
-        OptionInfo("turns", float, 1.5, min=0.1, max=20),
-    ),
-    "xor": (_SAMPLES, OptionInfo("noise", float, 0.0, min=0.0)),
-    "checkerboard": (_SAMPLES, OptionInfo("cells", int, 4, min=2, max=100), OptionInfo("noise", float, 0.0, min=0.0)),
-    "regimes": (
-        _SAMPLES,
-        OptionInfo("regions", int, 4, min=1, max=64),
-        OptionInfo("noise", float, 0.0, min=0.0),
-        OptionInfo("target", str, "class", choices=("class", "value")),
-    ),
-    "parity": (OptionInfo("samples", int, 2000, min=10), _LENGTH),
-    "adding": (OptionInfo("samples", int, 2000, min=10), _LENGTH),
-    "digits": (),
-    "csv": (_PATH, OptionInfo("target", str, ""), OptionInfo("delimiter", str, ","), _TASK),
-    "numpy": (_PATH, OptionInfo("targets", str, ""), _TASK),
-    "image_folder": (
-        _PATH,
-        OptionInfo("image_size", int, 32, min=1, max=4096),
-        OptionInfo("channels", int, 3, min=1, max=3),
-    ),
-}
+OPTIONS = DATASET_OPTIONS  # every dataset and its options (the loaders check the same table)
 FILE_DATASETS = ("csv", "numpy", "image_folder")
 TWO_D = ("moons", "circles", "xor", "checkerboard", "spirals", "regimes")
 
@@ -102,31 +53,10 @@ def checked_options(dataset: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The options with defaults filled in, or a DatasetProblem naming the bad option."""
     if dataset not in OPTIONS:
         raise DatasetProblem(f"data.dataset: no dataset named '{dataset}' (datasets: {', '.join(OPTIONS)})")
-    specs = {spec.name: spec for spec in OPTIONS[dataset]}
-    for name in given:
-        if name not in specs:
-            known = ", ".join(specs) or "none"
-            raise DatasetProblem(
-                f"data.options.{name}: the {dataset} dataset has no option '{name}' (options: {known})"
-            )
-    out: dict[str, Any] = {}
-    for spec in specs.values():
-        value = given.get(spec.name, spec.default)
-        where = f"data.options.{spec.name}"
-        if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        wrong_bool = spec.kind is not bool and isinstance(value, bool)
-        if value is not None and (not isinstance(value, spec.kind) or wrong_bool):
-            word = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}[spec.kind]
-            raise DatasetProblem(f"{where}: must be {word}, not {value!r} (dataset '{dataset}')")
-        if spec.min is not None and value is not None and value < spec.min:
-            raise DatasetProblem(f"{where}: must be >= {spec.min}, not {value} (dataset '{dataset}')")
-        if spec.max is not None and value is not None and value > spec.max:
-            raise DatasetProblem(f"{where}: must be <= {spec.max}, not {value} (dataset '{dataset}')")
-        if spec.choices and value not in spec.choices:
-            raise DatasetProblem(f"{where}: must be one of {', '.join(spec.choices)}, not {value!r}")
-        out[spec.name] = value
-    return out
+    try:
+        return check_options(dataset, OPTIONS[dataset], given)
+    except DataError as exc:
+        raise DatasetProblem(exc.message) from None
 
 
 def dataset_facts(

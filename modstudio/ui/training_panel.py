@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from modstudio.engine.dataset_facts import OPTIONS, DatasetProblem, OptionInfo, checked_options
+from modstudio.engine.dataset_facts import OPTIONS, DatasetProblem, OptionSpec, checked_options
 from modstudio.engine.precheck import augmentation_problems, curriculum_problems, training_problems
 from modstudio.graph.document import Batch, Change, Document, Operation, OperationError
 from modstudio.graph.model import DataSection, TrainingSection
@@ -212,7 +212,7 @@ class TrainingPanel(QScrollArea):
         self._option_rows = len(specs)
         self._options_for = dataset
 
-    def _option_editor(self, dataset: str, spec: OptionInfo) -> ValueEditor:
+    def _option_editor(self, dataset: str, spec: OptionSpec) -> ValueEditor:
         def commit(value: Any) -> str | None:
             return self._set_option(spec.name, value)
 

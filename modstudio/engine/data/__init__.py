@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modstudio.engine.dataset_options import OptionSpec, check_options
 from modstudio.engine.errors import DataError
 from modstudio.graph.model import DataSection
 
@@ -15,7 +16,6 @@ from .batches import Augmentation, Batch, BatchStream, Curriculum, difficulty, e
 from .dataset import Splits, TensorData, split_data
 from .decompose import ClassSubsets, one_vs_rest
 from .files import LOADERS
-from .options import OptionSpec, check_options
 from .synthetic import GENERATORS
 
 __all__ = [

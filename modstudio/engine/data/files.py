@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec
 from modstudio.engine.errors import DataError
 
 from .dataset import TensorData
-from .options import OptionSpec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -198,20 +198,12 @@ def image_folder(o: dict[str, Any], seed: int, base: Path) -> TensorData:
     )
 
 
-PATH = OptionSpec("path", str, "", doc="file or folder, relative to the project file")
-TASK = OptionSpec("task", str, "auto", choices=("auto", "classification", "regression"))
-
 LOADERS: dict[str, tuple[Any, tuple[OptionSpec, ...], str]] = {
-    "digits": (digits, (), "scikit-learn's 1,797 handwritten 8x8 digits [1, 8, 8], 10 classes"),
-    "csv": (
-        csv_file,
-        (PATH, OptionSpec("target", str, ""), OptionSpec("delimiter", str, ","), TASK),
-        "a CSV file with a header row",
-    ),
-    "numpy": (numpy_file, (PATH, OptionSpec("targets", str, ""), TASK), ".npz with x and y, or .npy files"),
-    "image_folder": (
-        image_folder,
-        (PATH, OptionSpec("image_size", int, 32, min=1, max=4096), OptionSpec("channels", int, 3, min=1, max=3)),
-        "a folder with one subfolder of images per class",
-    ),
+    name: (load, DATASET_OPTIONS[name], doc)
+    for name, load, doc in (
+        ("digits", digits, "scikit-learn's 1,797 handwritten 8x8 digits [1, 8, 8], 10 classes"),
+        ("csv", csv_file, "a CSV file with a header row"),
+        ("numpy", numpy_file, ".npz with x and y, or .npy files"),
+        ("image_folder", image_folder, "a folder with one subfolder of images per class"),
+    )
 }

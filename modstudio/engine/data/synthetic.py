@@ -8,11 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .dataset import TensorData
-from .options import OptionSpec
+from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec
 
-SAMPLES = OptionSpec("samples", int, 1000, min=10, max=10_000_000, doc="number of samples")
-NOISE = OptionSpec("noise", float, 0.1, min=0.0, doc="standard deviation of added noise")
+from .dataset import TensorData
 
 
 def _classes(name: str, x: np.ndarray, y: np.ndarray, k: int, **extra: Any) -> TensorData:
@@ -142,52 +140,17 @@ def adding(o: dict[str, Any], seed: int) -> TensorData:
     return TensorData("adding", torch.as_tensor(x), torch.as_tensor(y), "regression")
 
 
-CLASSES = OptionSpec("classes", int, 3, min=2, max=1000, doc="number of classes")
-LENGTH = OptionSpec("length", int, 20, min=2, max=100_000, doc="sequence length T")
-
 GENERATORS: dict[str, tuple[Any, tuple[OptionSpec, ...], str]] = {
-    "moons": (moons, (SAMPLES, NOISE), "two interleaving half circles (2-D, 2 classes)"),
-    "circles": (
-        circles,
-        (SAMPLES, NOISE, OptionSpec("factor", float, 0.5, min=0.01, max=0.99)),
-        "a circle inside a circle",
-    ),
-    "blobs": (
-        blobs,
-        (
-            SAMPLES,
-            CLASSES,
-            OptionSpec("features", int, 2, min=1, max=10_000),
-            OptionSpec("spread", float, 1.0, min=0.0),
-        ),
-        "Gaussian blobs, one per class",
-    ),
-    "spirals": (
-        spirals,
-        (
-            SAMPLES,
-            OptionSpec("classes", int, 2, min=2, max=100),
-            OptionSpec("noise", float, 0.05, min=0.0),
-            OptionSpec("turns", float, 1.5, min=0.1, max=20),
-        ),
-        "interleaved spiral arms",
-    ),
-    "xor": (xor, (SAMPLES, OptionSpec("noise", float, 0.0, min=0.0)), "the four XOR quadrants (2-D, 2 classes)"),
-    "checkerboard": (
-        checkerboard,
-        (SAMPLES, OptionSpec("cells", int, 4, min=2, max=100), OptionSpec("noise", float, 0.0, min=0.0)),
-        "a checkerboard on [-1, 1]^2",
-    ),
-    "regimes": (
-        regimes,
-        (
-            SAMPLES,
-            OptionSpec("regions", int, 4, min=1, max=64),
-            OptionSpec("noise", float, 0.0, min=0.0),
-            OptionSpec("target", str, "class", choices=("class", "value")),
-        ),
-        "regions governed by different rules, region id kept (for mixtures of experts)",
-    ),
-    "parity": (parity, (OptionSpec("samples", int, 2000, min=10), LENGTH), "parity of a bit sequence [T, 1]"),
-    "adding": (adding, (OptionSpec("samples", int, 2000, min=10), LENGTH), "the adding problem [T, 2] (regression)"),
+    name: (make, DATASET_OPTIONS[name], doc)
+    for name, make, doc in (
+        ("moons", moons, "two interleaving half circles (2-D, 2 classes)"),
+        ("circles", circles, "a circle inside a circle"),
+        ("blobs", blobs, "Gaussian blobs, one per class"),
+        ("spirals", spirals, "interleaved spiral arms"),
+        ("xor", xor, "the four XOR quadrants (2-D, 2 classes)"),
+        ("checkerboard", checkerboard, "a checkerboard on [-1, 1]^2"),
+        ("regimes", regimes, "regions governed by different rules, region id kept (for mixtures of experts)"),
+        ("parity", parity, "parity of a bit sequence [T, 1]"),
+        ("adding", adding, "the adding problem [T, 2] (regression)"),
+    )
 }
