@@ -48,12 +48,14 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path} is not a readable .safetensors file: {exc}") from None
 
 
-def fit_problems(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> list[str]:
-    """What keeps ``state`` from loading into a module whose state dict is ``expected``."""
+def fit_problems(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], owner: str = "network"
+) -> list[str]:
+    """What keeps ``state`` from loading into a module whose state dict is ``expected`` (``owner``: who has it)."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [
-        f"{k} {tuple(state[k].shape)} (the network has {tuple(v.shape)})"
+        f"{k} {tuple(state[k].shape)} (the {owner} has {tuple(v.shape)})"
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]

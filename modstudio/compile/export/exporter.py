@@ -15,7 +15,7 @@ from torch import nn
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.layers.moe import MixtureOfExperts
 from modstudio.compile.graphnet import CompileError, GraphNet
-from modstudio.compile.weights import WeightsError, apply_project_weights
+from modstudio.compile.weights import WeightsError, apply_project_weights, fit_problems, read_tensors
 from modstudio.graph.model import Project
 
 from . import formats
@@ -65,30 +65,11 @@ def build_network(
 
 
 def load_weights(net: nn.Module, path: Path) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise ExportError(f"weights file {path} does not exist")
     try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ExportError(f"{path} is not a readable .safetensors file: {exc}") from None
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{k} {tuple(state[k].shape)} (the project has {tuple(v.shape)})"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-    if unexpected:
-        problems.append(f"unknown {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
-    if wrong:
-        problems.append(f"wrong shapes: {', '.join(wrong[:5])}")
+        state = read_tensors(path)
+    except WeightsError as exc:
+        raise ExportError(str(exc)) from None
+    problems = fit_problems(state, net.state_dict(), owner="project")
     if problems:
         raise ExportError(f"the weights in {path} do not fit this project: {'; '.join(problems)}")
     net.load_state_dict(state, strict=True)
