@@ -101,7 +101,6 @@ class RoutingOverlay:
 
     def __init__(self) -> None:
         self.latest: dict[str, np.ndarray] = {}  # probe path -> shares
-        self.dead: dict[str, frozenset[int]] = {}
         self._bars: dict[str, UsageBars] = {}  # node id -> its strip
 
     def update(self, probes: Mapping[str, Mapping[str, Any]]) -> None:
@@ -109,11 +108,9 @@ class RoutingOverlay:
             shares = shares_of(facts)
             if shares is not None:
                 self.latest[path] = shares
-                self.dead[path] = frozenset(int(i) for i in np.flatnonzero(shares == 0))
 
     def clear(self) -> None:
         self.latest.clear()
-        self.dead.clear()
         for bars in self._bars.values():
             if bars.scene() is not None:
                 bars.scene().removeItem(bars)
@@ -130,7 +127,7 @@ class RoutingOverlay:
             bars = self._bars.get(node.node_id)
             if bars is None or bars.parentItem() is not node or bars.scene() is None:
                 bars = self._bars[node.node_id] = UsageBars(node)
-            bars.set_shares(shares, self.dead.get(path, frozenset()))
+            bars.set_shares(shares, frozenset(int(i) for i in np.flatnonzero(shares == 0)))
             shown[name] = bars
         return shown
 
