@@ -10,16 +10,14 @@ receives finished dicts; a newer request makes older results be ignored.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -35,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.graph.model import Project
+from modstudio.ui.background import Background
 
 COLUMNS = ("node", "type", "params", "params %", "FLOPs", "FLOPs %")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -55,10 +54,6 @@ class NumberItem(QTableWidgetItem):
         return super().__lt__(other)
 
 
-class _Results(QObject):
-    done = Signal(int, str, object)  # request number, kind ("project" or "run"), analysis dict or error text
-
-
 def _count(value: Any) -> str:
     return "" if value is None else f"{value:,.0f}"
 
@@ -77,8 +72,7 @@ class AnalysisPanel(QWidget):
         self.catalog = catalog
         self.analysis: dict[str, Any] | None = None
         self._request = 0
-        self._results = _Results(self)
-        self._results.done.connect(self._finished)
+        self.background = Background(self, "analysis")
         self.status = QLabel("Open a project or a run to analyse it.")
         self.status.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -160,25 +154,17 @@ class AnalysisPanel(QWidget):
         self._start("run", lambda: _run_analysis(Path(run_folder), catalog))
 
     def _start(self, kind: str, work: Callable[[], dict[str, Any]]) -> None:
-        number, results = self._request, self._results
-
-        def run() -> None:
-            try:
-                outcome: object = work()
-            except Exception as exc:  # a worker must report, never die silently
-                outcome = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            with contextlib.suppress(RuntimeError):  # the panel was closed meanwhile
-                results.done.emit(number, kind, outcome)
-
-        threading.Thread(target=run, name=f"analysis-{kind}", daemon=True).start()
+        number = self._request
+        self.background.run(work, lambda outcome: self._finished(number, kind, outcome))
 
     def _finished(self, number: int, kind: str, outcome: object) -> None:
         if number != self._request:
             return  # an older request: something newer is on its way
         if isinstance(outcome, dict):
             self.show_analysis(outcome, kind=kind)
-        else:
-            self.status.setText(f"cannot analyse: {outcome}")
+        else:  # the worker's exception: a sentence, never a traceback
+            message = getattr(outcome, "message", None) or f"{type(outcome).__name__}: {outcome}"
+            self.status.setText(f"cannot analyse: {message}")
 
     # -- drawing ---------------------------------------------------------------------------
     def show_analysis(self, analysis: dict[str, Any], kind: str = "run") -> None:

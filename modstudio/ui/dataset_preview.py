@@ -7,7 +7,6 @@ newest request is shown when the settings change faster than the data loads.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import itertools
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QLabel,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from modstudio.graph.model import DataSection
+from modstudio.ui.background import Background
 
 MAX_POINTS = 20_000
 MAX_IMAGES = 32
@@ -126,22 +126,12 @@ def _csv_rows(section: DataSection, base_dir: Path | None, title: str) -> Previe
     return Preview("table", title, header=rows[0], rows=rows[1:])
 
 
-class _Signals(QObject):
-    done = Signal(int, object)
-
-
-class _Load(QRunnable):
-    def __init__(self, number: int, section: DataSection, base_dir: Path | None, signals: _Signals) -> None:
-        super().__init__()
-        self.number, self.section, self.base_dir, self.signals = number, section, base_dir, signals
-
-    def run(self) -> None:
-        try:
-            preview = make_preview(self.section, self.base_dir)
-        except Exception as exc:  # never let a worker thread die silently
-            preview = Preview("error", f"the dataset cannot be shown: {exc}")
-        with contextlib.suppress(RuntimeError):  # the preview was closed while loading
-            self.signals.done.emit(self.number, preview)
+def _load(section: DataSection, base_dir: Path | None) -> Preview:
+    """``make_preview`` for a worker thread: every failure becomes a message to show."""
+    try:
+        return make_preview(section, base_dir)
+    except Exception as exc:  # never let a worker thread die silently
+        return Preview("error", f"the dataset cannot be shown: {exc}")
 
 
 class DatasetPreview(QWidget):
@@ -155,9 +145,7 @@ class DatasetPreview(QWidget):
         self._count = 0
         self._number = 0
         self._loading = False
-        self._signals = _Signals(self)  # deleted with the widget: a late result is then dropped
-        self._signals.done.connect(self._show)
-        self.pool = QThreadPool.globalInstance()
+        self.background = Background(self, "dataset-preview")  # deleted with the widget: a late result is dropped
         self.title = QLabel("No dataset")
         self.title.setWordWrap(True)
         self.title.setObjectName("doc")
@@ -226,7 +214,8 @@ class DatasetPreview(QWidget):
         self.title.setText(f"loading {section.dataset}…")
         self.title.setObjectName("doc")
         self._restyle(self.title)
-        self.pool.start(_Load(self._number, copy.deepcopy(section), base_dir, self._signals))
+        number, section = self._number, copy.deepcopy(section)
+        self.background.run(lambda: _load(section, base_dir), lambda preview: self._show(number, preview))
 
     def _show(self, number: int, preview: Preview) -> None:
         if number != self._number:

@@ -5,11 +5,9 @@ dialog shows progress; the result or the reason it failed is reported in a sente
 from __future__ import annotations
 
 import copy
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,6 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from modstudio.graph.model import Project
+
+from .background import Background
+
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
@@ -35,12 +37,6 @@ FORMATS = {
     "onnx": ("ONNX (.onnx)", ".onnx"),
     "torchrun": ("torchrun training folder", ""),
 }
-
-
-class _Outcome(QObject):
-    """Carries the worker thread's result to the GUI thread (queued signal)."""
-
-    done = Signal(bool, str)
 
 
 class ExportDialog(QDialog):
@@ -73,8 +69,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
-        self.outcome = _Outcome(self)
-        self.outcome.done.connect(self._finished)
+        self.background = Background(self, "export")
         self.format.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
 
@@ -138,27 +133,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.progress.show()
         self.note.setText(f"Exporting to {fmt}: building, writing, loading back and comparing outputs…")
-        args = (project, fmt, out, weights, base)
-        threading.Thread(target=self._work, args=args, daemon=True).start()
-
-    def _work(self, project, fmt: str, out: str, weights: str | None, base: Path | None) -> None:  # type: ignore[no-untyped-def]
-        from modstudio.compile.export import ExportError, export_project
-
-        try:
-            result = export_project(project, fmt, out, weights=weights, force=True, base_dir=base)
-        except ExportError as exc:
-            self.outcome.done.emit(False, str(exc))
-            return
-        except Exception as exc:  # anything else: a sentence, never a traceback in the user's face
-            self.outcome.done.emit(False, f"the export failed: {type(exc).__name__}: {exc}")
-            return
-        checked = (
-            ""
-            if result.max_difference is None
-            else f"\nOutputs match the project's within {result.max_difference:.1e}."
-        )
-        notes = "".join(f"\nNote: {n}" for n in result.notes)
-        self.outcome.done.emit(True, f"Wrote {result.path} ({fmt}, top class {result.top_class}).{checked}{notes}")
+        self.background.run(lambda: _export(project, fmt, out, weights, base), lambda outcome: self._finished(*outcome))
 
     def _finished(self, ok: bool, text: str) -> None:
         self.progress.hide()
@@ -169,6 +144,23 @@ class ExportDialog(QDialog):
         else:
             self.note.setText(f"Could not export: {text}")
             self.window_.report("Export failed", text)
+
+
+def _export(project: Project, fmt: str, out: str, weights: str | None, base: Path | None) -> tuple[bool, str]:
+    """Run the export (in a worker thread): whether it worked, and what to tell the user."""
+    from modstudio.compile.export import ExportError, export_project
+
+    try:
+        result = export_project(project, fmt, out, weights=weights, force=True, base_dir=base)
+    except ExportError as exc:
+        return False, str(exc)
+    except Exception as exc:  # anything else: a sentence, never a traceback in the user's face
+        return False, f"the export failed: {type(exc).__name__}: {exc}"
+    checked = (
+        "" if result.max_difference is None else f"\nOutputs match the project's within {result.max_difference:.1e}."
+    )
+    notes = "".join(f"\nNote: {n}" for n in result.notes)
+    return True, f"Wrote {result.path} ({fmt}, top class {result.top_class}).{checked}{notes}"
 
 
 def show_export_dialog(window: MainWindow) -> ExportDialog:

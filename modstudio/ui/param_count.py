@@ -7,12 +7,12 @@ device (no memory for weights). The GUI thread only receives the finished number
 from __future__ import annotations
 
 import copy
-import threading
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.graph.model import Project
+from modstudio.ui.background import Background
 
 
 def count_parameters(project: Project, catalog: Catalog) -> int:
@@ -36,6 +36,7 @@ class ParamCounter(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self._start)
+        self.background = Background(self, "parameter-count")
 
     def request(self, project: Project, has_errors: bool) -> None:
         self._generation += 1
@@ -51,12 +52,14 @@ class ParamCounter(QObject):
             return
         project, generation = copy.deepcopy(self._project), self._generation  # the worker never sees the live document
         self.counted.emit("parameters: counting…")
-        threading.Thread(target=self._work, args=(project, generation), daemon=True).start()
+        self.background.run(lambda: self._count(project), lambda text: self._counted(generation, text))
 
-    def _work(self, project: Project, generation: int) -> None:
+    def _count(self, project: Project) -> str:
         try:
-            text = f"parameters: {count_parameters(project, self.catalog):,}"
+            return f"parameters: {count_parameters(project, self.catalog):,}"
         except Exception as exc:  # a network that cannot be built: say so, never crash the UI
-            text = f"parameters: — ({type(exc).__name__})"
-        if generation == self._generation:
-            self.counted.emit(text)  # queued to the GUI thread
+            return f"parameters: — ({type(exc).__name__})"
+
+    def _counted(self, generation: int, text: str) -> None:
+        if generation == self._generation:  # else the project changed meanwhile: a newer count is coming
+            self.counted.emit(text)

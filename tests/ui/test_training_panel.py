@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 from modstudio.blocks import default_catalog
 from modstudio.graph.document import Document
@@ -38,9 +38,10 @@ def panel(qtbot) -> Iterator[tuple[TrainingPanel, UndoStack]]:
     close(widget)
 
 
-def close(widget: QWidget) -> None:
+def close(widget: TrainingPanel | DatasetPreview) -> None:
     """Let background loads finish, then close (qtbot.addWidget would close before fixtures end)."""
-    QThreadPool.globalInstance().waitForDone(30_000)
+    preview = widget if isinstance(widget, DatasetPreview) else widget.preview
+    assert preview.background.wait(30), "the dataset preview never finished loading"
     QApplication.processEvents()
     widget.close()
     widget.deleteLater()
