@@ -10,6 +10,10 @@ Times three implementations of the same top-k layer (same router, same experts):
 - ``mixtral``: the Hugging Face Mixtral loop — one-hot expert mask, ``torch.where`` per expert,
   ``index_add_`` (written here).
 - ``dense``: every expert on every token, mixed by the dense combine matrix (written here).
+- ``floor``: not a dispatch but its lower bound: only the experts' GEMMs and GELU (forward and
+  backward) on pre-sorted equal slices, no router, no gather or scatter, no autograd. Any
+  dispatch costs at least this; ``floor / mixtral`` says how far below the Mixtral loop a
+  perfect dispatch could go on this machine.
 
 for E in {4, 8, 16, 32, 64}. Every measurement is one forward+backward; rounds visit all
 (implementation, E) pairs in a rotated order so machine noise spreads evenly; medians of wall
@@ -86,12 +90,43 @@ class DenseAll(nn.Module):
         return torch.einsum("te,ted->td", combine.to(tokens.dtype), stacked).reshape(x.shape)
 
 
+class Floor(nn.Module):
+    """The experts' own work only (see the module docstring): the floor under every dispatch."""
+
+    def __init__(self, moe: MixtureOfExperts) -> None:
+        super().__init__()
+        self.experts, self.k = moe.experts, moe.k
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.reshape(-1, x.shape[-1])
+        slots = tokens.repeat(self.k, 1)  # k slots per token, in equal slices per expert
+        sizes = [len(chunk) for chunk in slots.tensor_split(len(self.experts))]
+        first, second = [e[0] for e in self.experts], [e[2] for e in self.experts]
+        hidden = torch.empty(slots.shape[0], first[0].out_features)
+        out = torch.empty_like(slots)
+        for lin, a, b in zip(first, slots.split(sizes), hidden.split(sizes)):
+            torch.addmm(lin.bias, a, lin.weight.t(), out=b)
+        act = F.gelu(hidden)
+        for lin, a, b in zip(second, act.split(sizes), out.split(sizes)):
+            torch.addmm(lin.bias, a, lin.weight.t(), out=b)
+        grad = torch.ones_like(out)  # backward: weight and input gradients, GELU's derivative
+        grad_act = torch.empty_like(act)
+        for lin, g, a, ga in zip(second, grad.split(sizes), act.split(sizes), grad_act.split(sizes)):
+            torch.mm(g.t(), a)
+            torch.mm(g, lin.weight, out=ga)
+        grad_hidden = torch.ops.aten.gelu_backward(grad_act, hidden)
+        for g, a in zip(grad_hidden.split(sizes), slots.split(sizes)):
+            torch.mm(g.t(), a)
+        return out
+
+
 def build(experts: int, dim: int, seed: int) -> dict[str, nn.Module]:
     torch.manual_seed(seed)
     moe = MixtureOfExperts(
         dim, [make_expert(dim) for _ in range(experts)], gate="topk", k=K, load_balance_weight=0.0, z_loss_weight=0.0
     ).train()
-    return {"sorted": moe, "mixtral": MixtralLoop(moe), "dense": DenseAll(moe)}
+    return {"sorted": moe, "mixtral": MixtralLoop(moe), "dense": DenseAll(moe), "floor": Floor(moe)}
 
 
 def check_same_function(dim: int) -> None:
@@ -100,7 +135,9 @@ def check_same_function(dim: int) -> None:
         impls = build(experts, dim, seed=experts)
         x = torch.randn(300, dim)
         results = []
-        for impl in impls.values():
+        for name, impl in impls.items():
+            if name == "floor":
+                continue
             impl.zero_grad(set_to_none=True)
             xi = x.clone().requires_grad_(True)
             out = impl(xi)
@@ -113,6 +150,9 @@ def check_same_function(dim: int) -> None:
 
 
 def make_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    if isinstance(module, Floor):
+        return lambda: module(x)
+
     def step() -> None:
         module.zero_grad(set_to_none=True)
         module(x).square().mean().backward()
@@ -130,17 +170,22 @@ def timed(step: Callable[[], None]) -> tuple[float, float]:
 def report(median: dict[tuple[str, int], float], unit: str) -> float:
     print(
         f"{unit}: {'E':>4} {'sorted ms':>10} {'mixtral ms':>11} {'dense ms':>10} {'sorted/mixtral':>15} {'dense/sorted':>13}"
+        f" {'floor/mixtral':>14}"
     )
     for experts in EXPERT_COUNTS:
         s, m = median[("sorted", experts)], median[("mixtral", experts)]
         d = median.get(("dense", experts))
         dense = f"{d:10.1f}" if d is not None else f"{'-':>10}"
         dense_ratio = f"{d / s:13.2f}" if d is not None else f"{'-':>13}"
-        print(f"{unit}: {experts:>4} {s:10.1f} {m:11.1f} {dense} {s / m:15.3f} {dense_ratio}")
+        floor = median[("floor", experts)] / m
+        print(f"{unit}: {experts:>4} {s:10.1f} {m:11.1f} {dense} {s / m:15.3f} {dense_ratio} {floor:14.3f}")
     scaling = median[("sorted", 64)] / median[("sorted", 4)]
     line = f"{unit}: sorted E=64 / E=4 {scaling:.3f} (goal <= 1.5); E=16 sorted / mixtral {median[('sorted', 16)] / median[('mixtral', 16)]:.3f} (goal <= 0.9)"
     if ("dense", 16) in median:
         line += f"; E=16 dense / sorted {median[('dense', 16)] / median[('sorted', 16)]:.2f} (goal >= 4)"
+    line += (
+        f"; E=16 floor / mixtral {median[('floor', 16)] / median[('mixtral', 16)]:.3f} (the best any dispatch could do)"
+    )
     print(line)
     return scaling
 
