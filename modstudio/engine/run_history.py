@@ -18,6 +18,7 @@ from typing import Any
 
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
 RUNS_SUFFIX = ".runs"
+ANALYSIS_FILE = "analysis.json"  # written by modstudio.engine.analysis.report
 STALE_SECONDS = 120.0  # a run without a summary whose files were not touched for this long is not going any more
 
 
@@ -190,3 +191,15 @@ def _float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
+
+
+def read_analysis(run_folder: Path) -> dict[str, Any] | None:
+    """The run's saved analysis (``analysis.json``), or None if there is none or it cannot be read."""
+    target = Path(run_folder) / ANALYSIS_FILE
+    if not target.is_file():
+        return None
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -74,13 +74,18 @@ def test_a_missing_root_or_stray_files_are_no_runs(tmp_path: Path) -> None:
     assert list_runs(tmp_path) == []
 
 
-def test_reading_runs_does_not_load_torch(runs: dict[str, Path]) -> None:
+def test_reading_runs_and_their_saved_analysis_does_not_load_torch(runs: dict[str, Path]) -> None:
     import subprocess
 
+    (runs["classes"] / "analysis.json").write_text('{"costs": {"nodes": []}}')
     code = (
-        "import sys\nfrom pathlib import Path\nfrom modstudio.engine.run_history import list_runs, read_metrics\n"
+        "import sys\nfrom pathlib import Path\n"
+        "from modstudio.engine.run_history import list_runs, read_analysis, read_metrics, read_routing\n"
         f"records = list_runs(Path({str(runs['classes'].parent)!r}))\n"
-        "assert len(records) == 5 and read_metrics(records[-1].folder)\nprint('torch' in sys.modules)\n"
+        "assert len(records) == 5 and read_metrics(records[-1].folder)\n"
+        f"assert read_analysis(Path({str(runs['classes'])!r})) == {{'costs': {{'nodes': []}}}}\n"
+        "read_routing(records[-1].folder)\n"
+        "print('torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -91,3 +96,13 @@ def test_the_runs_root_is_where_the_engine_puts_runs(tmp_path: Path) -> None:
 
     for path in (tmp_path / "my project.msproj", None):
         assert runs_root_of(path) == default_runs_root(path)
+
+
+def test_a_missing_or_broken_analysis_reads_as_none(tmp_path: Path) -> None:
+    from modstudio.engine.run_history import read_analysis
+
+    assert read_analysis(tmp_path) is None
+    (tmp_path / "analysis.json").write_text('{"costs": ')  # cut off mid-write
+    assert read_analysis(tmp_path) is None
+    (tmp_path / "analysis.json").write_text("[1, 2]")  # not an analysis
+    assert read_analysis(tmp_path) is None

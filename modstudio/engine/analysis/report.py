@@ -19,6 +19,7 @@ from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.compile.graphnet import CompileError, GraphNet, build_on_meta
 from modstudio.compile.weights import fit_problems
 from modstudio.engine.errors import EngineError
+from modstudio.engine.run_history import ANALYSIS_FILE, read_analysis
 from modstudio.engine.runs import RUNS_SUFFIX, RunFolder, default_runs_root, jsonable
 from modstudio.graph.io import write_atomic
 from modstudio.graph.model import Project
@@ -27,8 +28,6 @@ from modstudio.graph.problems import ProjectError
 from .costs import project_costs
 from .modularity import modularity_report, weight_layers
 from .specialization import ensemble_disagreement, routing_matrices, specialization
-
-ANALYSIS_FILE = "analysis.json"
 
 
 def find_run(project_file: Path | None, run: str) -> Path:
@@ -132,17 +131,6 @@ def save_analysis(run_folder: Path, analysis: dict[str, Any]) -> Path:
     target = Path(run_folder) / ANALYSIS_FILE
     write_atomic(target, (json.dumps(jsonable(analysis), indent=1) + "\n").encode())
     return target
-
-
-def read_analysis(run_folder: Path) -> dict[str, Any] | None:
-    target = Path(run_folder) / ANALYSIS_FILE
-    if not target.is_file():
-        return None
-    try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 __all__ = ["analyze_project", "analyze_run", "find_run", "read_analysis", "save_analysis"]
