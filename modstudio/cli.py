@@ -40,7 +40,8 @@ def cmd_templates(args: argparse.Namespace) -> int:
     infos = templates()
     width = max(len(t.name) for t in infos)
     for info in infos:
-        print(f"{info.name.ljust(width)}  {info.title}")
+        source = f"  (from the plugin {info.plugin})" if info.plugin else ""
+        print(f"{info.name.ljust(width)}  {info.title}{source}")
         if info.doc and not args.brief:
             indent = " " * (width + 2)
             print(textwrap.fill(info.doc, 96, initial_indent=indent, subsequent_indent=indent))

@@ -36,21 +36,44 @@ class TemplateInfo:
     title: str
     doc: str
     path: Path
+    plugin: str | None = None  # the plugin that ships it; None for ModStudio's own
 
 
 @lru_cache(maxsize=1)
 def _index(folder: str) -> dict[str, TemplateInfo]:
-    import json
-
     out: dict[str, TemplateInfo] = {}
     for path in sorted((resources_dir() / folder).glob(f"*{PROJECT_SUFFIX}")):
+        out[path.stem] = _info(path.stem, path)
+    return out
+
+
+def _info(name: str, path: Path, plugin: str | None = None) -> TemplateInfo:
+    import json
+
+    try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        out[path.stem] = TemplateInfo(path.stem, data.get("name", path.stem), data.get("doc", ""), path)
+    except (OSError, ValueError):
+        data = {}  # listed under its file name; opening it reports what is wrong with it
+    data = data if isinstance(data, dict) else {}
+    return TemplateInfo(name, str(data.get("name", path.stem)), str(data.get("doc", "")), path, plugin)
+
+
+def _all_templates() -> dict[str, TemplateInfo]:
+    """ModStudio's templates, then every loaded plugin's (``TEMPLATES``); a plugin template whose
+    file name is taken is listed as ``<plugin>-<name>``."""
+    from modstudio.blocks.plugins import load_plugins
+
+    out = dict(_index("templates"))
+    for plugin in load_plugins().plugins:
+        for path in plugin.templates:
+            name = path.stem if path.stem not in out else f"{plugin.name}-{path.stem}"
+            out.setdefault(name, _info(name, path, plugin.name))
     return out
 
 
 def templates() -> list[TemplateInfo]:
-    return list(_index("templates").values())
+    """Every project template: ModStudio's own, then those plugins ship."""
+    return list(_all_templates().values())
 
 
 def library_files() -> list[TemplateInfo]:
@@ -58,9 +81,10 @@ def library_files() -> list[TemplateInfo]:
 
 
 def template_path(name: str) -> Path:
-    info = _index("templates").get(name)
+    found = _index("templates") if name in _index("templates") else _all_templates()
+    info = found.get(name)
     if info is None:
-        known = ", ".join(_index("templates")) or "none"
+        known = ", ".join(_all_templates()) or "none"
         raise KeyError(f"no template named '{name}' (templates: {known})")
     return info.path
 

@@ -34,13 +34,14 @@ def test_the_promised_templates_and_library_modules_ship():
 
 
 ALL = [("templates", t.name) for t in templates()] + [("library", f.name) for f in library_files()]
+PATHS = {("templates", t.name): t.path for t in templates()} | {("library", f.name): f.path for f in library_files()}
 
 
 @pytest.mark.parametrize(("folder", "name"), ALL, ids=[f"{f}/{n}" for f, n in ALL])
 def test_validates_and_runs_forward_and_backward(folder, name):
     from modstudio.graph.io import load_project
 
-    project = load_project(resources_dir() / folder / f"{name}.msproj", default_catalog())
+    project = load_project(PATHS[(folder, name)], default_catalog())  # plugin templates live with their plugin
     shapes = infer_shapes(project)
     assert shapes.ok, [p.message for p in shapes.errors]
     net = GraphNet(project)

@@ -28,7 +28,8 @@ class TemplateGallery(QDialog):
         self.resize(520, 360)
         self.list = QListWidget()
         for info in templates():
-            item = QListWidgetItem(f"{info.title}\n    {info.doc}" if info.doc else info.title)
+            title = f"{info.title}  (from the plugin {info.plugin})" if info.plugin else info.title
+            item = QListWidgetItem(f"{title}\n    {info.doc}" if info.doc else title)
             item.setData(Qt.ItemDataRole.UserRole, info.name)
             item.setToolTip(info.doc)
             self.list.addItem(item)

@@ -58,4 +58,4 @@ MAXOUT = BlockSpec(
 )
 
 BLOCKS = (MAXOUT,)
-TEMPLATES = ("templates/maxout_moons.msproj",)  # a starting point, opened from Help > Plugins…
+TEMPLATES = ("templates/maxout_moons.msproj",)  # listed with the built-in templates

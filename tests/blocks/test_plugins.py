@@ -361,3 +361,21 @@ def test_a_project_using_a_plugin_that_is_not_installed_opens_and_says_so(tmp_pa
         prepare(project, TrainSettings(runs_root=str(tmp_path / "runs"), device="cpu"))
     with pytest.raises(OperationError, match="cannot set grid of 'units': 'units' has unknown block type 'kan_spline'"):
         Document(project, default_catalog()).check_param("main", node, "grid", 7)
+
+
+def test_plugin_templates_are_listed_and_open_like_modstudios_own(tmp_path: Path, capsys) -> None:
+    from modstudio.cli import main
+    from modstudio.library import load_template, resources_dir, template_path, templates
+
+    infos = {t.name: t for t in templates()}
+    maxout = infos["maxout_moons"]
+    assert maxout.plugin == "maxout" and maxout.title == "Maxout network on two moons"
+    assert template_path("maxout_moons") == maxout.path and maxout.path.parent.parent.name == "maxout"
+    own = resources_dir() / "templates"
+    assert all((t.plugin is None) == (t.path.parent == own) for t in infos.values())
+    project = load_template("maxout_moons")
+    assert any(n.block == "maxout" for m in project.modules.values() for n in m.nodes)
+    assert main(["templates", "--brief"]) == 0
+    assert "Maxout network on two moons  (from the plugin maxout)" in capsys.readouterr().out
+    out = tmp_path / "mine.msproj"
+    assert main(["new", "--template", "maxout_moons", "-o", str(out)]) == 0 and out.is_file()

@@ -194,6 +194,8 @@ def test_the_template_gallery_lists_every_template_with_its_description(window) 
     assert gallery.chosen() == "resnet18"
     info = next(t for t in templates() if t.name == "resnet18")
     assert info.title in gallery.list.currentItem().text() and info.doc in gallery.list.currentItem().text()
+    plugin_row = names.index("maxout_moons")  # a plugin's template is listed too, and says where it is from
+    assert "(from the plugin maxout)" in gallery.list.item(plugin_row).text()
 
 
 def test_copy_then_paste_through_the_clipboard(window) -> None:
