@@ -11,6 +11,7 @@ from modstudio.graph.model import Project
 
 from .graphnet import CompileError, GraphNet, build_on_meta
 from .shapes import ModuleShapes, ShapeInference
+from .weights import freeze_nodes
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
     if shapes.errors:
         raise CompileError(shapes.errors)
     net = build_on_meta(project, catalog)
+    freeze_nodes(net, project)  # frozen (grafted) nodes: counted apart, as training leaves them alone
     rows: list[SummaryRow] = []
     _rows(project, catalog, shapes, net, 0, rows)
     total = sum(p.numel() for p in net.parameters())

@@ -50,6 +50,21 @@ def test_validate_prints_the_module_tree_with_nesting(capsys):
     assert "total parameters: 11,689,512" in out
 
 
+def test_validate_counts_the_parameters_of_frozen_nodes_apart(tmp_path, capsys):
+    from modstudio.blocks import default_catalog
+    from modstudio.graph.io import save_project
+    from modstudio.library import load_template
+
+    project = load_template("cnn_digits", default_catalog())
+    conv1 = project.main_module.node_named("conv1")
+    conv1.frozen = True  # as a grafted module kept frozen
+    target = tmp_path / "frozen.msproj"
+    save_project(project, target)
+    assert main(["validate", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "total parameters: 13,706 (160 frozen)" in out  # conv1: 16 x 1 x 3 x 3 weights + 16 biases
+
+
 @pytest.mark.parametrize(
     ("name", "words"),
     [
