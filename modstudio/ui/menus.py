@@ -13,6 +13,7 @@ from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.layout import layered_positions
 
 from .export_dialog import show_export_dialog
+from .graft_dialog import show_graft_dialog
 from .plugins_dialog import show_plugins_dialog
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def build_menus(w: MainWindow) -> None:
     act(file, "save", "&Save", lambda: save(w), QKeySequence.StandardKey.Save)
     act(file, "save_as", "Save &As…", lambda: save_as(w), QKeySequence("Ctrl+Shift+S"))
     act(file, "export", "&Export…", lambda: show_export_dialog(w), QKeySequence("Ctrl+E"))
+    act(file, "graft", "&Graft Module from a Run…", lambda: show_graft_dialog(w))
     file.addSeparator()
     act(file, "quit", "&Quit", w.close, QKeySequence.StandardKey.Quit)
 

@@ -108,7 +108,7 @@ class RunsPanel(QWidget):
         self.records = list_runs(self.runs_root)
         self.tree.clear()
         for record in self.records:
-            item = QTreeWidgetItem([_cell(record, column) for column in COLUMNS])
+            item = QTreeWidgetItem([run_cell(record, column) for column in COLUMNS])
             item.setData(0, Qt.ItemDataRole.UserRole, str(record.folder))
             tip = f"{record.folder}\n{record.error}" if record.error else str(record.folder)
             for column in range(len(COLUMNS)):
@@ -195,7 +195,8 @@ class RunsPanel(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
 
-def _cell(record: RunRecord, column: str) -> str:
+def run_cell(record: RunRecord, column: str) -> str:
+    """What a runs list shows in ``column`` for one run (also used by the graft dialog)."""
     if column == "started":
         return record.started.strftime("%Y-%m-%d %H:%M:%S") if record.started else "?"
     if column == "status":

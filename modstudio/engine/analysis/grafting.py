@@ -3,8 +3,10 @@ and apply :class:`~modstudio.graph.graft.GraftModule` with a reference to them."
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.compile.graphnet import CompileError, build_on_meta
@@ -30,7 +32,14 @@ def weight_prefixes(source: Project, module: str, catalog: Catalog) -> list[str]
     return [f"{path}." if path else "" for path in module_paths(net, module)]
 
 
-def graft_from_run(
+class GraftPlan(NamedTuple):
+    """A graft checked on a copy of the project: the operation to apply and what it does."""
+
+    op: GraftModule
+    note: str
+
+
+def plan_graft(
     project: Project,
     source: Project,
     source_file: Path,
@@ -43,11 +52,13 @@ def graft_from_run(
     into: str | None = None,
     replace: str | None = None,
     weights_of: str | None = None,
-) -> str:
-    """Graft ``module`` of ``source`` with the weights of its run into ``project`` (in place).
+) -> GraftPlan:
+    """Check the graft of ``module`` of ``source`` with the weights of its run into ``project``.
 
-    ``project_dir``: the folder of the file ``project`` will be saved to (the weights path is
-    stored relative to it). Returns a sentence saying what was done.
+    Everything (finding the run, reading the weights, applying the graft and checking the
+    fit) happens on a copy: ``project`` is not changed. Returns a fresh, unapplied
+    :class:`GraftModule` (applying it to ``project`` gives the checked result, the same
+    node id) and a sentence saying what it does. Raises :class:`GraftError`.
     """
     if module not in source.modules:
         raise GraftError(f"{source_file} has no module '{module}' (modules: {', '.join(source.modules)})")
@@ -79,21 +90,51 @@ def graft_from_run(
     if not selected:
         raise GraftError(f"{weights_file} has no tensors under '{prefix}'")
     relative = Path(os.path.relpath(weights_file.resolve(), project_dir.resolve())).as_posix()
+    trial = copy.deepcopy(project)
     op = GraftModule(source, module, join_weights(relative, prefix), frozen, into, replace=replace)
-    doc = Document(project, catalog)
     try:
-        undo = doc.apply(op)
+        Document(trial, catalog).apply(op)
     except OperationError as exc:
         raise GraftError(str(exc)) from None
-    fits = _check_fit(project, catalog, op.node_id, selected)
+    fits = _check_fit(trial, catalog, op.node_id, selected)
     if fits is not None and fits.startswith("the weights"):
-        doc.apply(undo)
         raise GraftError(fits)
     state = "frozen" if frozen else "trainable"
     where = f"'{prefix[:-1]}'" if prefix else "the whole network"
     others = f" (other uses: {', '.join(p[:-1] for p in prefixes if p != prefix)})" if len(prefixes) > 1 else ""
     note = f"grafted '{module}' as '{op.grafted}' with the weights of {where}{others} from {weights_file} ({state})"
-    return note if fits is None else f"{note}; {fits}"
+    fresh = GraftModule(source, module, op.weights, frozen, into, replace=replace, node_id=op.node_id)
+    return GraftPlan(fresh, note if fits is None else f"{note}; {fits}")
+
+
+def graft_from_run(
+    project: Project,
+    source: Project,
+    source_file: Path,
+    run: str,
+    module: str,
+    project_dir: Path,
+    catalog: Catalog,
+    *,
+    frozen: bool = False,
+    into: str | None = None,
+    replace: str | None = None,
+    weights_of: str | None = None,
+) -> str:
+    """Graft ``module`` of ``source`` with the weights of its run into ``project`` (in place).
+
+    ``project_dir``: the folder of the file ``project`` will be saved to (the weights path is
+    stored relative to it). Returns a sentence saying what was done.
+    """
+    plan = plan_graft(
+        project, source, source_file, run, module, project_dir, catalog,
+        frozen=frozen, into=into, replace=replace, weights_of=weights_of,
+    )  # fmt: skip
+    try:
+        Document(project, catalog).apply(plan.op)
+    except OperationError as exc:
+        raise GraftError(str(exc)) from None
+    return plan.note
 
 
 def _check_fit(project: Project, catalog: Catalog, node_id: str, selected: dict) -> str | None:
