@@ -107,15 +107,20 @@ def test_python_export_loads_the_weights_strictly_and_gives_graphnets_outputs(ex
     assert_same_outputs(project, net, model.eval(), batches=(1, 2) if name == "resnet18" else (1, 7))
 
 
-def test_python_export_imports_only_torch_and_the_standard_library(exported):
-    for _, _, path in exported.values():
+def test_python_export_imports_only_torch_the_standard_library_and_its_plugins(exported):
+    from modstudio.blocks.plugins import load_plugins
+
+    plugin_modules = {p.name: p.module.split(".")[0] for p in load_plugins().plugins}
+    plugin_of = {t.name: t.plugin for t in templates()}
+    for name, (_, _, path) in exported.items():
+        allowed = {"torch"} | ({plugin_modules[plugin_of[name]]} if plugin_of.get(name) else set())
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
-            for name in names:
-                top = name.split(".")[0]
-                assert top == "torch" or top in sys.stdlib_module_names, f"{path.name} imports {name}"
+            for imported in names:
+                top = imported.split(".")[0]
+                assert top in allowed or top in sys.stdlib_module_names, f"{path.name} imports {imported}"
 
 
 def test_python_export_passes_ruff_check(exported):
