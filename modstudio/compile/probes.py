@@ -9,8 +9,10 @@ engine switches them on, hands them the batch labels, and reads them between ste
     ...
     facts = {path: probe.take() for path, probe in probes_of(net).items()}
 
-Recording is cheap: a few tensor reductions kept on the device, no host sync until
-``take()``. Facts are plain floats and numpy arrays, ready for the worker's pipe.
+Recording is cheap: a probed MoE step only keeps references to its router probabilities and
+choices (``RoutingProbe.defer``); the facts are computed at ``take()``, each op once over all
+the steps kept since (at most 16 are kept before they are folded), with no host sync before
+then. Facts are plain floats and numpy arrays, ready for the worker's pipe.
 """
 
 from __future__ import annotations

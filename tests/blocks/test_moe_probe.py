@@ -112,6 +112,42 @@ def test_class_expert_skipped_without_labels_or_with_mismatched_batch():
     assert "class_expert" not in moe.probe.take()
 
 
+@pytest.mark.parametrize("gate", ["topk", "switch", "expert_choice"])
+def test_many_steps_of_changing_batches_count_like_a_step_by_step_hand_count(gate):
+    """Steps are kept and counted together at take(); batches of different sizes, labels that
+    change every step and more steps than are kept before folding must all count exactly."""
+    from modstudio.blocks.layers.routing import FOLD_AFTER
+
+    moe = make_moe(gate, experts=4, k=2, capacity_factor=1.0).eval()
+    moe.probe.enabled = True
+    moe.probe.num_classes = 3
+    generator = torch.Generator().manual_seed(1)
+    load, by_class, dropped, entropy = np.zeros(4), np.zeros((3, 4)), 0, 0.0
+    steps = FOLD_AFTER * 2 + 5
+    for step in range(steps):
+        batch = 6 if step % 3 else 4
+        x = torch.randn(batch, 2, 4, generator=generator)  # 2 tokens per sample
+        labels = torch.randint(0, 3, (batch,), generator=generator)
+        moe.probe.labels = labels
+        moe(x)
+        with torch.no_grad():  # the hand count: who got each token, from the layer's own combine
+            probs = moe.router(x.reshape(-1, 4)).softmax(-1)
+            combine, _ = moe._combine(moe.router(x.reshape(-1, 4)), probs)
+        routed = (combine > 0).numpy()
+        load += routed.sum(0)
+        dropped += int((~routed.any(-1)).sum())
+        for token, row in enumerate(routed):
+            by_class[int(labels[token // 2])] += row
+        entropy += float(-(probs * probs.log()).sum(-1).mean())
+    facts = moe.probe.take()
+    assert facts["steps"] == steps
+    assert np.array_equal(facts["tokens_per_expert"], load)
+    assert np.array_equal(facts["class_expert"], by_class)
+    assert facts["dropped_tokens"] == dropped
+    assert facts["entropy"] == pytest.approx(entropy / steps, rel=1e-5)
+    assert len(moe.probe._deferred) == 0  # take() leaves nothing behind
+
+
 def test_switch_probe_counts_kept_tokens_and_drops():
     moe = identity_router(make_moe("switch", experts=4, capacity_factor=1.0)).eval()
     moe.probe.enabled = True

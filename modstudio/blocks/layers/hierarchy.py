@@ -99,14 +99,15 @@ class HierarchicalMoE(nn.Module):
             losses["z_loss"] = self.z_loss_weight * z
         return losses
 
+    @torch.no_grad()  # facts, not part of the loss
     def _record(self, x: torch.Tensor, joint: torch.Tensor, combine: torch.Tensor, group_idx: torch.Tensor) -> None:
         probe = self.probe
         routed = combine > 0
         count = joint.shape[0]
         probe.add("tokens_per_expert", routed.sum(dim=0))
         probe.add("tokens_per_group", torch.bincount(group_idx.reshape(-1), minlength=self.groups))
-        probe.add("slots", torch.tensor(float(count * self.k_groups * self.k)))
-        probe.add("routed_tokens", torch.tensor(float(count)))
+        probe.add("slots", float(count * self.k_groups * self.k))
+        probe.add("routed_tokens", float(count))
         probe.add("entropy", -(joint * joint.clamp_min(1e-12).log()).sum(-1).mean())
         probe.add("mean_prob", joint.mean(dim=0))
         for name, value in self.aux_losses.items():
@@ -165,8 +166,8 @@ class HardGate(nn.Module):
             self.probe.keep_choice(choice)
         if self.probe.enabled:
             self.probe.add("tokens_per_expert", onehot.detach().sum(0))
-            self.probe.add("slots", torch.tensor(float(x.shape[0])))
-            self.probe.add("routed_tokens", torch.tensor(float(x.shape[0])))
+            self.probe.add("slots", float(x.shape[0]))
+            self.probe.add("routed_tokens", float(x.shape[0]))
             probs = logits.softmax(-1)
             self.probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
             for name, value in self.aux_losses.items():

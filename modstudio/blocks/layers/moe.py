@@ -170,7 +170,7 @@ class MixtureOfExperts(nn.Module):
         training = self.training and tokens.shape[0] > 0  # an empty batch has no losses to balance
         self.aux_losses = self._aux_losses(logits, scores, probs, noise_std, combine, picked) if training else {}
         if self.probe.enabled:
-            self._record(x, probs, combine)
+            self._record(x, probs, combine, picked)
         if self.probe.capture:  # the router's first choice, before any capacity limit
             self.probe.keep_choice(scores.argmax(dim=-1))
 
@@ -197,27 +197,80 @@ class MixtureOfExperts(nn.Module):
             losses["importance"] = self.importance_weight * (_cv_squared(importance) + _cv_squared(load))
         return losses
 
-    def _record(self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor) -> None:
+    def _record(self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> None:
+        """Keep this step's routing for the probe (probes on may cost at most 3% of a train
+        step): the facts are computed at ``take()``, over all steps kept meanwhile at once."""
         probe = self.probe
-        routed = combine > 0
-        tokens = probs.shape[0]
-        probe.add("tokens_per_expert", routed.sum(dim=0))
-        experts = self.num_experts
+        tokens, experts = probs.shape
+        if self.gate in ("switch", "expert_choice"):
+            probe.defer(_facts_with_drops, x.shape[0], probs=probs, combine=combine)
+        else:  # top-k gates: every token goes to its k distinct picks, nothing is dropped
+            probe.defer(_facts_of_choices, x.shape[0], probs=probs, picked=picked)
+            probe.add("dropped_tokens", 0.0)
         if self.gate == "expert_choice":
             probe.add("slots", float(experts * min(tokens, math.ceil(self.capacity_factor * tokens / experts))))
         else:
             probe.add("slots", float(tokens * self.k))
         probe.add("routed_tokens", float(tokens))
-        if self.gate in ("switch", "expert_choice"):
-            probe.add("dropped_tokens", (~routed.any(dim=-1)).sum())
-        else:
-            probe.add("dropped_tokens", 0.0)  # top-k gates drop nothing
-        probe.add("entropy", -torch.xlogy(probs, probs).sum() / max(tokens, 1))
-        probe.add("mean_prob", probs.mean(dim=0))
         for name, value in self.aux_losses.items():
             probe.add(f"aux_{name}", value)
-        probe.count_by_label(x.shape[0], routed)
         probe.step_done()
+
+
+def _entropy_and_mean(probs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Router entropy -Σ p log p per token and the mean gate probability P_i, each summed over
+    the steps of ``probs`` [steps, tokens, experts] (the tiny shift makes 0·log 0 = 0)."""
+    tokens = max(probs.shape[1], 1)
+    flat = probs.reshape(-1)
+    log_p = flat.clamp_min(1e-30).log_()  # two passes; the dot below is one more (no [S, T, E] product)
+    return {
+        "entropy": torch.dot(flat, log_p).div_(-tokens),
+        "mean_prob": probs.sum(dim=(0, 1)).div_(tokens),
+    }
+
+
+def _facts_of_choices(
+    probe: RoutingProbe,
+    labels: torch.Tensor | None,
+    regions: torch.Tensor | None,
+    probs: torch.Tensor,
+    picked: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """Top-k gates, over stacked steps: ``picked`` [steps, tokens, k] expert ids."""
+    experts = probs.shape[-1]
+    flat = picked.reshape(-1)
+
+    def cells(values: torch.Tensor, count: int) -> torch.Tensor:
+        of_pick = values.reshape(-1).to(flat.device).long().repeat_interleave(flat.numel() // values.numel())
+        return torch.bincount(of_pick * experts + flat, minlength=count * experts)[: count * experts].view(count, -1)
+
+    facts = {"tokens_per_expert": torch.bincount(flat, minlength=experts), **_entropy_and_mean(probs)}
+    return facts | probe.label_counts(labels, regions, cells)
+
+
+def _facts_with_drops(
+    probe: RoutingProbe,
+    labels: torch.Tensor | None,
+    regions: torch.Tensor | None,
+    probs: torch.Tensor,
+    combine: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """Switch and expert-choice gates, over stacked steps: a token counts for an expert where
+    ``combine`` [steps, tokens, experts] kept it; a token no expert kept is dropped."""
+    experts = probs.shape[-1]
+    routed = combine > 0
+
+    def cells(values: torch.Tensor, count: int) -> torch.Tensor:
+        flat = values.reshape(-1).to(routed.device).long()
+        per_sample = routed.reshape(flat.numel(), -1, experts).sum(dim=1, dtype=torch.float32)
+        return torch.zeros(count, experts, device=routed.device).index_add_(0, flat, per_sample)
+
+    facts = {
+        "tokens_per_expert": routed.sum(dim=(0, 1)),
+        "dropped_tokens": (~routed.any(dim=-1)).sum(),
+        **_entropy_and_mean(probs),
+    }
+    return facts | probe.label_counts(labels, regions, cells)
 
 
 def run_sorted(
