@@ -104,8 +104,15 @@ def test_saving_survives_being_killed(tmp_path):
     save_project(old, target)
     pair = time.perf_counter() - start  # one save of each: the child's loop period
     rng = random.Random(1234)
-    seen = set()
-    for _ in range(25):
+    seen: set[str] = set()
+    kills = 0
+
+    def leftovers() -> list[str]:
+        return [p.name for p in target.parent.iterdir() if p != target]
+
+    # Kill at random moments until both projects were seen on disk and at least one kill landed in
+    # the middle of a save (its temporary file is left behind): at least 25 kills, at most 300.
+    while kills < 25 or (kills < 300 and (seen != {"old", "new"} or not leftovers())):
         child = subprocess.Popen(
             [sys.executable, "-c", SAVER, str(target), *sources], stdout=subprocess.PIPE, text=True
         )
@@ -113,10 +120,11 @@ def test_saving_survives_being_killed(tmp_path):
         time.sleep(rng.uniform(0.0, 3 * pair))  # kill within the first few saves, wherever they are
         child.send_signal(signal.SIGKILL)
         child.wait()
+        kills += 1
         loaded = load_project(target, default_catalog())
-        assert loaded in (old, new)
+        assert loaded in (old, new), f"after kill {kills} the file is neither project"
         seen.add(loaded.name)
     assert seen == {"old", "new"}
     # Kills landed in the middle of saves too: their temporary files are left behind, never the target.
-    leftovers = [p.name for p in target.parent.iterdir() if p != target]
-    assert leftovers and all(name.startswith(".p.msproj.") and name.endswith(".tmp") for name in leftovers)
+    left = leftovers()
+    assert left and all(name.startswith(".p.msproj.") and name.endswith(".tmp") for name in left)
