@@ -113,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         epochs=args.epochs, device=args.device, seed=args.seed, runs_root=args.out, resume=args.resume
     )
-    console = TrainConsole(bar=not args.quiet)
+    console = TrainConsole(bar=False if args.quiet else None)
     client = TrainClient()
     client.start(project, settings, Path(args.file).resolve())
     last: dict = {}
@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the run folder (default: <project>.runs beside the file)")
     p.add_argument("--seed", type=int, help="random seed (default: the project's)")
     p.add_argument("--resume", help="continue the run in this run folder")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("export", help="export a project: python, torchscript, pt2, onnx, or a torchrun folder")
@@ -294,6 +294,12 @@ def launch_gui(path: str | None) -> int:
     """Open the editor; Qt is imported only here, so headless commands never load it."""
     if path is not None and not Path(path).exists():
         print(f"error: {path} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from modstudio.ui.preflight import display_problem
+
+    problem = display_problem()
+    if problem is not None:  # Qt would abort the process with a core dump
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from modstudio.ui.app import run
 

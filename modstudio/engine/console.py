@@ -14,13 +14,23 @@ def _number(value: Any, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-class TrainConsole:
-    """Turns worker messages into terminal output; the bar goes to stderr, the lines to ``out``."""
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        return False
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, bar: bool = True) -> None:
+
+class TrainConsole:
+    """Turns worker messages into terminal output; the bar goes to stderr, the lines to ``out``.
+
+    ``bar=None`` shows the bar only when stderr is a terminal: a log file gets the epoch lines,
+    not hundreds of carriage-return updates."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, bar: bool | None = True) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.show_bar = bar
+        self.show_bar = _is_terminal(self.err) if bar is None else bar
         self.bar: tqdm | None = None
         self.epochs = 0
 

@@ -27,6 +27,23 @@ def test_train_prints_epochs_and_a_summary_with_the_run_folder(tmp_path, capsys)
     assert json.loads((runs[0] / "run.json").read_text())["seed"] == 1
 
 
+def test_a_log_file_gets_the_epoch_lines_without_progress_bar_updates(tmp_path):
+    file = tmp_path / "moons.msproj"
+    save_project(small_mlp(), file)
+    log = tmp_path / "train.log"
+    with log.open("w") as stream:  # stdout and stderr to a file, as in `modstudio train p.msproj > log 2>&1`
+        done = subprocess.run(
+            [sys.executable, "-m", "modstudio", "train", str(file), "--epochs", "2", "--device", "cpu"],
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
+    text = log.read_text()
+    assert done.returncode == 0, text
+    assert "epoch 2/2: train loss" in text
+    assert "\r" not in text and "step/s" not in text
+
+
 def test_bad_input_exits_2_with_a_named_error(tmp_path, capsys):
     assert main(["train", str(tmp_path / "missing.msproj")]) == 2
     assert "cannot read the file" in capsys.readouterr().err
