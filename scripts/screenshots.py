@@ -75,6 +75,7 @@ def train_and_shoot(app, window, out: Path) -> None:  # type: ignore[no-untyped-
     loop.run_until_complete(ui.controller.wait())
     ui.dashboard_dock.hide()
     asyncio.set_event_loop(None)
+    loop.close()  # while Qt is alive: closing it at garbage collection, after Qt, raises
 
 
 def child(out: Path) -> None:

@@ -76,9 +76,7 @@ class RoutingView(QWidget):
 
         self.health_plot = c.addPlot(row=1, col=1)
         style.style_plot(self.health_plot, "Router health", "", "step")
-        style.coloured_title(
-            self.health_plot, "Router health", ["entropy / ln E", "CV of load", "dropped"], style.SERIES
-        )
+        style.coloured_title(self.health_plot, "Router health", ["entropy/ln E", "load CV", "dropped"], style.SERIES)
         self.health = {
             name: self.health_plot.plot(pen=pg.mkPen(colour, width=1.5)) for name, colour in zip(HEALTH, style.SERIES)
         }
