@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from modstudio.blocks.catalog import Catalog
 from modstudio.graph.model import Project
 from modstudio.ui.background import Background
+from modstudio.ui.dashboard import style
 
 COLUMNS = ("node", "type", "params", "params %", "FLOPs", "FLOPs %")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -82,8 +83,8 @@ class AnalysisPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.bars_plot = pg.PlotWidget()
-        self.bars_plot.setLabel("left", "FLOPs %")
+        self.bars_plot = pg.PlotWidget(background=style.PLOT_BACKGROUND)
+        style.style_plot(self.bars_plot.getPlotItem(), None, left="FLOPs %")
         self.bars_plot.setMinimumHeight(140)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#5b8def")
         self.bars_plot.addItem(self.bars)
@@ -94,11 +95,12 @@ class AnalysisPanel(QWidget):
         self.conditional.currentIndexChanged.connect(self._show_specialization)
         self.nmi = QLabel("Specialization: needs a trained run with a conditional node.")
         self.nmi.setWordWrap(True)
-        self.matrix_plot = pg.PlotWidget()
-        self.matrix_plot.setLabel("bottom", "expert")
+        self.matrix_plot = pg.PlotWidget(background=style.PLOT_BACKGROUND)
+        style.style_plot(self.matrix_plot.getPlotItem(), None, bottom="expert")
+        self.matrix_plot.invertY(True)  # the first class on top, as in the dashboard
         self.matrix_plot.setMinimumHeight(160)
         self.matrix = pg.ImageItem(axisOrder="row-major")
-        self.matrix.setColorMap(pg.colormap.get("viridis"))
+        self.matrix.setLookupTable(style.heatmap_lookup())
         self.matrix_plot.addItem(self.matrix)
         self._layout()
 
@@ -115,12 +117,18 @@ class AnalysisPanel(QWidget):
         layout = QVBoxLayout(special)
         for widget in (self.conditional, self.nmi, self.matrix_plot):
             layout.addWidget(widget)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)  # side by side in the bottom dock
         for widget in (costs, modular, special):
-            splitter.addWidget(widget)
+            self.splitter.addWidget(widget)
+        self.splitter.setChildrenCollapsible(False)
         outer = QVBoxLayout(self)
         outer.addWidget(self.status)
-        outer.addWidget(splitter, 1)
+        outer.addWidget(self.splitter, 1)
+
+    def follow_dock_area(self, area: Qt.DockWidgetArea) -> None:
+        """Sections side by side in a wide (top or bottom) dock, stacked in a tall (side) one."""
+        wide = area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
+        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
 
     # -- requests --------------------------------------------------------------------------
     def show_project(self, project: Project) -> None:
@@ -237,11 +245,11 @@ class AnalysisPanel(QWidget):
         self.matrix.setImage(shares, levels=(0.0, 1.0))
         rows, experts = shares.shape
         self.matrix.setRect(QRectF(-0.5, -0.5, experts, rows))  # one cell per (row, expert), centred on it
-        self.matrix_plot.getAxis("bottom").setTicks([[(e, f"e{e}") for e in range(experts)]])
+        self.matrix_plot.getAxis("bottom").setTicks([[(e, f"E{e}") for e in range(experts)]])
         self.matrix_plot.getAxis("left").setTicks([[(r, str(r)) for r in range(rows)]])
-        self.matrix_plot.setLabel("left", entry["rows"])
+        self.matrix_plot.setLabel("left", entry["rows"], color=style.AXIS)
         tops = "; ".join(
-            f"e{e}: " + ", ".join(f"{entry['rows']} {t['class']} ({100 * t['share']:.0f}%)" for t in top[:2])
+            f"E{e}: " + ", ".join(f"{entry['rows']} {t['class']} ({100 * t['share']:.0f}%)" for t in top[:2])
             for e, top in enumerate(entry["top_classes"])
         )
         self.nmi.setText(

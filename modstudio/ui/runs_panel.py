@@ -12,12 +12,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QTreeWidget,
@@ -71,17 +72,16 @@ class RunsPanel(QWidget):
         self.where.setWordWrap(True)
         self.show_button = _button("Show curves", "Show the chosen run's loss and accuracy curves", self.show_curves)
         self.compare_button = _button("Compare", "Show two chosen runs' curves on one plot", self.compare)
-        self.load_button = _button(
-            "Load weights into project", "Put the run's best weights into the open project", self.load
-        )
+        self.load_button = _button("Load weights", "Put the run's best weights into the open project", self.load)
         self.delete_button = _button("Delete…", "Delete the chosen run folders from disk", self.delete)
         self.refresh_button = _button("Refresh", "Read the run folders again", self.refresh)
-        buttons = QHBoxLayout()
-        for button in (self.show_button, self.compare_button, self.load_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.delete_button)
-        buttons.addWidget(self.refresh_button)
+        buttons = QGridLayout()  # two columns: the dock is narrow by default
+        for index, button in enumerate(
+            (self.show_button, self.compare_button, self.load_button, self.delete_button, self.refresh_button)
+        ):
+            buttons.addWidget(button, index // 2, index % 2)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.addWidget(self.where)
         layout.addWidget(self.tree, 1)
@@ -154,6 +154,24 @@ class RunsPanel(QWidget):
         self.compare_button.setEnabled(len(readable) == 2 and len(chosen) == 2)
         self.load_button.setEnabled(len(readable) == 1 and readable[0].has_weights)
         self.delete_button.setEnabled(bool(chosen) and not any(r and r.status == "running" for r in chosen))
+
+    def context_actions(self) -> list[QAction]:
+        """The buttons' actions for a right-click on the list, enabled as the buttons are."""
+        actions = []
+        for button in (self.show_button, self.compare_button, self.load_button, self.delete_button):
+            action = QAction(button.text(), self)
+            action.setEnabled(button.isEnabled())
+            action.setToolTip(button.toolTip())
+            action.triggered.connect(button.click)
+            actions.append(action)
+        return actions
+
+    def _context_menu(self, position: QPoint) -> None:
+        if self.tree.itemAt(position) is None:
+            return
+        menu = QMenu(self)
+        menu.addActions(self.context_actions())
+        menu.exec(self.tree.viewport().mapToGlobal(position))
 
     # actions ---------------------------------------------------------------------------
 

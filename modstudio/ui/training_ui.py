@@ -106,9 +106,17 @@ class TrainingUI(QObject):
         self.analysis_dock = w._dock("Analysis", self.analysis, bottom)
         self.analysis_dock.hide()  # analysed when first shown (torch loads for it, in a thread)
         self.analysis_dock.visibilityChanged.connect(self._analysis_shown)
+        self.analysis_dock.dockLocationChanged.connect(self.analysis.follow_dock_area)
         self._widened = False
+        self._analysis_sized = False
 
     def _analysis_shown(self, visible: bool) -> None:
+        if visible and not self._analysis_sized and not self.analysis_dock.isFloating():
+            self._analysis_sized = True  # the first time: a third of the window, the canvas keeps the rest
+            area = self.w.dockWidgetArea(self.analysis_dock)
+            wide = area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
+            if wide:
+                self.w.resizeDocks([self.analysis_dock], [max(260, self.w.height() // 3)], Qt.Orientation.Vertical)
         if visible and self.w.doc is not None and not self._analysed_run:
             self.analysis.show_project(self.w.doc.project)
 

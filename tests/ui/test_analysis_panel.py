@@ -77,3 +77,10 @@ def test_a_project_that_does_not_compile_is_named_not_raised(panel) -> None:
     project.main_module.input_nodes[0].params["shape"] = [2, 2, 2]
     panel.show_project(project)
     assert "cannot be analysed" in panel.status.text()
+
+
+def test_sections_sit_side_by_side_in_a_wide_dock_and_stack_in_a_tall_one(panel) -> None:
+    panel.follow_dock_area(Qt.DockWidgetArea.BottomDockWidgetArea)
+    assert panel.splitter.orientation() == Qt.Orientation.Horizontal
+    panel.follow_dock_area(Qt.DockWidgetArea.RightDockWidgetArea)
+    assert panel.splitter.orientation() == Qt.Orientation.Vertical

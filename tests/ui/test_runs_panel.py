@@ -133,3 +133,25 @@ def test_an_unsaved_project_has_no_runs_list(qtbot) -> None:
     assert widget.tree.topLevelItemCount() == 0
     assert widget.where.text().startswith("Runs are kept beside the saved project")
     QApplication.clipboard().clear()
+
+
+def test_right_click_offers_the_buttons_actions_enabled_as_they_are(panel, project, qtbot) -> None:
+    runs = project[1]
+    select(panel, "values", runs=runs)
+    actions = {a.text(): a for a in panel.context_actions()}
+    assert list(actions) == ["Show curves", "Compare", "Load weights", "Delete…"]
+    assert actions["Show curves"].isEnabled() and not actions["Compare"].isEnabled()
+    with qtbot.waitSignal(panel.open_run) as shown:
+        actions["Show curves"].trigger()
+    assert shown.args == [runs["values"]]
+
+
+def test_every_button_shows_its_whole_label_in_a_narrow_dock(panel) -> None:
+    assert panel.minimumSizeHint().width() <= 220  # the left dock column at the window's default size
+    panel.resize(220, 400)
+    panel.show()
+    panel.layout().activate()
+    assert panel.width() == 220
+    for button in (panel.show_button, panel.compare_button, panel.load_button, panel.delete_button):
+        needed = button.fontMetrics().horizontalAdvance(button.text())
+        assert button.width() >= needed, f"'{button.text()}' needs {needed} px but has {button.width()}"

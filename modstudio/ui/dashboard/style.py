@@ -58,8 +58,10 @@ def heatmap_lookup() -> np.ndarray:
     return pg.colormap.get(HEATMAP).getLookupTable(nPts=256)
 
 
-def style_plot(plot: pg.PlotItem, title: str, left: str = "", bottom: str = "", units: str | None = None) -> None:
-    """Title, axis labels and grid in the dashboard's look."""
+def style_plot(
+    plot: pg.PlotItem, title: str | None, left: str = "", bottom: str = "", units: str | None = None
+) -> None:
+    """Title (None: no title row), axis labels and grid in the dashboard's look."""
     plot.setTitle(title, color=TEXT, size=TITLE_SIZE)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
