@@ -84,3 +84,13 @@ def test_sections_sit_side_by_side_in_a_wide_dock_and_stack_in_a_tall_one(panel)
     assert panel.splitter.orientation() == Qt.Orientation.Horizontal
     panel.follow_dock_area(Qt.DockWidgetArea.RightDockWidgetArea)
     assert panel.splitter.orientation() == Qt.Orientation.Vertical
+
+
+def test_the_analysis_dock_opens_at_a_third_of_the_window_and_leaves_the_canvas_room(window, qtbot) -> None:
+    window.training.analysis_dock.show()
+    qtbot.waitUntil(lambda: window.training.analysis_dock.height() > 100)
+    qtbot.wait(100)
+    share = window.training.analysis_dock.height() / window.height()
+    assert 0.2 <= share <= 0.45, f"the Analysis dock takes {share:.0%} of the window height"
+    assert window.canvas is not None and window.canvas.height() >= 0.3 * window.height()
+    assert window.training.analysis.splitter.orientation() == Qt.Orientation.Horizontal
