@@ -191,6 +191,9 @@ def main() -> None:
         (out / "run.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         print(f"done: weights in {out / 'best.safetensors'}", flush=True)
     if distributed:
+        # Every rank waits here until rank 0 has written its files: a rank that tore its gloo
+        # process group down while another still used it aborted ("terminate called ...").
+        dist.barrier()
         dist.destroy_process_group()
 
 
