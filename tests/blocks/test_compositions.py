@@ -151,6 +151,24 @@ def test_hierarchical_moe_matches_the_two_level_formula():
     assert torch.allclose(net(x), expected, atol=1e-5)
 
 
+def test_hierarchical_moe_probe_reports_the_entropy_of_each_level():
+    torch.manual_seed(1)
+    _, net = single_block("hierarchical_moe", 4, {"E": 3}, experts=["E"], num_experts=6, groups=2, k_groups=1, k=2)
+    moe = net.comp
+    moe.probe.enabled = True
+    x = torch.randn(9, 4)
+    with torch.no_grad():
+        net(x)
+        groups = moe.primary(x).softmax(-1)
+        inner = moe.secondary(x).view(9, 2, 3).softmax(-1)
+    joint = (groups.unsqueeze(-1) * inner).reshape(9, 6)
+    facts = moe.probe.take()
+    by_hand = [-(p * p.log()).sum(-1).mean().item() for p in (groups, joint)]
+    assert facts["group_entropy"] == pytest.approx(by_hand[0], rel=1e-5)
+    assert facts["entropy"] == pytest.approx(by_hand[1], rel=1e-5)
+    assert facts["group_entropy"] < facts["entropy"]  # 2 groups carry less uncertainty than 6 experts
+
+
 @pytest.mark.parametrize(
     ("params", "words"),
     [

@@ -154,7 +154,7 @@ def test_hierarchical_layers_show_one_entry_per_level(dashboard):
     assert dashboard.layers() == ["moe · groups", "moe · experts"]
     facts = {"kind": "hierarchical_moe", "num_experts": 8, "steps": 2, "slots": 256.0, "routed_tokens": 128.0,
              "tokens_per_expert": np.array([10, 20, 30, 40, 50, 60, 26, 20], dtype=np.float32),
-             "tokens_per_group": np.array([60, 68], dtype=np.float32), "entropy": 1.5,
+             "tokens_per_group": np.array([60, 68], dtype=np.float32), "entropy": 1.5, "group_entropy": 0.5,
              "class_expert": np.ones((3, 8), dtype=np.float32)}  # fmt: skip
     dashboard.handle({"type": "routing", "kind": "train", "epoch": 1, "step": 2, "probes": {"moe": facts}})
     dashboard.select_layer("moe · experts")
@@ -163,6 +163,10 @@ def test_hierarchical_layers_show_one_entry_per_level(dashboard):
     dashboard.select_layer("moe · groups")
     assert dashboard.expert_bar_count() == 2 and dashboard.expert_bar_count("moe · experts") == 8
     assert dashboard.routing.labels_image.image.shape == (3, 2)  # class x group, summed over each group's experts
+    groups_entropy = dashboard.routing.health["router entropy / ln E"].getData()[1]
+    assert groups_entropy.tolist() == pytest.approx([0.5 / np.log(2)])  # the primary gate's, over ln 2
+    dashboard.select_layer("moe · experts")
+    assert dashboard.routing.health["router entropy / ln E"].getData()[1].tolist() == pytest.approx([1.5 / np.log(8)])
     with pytest.raises(KeyError, match="no routing layer named 'nope'"):
         dashboard.select_layer("nope")
 
@@ -183,3 +187,18 @@ def test_a_regression_on_the_plane_shows_its_output_values(dashboard):
     image = dashboard.decision_image()
     assert image is not None and image.shape == (16, 16, 3)
     assert not np.array_equal(image[0, 0], image[-1, -1])  # low and high values get different colours
+
+
+def test_every_routing_plot_fits_a_narrow_dock_with_its_colour_bar(dashboard, recorded, qtbot):
+    messages, _, _ = recorded
+    dashboard.resize(520, 760)
+    dashboard.show()
+    feed(dashboard, messages)
+    dashboard.tabs.setCurrentIndex(1)
+    qtbot.wait(50)
+    view = dashboard.routing.plots[0].getViewWidget()
+    for plot in dashboard.routing.plots:  # titles wider than their column used to push the grid past the edge
+        right = plot.mapRectToScene(plot.boundingRect()).right()
+        assert right <= view.width(), f"'{plot.titleLabel.text[:30]}' ends at {right:.0f} px of {view.width()}"
+    bar = dashboard.routing.load_bar
+    assert bar.mapRectToScene(bar.boundingRect()).right() <= view.width()

@@ -109,6 +109,8 @@ class HierarchicalMoE(nn.Module):
         probe.add("slots", float(count * self.k_groups * self.k))
         probe.add("routed_tokens", float(count))
         probe.add("entropy", -(joint * joint.clamp_min(1e-12).log()).sum(-1).mean())
+        groups = joint.view(count, self.groups, self.per_group).sum(-1)  # the primary gate's softmax
+        probe.add("group_entropy", -(groups * groups.clamp_min(1e-12).log()).sum(-1).mean())
         probe.add("mean_prob", joint.mean(dim=0))
         for name, value in self.aux_losses.items():
             probe.add(f"aux_{name}", value)

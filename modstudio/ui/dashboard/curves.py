@@ -54,8 +54,7 @@ class CurvesView(QWidget):
 
     def set_task(self, task: str) -> None:
         regression = task == "regression"
-        self.accuracy_plot.setTitle("R² (validation)" if regression else "Accuracy", color=style.TEXT,
-                                    size=style.TITLE_SIZE)  # fmt: skip
+        style.set_title(self.accuracy_plot, "R² (validation)" if regression else "Accuracy")
         self.accuracy_plot.setLabel("left", "R²" if regression else "accuracy", color=style.AXIS)
 
     def draw(self, curves: Curves) -> None:

@@ -121,8 +121,9 @@ class Layer:
         self.dead = [int(i) for i in np.flatnonzero(load == 0)] if total > 0 else []
         self._add_labels(facts.get("class_expert"))
         stats = load_stats(load, facts)
-        entropy = facts.get("entropy")
-        if entropy is not None and self.level != "groups":
+        # the groups level shows the primary gate's entropy, the experts level that of the joint routing
+        entropy = facts.get("group_entropy" if self.level == "groups" else "entropy")
+        if entropy is not None:
             self._series("router entropy / ln E").add(step, float(entropy) / max(math.log(max(self.count, 2)), 1e-9))
         self._series("CV of load").add(step, stats["cv"])
         if self.level != "groups":

@@ -97,7 +97,7 @@ class RegionsView(QWidget):
             span = float(values.max() - values.min()) or 1.0
             lookup = style.heatmap_lookup()
             self.rgb = lookup[((values - values.min()) / span * 255).astype(np.int64)][..., :3].astype(np.uint8)
-            self.class_plot.setTitle("Predicted value", color=style.TEXT, size=style.TITLE_SIZE)
+            style.set_title(self.class_plot, "Predicted value")
         if self.rgb is not None:
             self.images[0].setImage(self.rgb, levels=(0, 255))
             self.images[0].setRect(rect)
@@ -123,13 +123,13 @@ class RegionsView(QWidget):
         if ids is None and regions.experts and layer is None:
             ids = next(iter(regions.experts.values()))
         if ids is None:
-            self.expert_plot.setTitle("Expert per point (no routing layer)", color=style.TEXT, size=style.TITLE_SIZE)
+            style.set_title(self.expert_plot, "Expert per point (no routing layer)")
             return
         count = layer.count if layer is not None else int(ids.max()) + 1
         if layer is not None and layer.level == "groups":
             ids = ids // max(layer.per_group, 1)
         name = layer.name if layer is not None else "router"
-        self.expert_plot.setTitle(f"Routed to ({name})", color=style.TEXT, size=style.TITLE_SIZE)
+        style.set_title(self.expert_plot, f"Routed to ({name})")
         self.expert_rgb = colour_image(ids, style.rgb_table(style.expert_colour, count))
         self.images[1].setImage(self.expert_rgb, levels=(0, 255))
         self.images[1].setRect(rect)

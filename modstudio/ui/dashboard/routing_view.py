@@ -76,7 +76,9 @@ class RoutingView(QWidget):
 
         self.health_plot = c.addPlot(row=1, col=1)
         style.style_plot(self.health_plot, "Router health", "", "step")
-        style.coloured_title(self.health_plot, "Router health", ["entropy/ln E", "load CV", "dropped"], style.SERIES)
+        style.coloured_title(
+            self.health_plot, "Router health", ["entropy / ln E", "load CV", "dropped share"], style.SERIES
+        )
         self.health = {
             name: self.health_plot.plot(pen=pg.mkPen(colour, width=1.5)) for name, colour in zip(HEALTH, style.SERIES)
         }
@@ -137,7 +139,9 @@ class RoutingView(QWidget):
             item.setData(*(series.arrays() if series else ([], [])))
         names = [key for key in self.aux if key in layer.series]
         title = "Auxiliary losses (weighted)" if names else "Auxiliary losses: none in this layer"
-        style.coloured_title(self.aux_plot, title, [k[4:] for k in names], [self._aux_colours[k] for k in names])
+        style.coloured_title(
+            self.aux_plot, title, [k[4:] for k in names], [self._aux_colours[k] for k in names], per_line=4
+        )
         self.summary.setText(self._summary(layer))
 
     def _draw_bars(self, layer: Layer) -> None:
@@ -187,8 +191,7 @@ class RoutingView(QWidget):
         member = SINGULAR.get(layer.level, "expert")
         self.labels_plot.setLabel("left", label_name, color=style.AXIS)
         self.labels_plot.setLabel("bottom", member, color=style.AXIS)
-        self.labels_plot.setTitle(f"{label_name.capitalize()} x {member} (share of each {label_name})",
-                                  color=style.TEXT, size=style.TITLE_SIZE)  # fmt: skip
+        style.set_title(self.labels_plot, f"{label_name.capitalize()} x {member} (share of each {label_name})")
 
     @staticmethod
     def _summary(layer: Layer) -> str:

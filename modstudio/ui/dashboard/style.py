@@ -62,7 +62,7 @@ def style_plot(
     plot: pg.PlotItem, title: str | None, left: str = "", bottom: str = "", units: str | None = None
 ) -> None:
     """Title (None: no title row), axis labels and grid in the dashboard's look."""
-    plot.setTitle(title, color=TEXT, size=TITLE_SIZE)
+    set_title(plot, title)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(AXIS))
@@ -77,6 +77,29 @@ def style_plot(
     plot.hideButtons()
 
 
+def set_title(plot: pg.PlotItem, title: str | None) -> None:
+    """The title in the dashboard's look, and a title width that does not hold the grid open."""
+    plot.setTitle(title, color=TEXT, size=TITLE_SIZE)
+    _let_shrink(plot.titleLabel)
+
+
+def _let_shrink(label: pg.LabelItem) -> None:
+    """pyqtgraph makes a label's text width its minimum width, again at every resize. A grid of plots
+    whose titles add up to more than the dock is then cut off at the dock's edge (colour bars,
+    right-hand plots); with the minimum at 0 the plots fit and a long title runs over its margins."""
+    if getattr(label, "_shrinks", False):
+        return
+    text_width_minimum = label.updateMin
+
+    def update_min() -> None:
+        text_width_minimum()
+        label.setMinimumWidth(0)
+
+    label.updateMin = update_min  # type: ignore[method-assign]
+    label._shrinks = True  # type: ignore[attr-defined]
+    update_min()
+
+
 def legend(plot: pg.PlotItem, offset: tuple[int, int] = (-8, 8)) -> pg.LegendItem:
     """A legend in a corner: negative offsets count from the right / bottom."""
     item = plot.addLegend(offset=offset, labelTextColor=TEXT, labelTextSize="8pt")
@@ -84,10 +107,13 @@ def legend(plot: pg.PlotItem, offset: tuple[int, int] = (-8, 8)) -> pg.LegendIte
     return item
 
 
-def coloured_title(plot: pg.PlotItem, title: str, names: list[str], colours: list[str]) -> None:
-    """A title that doubles as the legend (small plots have no room for a legend box)."""
-    key = " · ".join(f"<span style='color:{c}'>━ {n}</span>" for n, c in zip(names, colours))
-    plot.setTitle(f"{title}<br><span style='font-size:8pt'>{key}</span>" if key else title, color=TEXT, size=TITLE_SIZE)
+def coloured_title(plot: pg.PlotItem, title: str, names: list[str], colours: list[str], per_line: int = 2) -> None:
+    """A title that doubles as the legend (small plots have no room for a legend box); at most
+    ``per_line`` keys a line, since a title wider than its column pushes the whole grid past the dock's edge."""
+    keys = [f"<span style='color:{c}'>━ {n}</span>" for n, c in zip(names, colours)]
+    lines = ["&nbsp;·&nbsp;".join(keys[i : i + per_line]) for i in range(0, len(keys), per_line)]
+    key = "<br>".join(lines)
+    set_title(plot, f"{title}<br><span style='font-size:8pt'>{key}</span>" if key else title)
 
 
 def layout_widget() -> pg.GraphicsLayoutWidget:
