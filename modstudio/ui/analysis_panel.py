@@ -37,6 +37,7 @@ from modstudio.ui.background import Background
 from modstudio.ui.dashboard import style
 
 COLUMNS = ("node", "type", "params", "params %", "FLOPs", "FLOPs %")
+WIDE_AREAS = (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -127,8 +128,7 @@ class AnalysisPanel(QWidget):
 
     def follow_dock_area(self, area: Qt.DockWidgetArea) -> None:
         """Sections side by side in a wide (top or bottom) dock, stacked in a tall (side) one."""
-        wide = area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
-        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        self.splitter.setOrientation(Qt.Orientation.Horizontal if area in WIDE_AREAS else Qt.Orientation.Vertical)
 
     # -- requests --------------------------------------------------------------------------
     def show_project(self, project: Project) -> None:

@@ -75,10 +75,9 @@ class RunsPanel(QWidget):
         self.load_button = _button("Load weights", "Put the run's best weights into the open project", self.load)
         self.delete_button = _button("Delete…", "Delete the chosen run folders from disk", self.delete)
         self.refresh_button = _button("Refresh", "Read the run folders again", self.refresh)
+        self.run_buttons = (self.show_button, self.compare_button, self.load_button, self.delete_button)
         buttons = QGridLayout()  # two columns: the dock is narrow by default
-        for index, button in enumerate(
-            (self.show_button, self.compare_button, self.load_button, self.delete_button, self.refresh_button)
-        ):
+        for index, button in enumerate((*self.run_buttons, self.refresh_button)):
             buttons.addWidget(button, index // 2, index % 2)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
@@ -158,7 +157,7 @@ class RunsPanel(QWidget):
     def context_actions(self) -> list[QAction]:
         """The buttons' actions for a right-click on the list, enabled as the buttons are."""
         actions = []
-        for button in (self.show_button, self.compare_button, self.load_button, self.delete_button):
+        for button in self.run_buttons:
             action = QAction(button.text(), self)
             action.setEnabled(button.isEnabled())
             action.setToolTip(button.toolTip())

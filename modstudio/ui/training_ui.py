@@ -113,9 +113,9 @@ class TrainingUI(QObject):
     def _analysis_shown(self, visible: bool) -> None:
         if visible and not self._analysis_sized and not self.analysis_dock.isFloating():
             self._analysis_sized = True  # the first time: a third of the window, the canvas keeps the rest
-            area = self.w.dockWidgetArea(self.analysis_dock)
-            wide = area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
-            if wide:
+            from .analysis_panel import WIDE_AREAS  # loaded with the panel in __init__
+
+            if self.w.dockWidgetArea(self.analysis_dock) in WIDE_AREAS:
                 self.w.resizeDocks([self.analysis_dock], [max(260, self.w.height() // 3)], Qt.Orientation.Vertical)
         if visible and self.w.doc is not None and not self._analysed_run:
             self.analysis.show_project(self.w.doc.project)

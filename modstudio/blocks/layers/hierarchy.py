@@ -108,9 +108,10 @@ class HierarchicalMoE(nn.Module):
         probe.add("tokens_per_group", torch.bincount(group_idx.reshape(-1), minlength=self.groups))
         probe.add("slots", float(count * self.k_groups * self.k))
         probe.add("routed_tokens", float(count))
-        probe.add("entropy", -(joint * joint.clamp_min(1e-12).log()).sum(-1).mean())
-        groups = joint.view(count, self.groups, self.per_group).sum(-1)  # the primary gate's softmax
-        probe.add("group_entropy", -(groups * groups.clamp_min(1e-12).log()).sum(-1).mean())
+        probe.add("entropy", _mean_entropy(joint))
+        probe.add(
+            "group_entropy", _mean_entropy(joint.view(count, self.groups, self.per_group).sum(-1))
+        )  # primary gate
         probe.add("mean_prob", joint.mean(dim=0))
         for name, value in self.aux_losses.items():
             probe.add(f"aux_{name}", value)
@@ -171,9 +172,14 @@ class HardGate(nn.Module):
             self.probe.add("slots", float(x.shape[0]))
             self.probe.add("routed_tokens", float(x.shape[0]))
             probs = logits.softmax(-1)
-            self.probe.add("entropy", -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
+            self.probe.add("entropy", _mean_entropy(probs))
             for name, value in self.aux_losses.items():
                 self.probe.add(f"aux_{name}", value)
             self.probe.count_by_label(x.shape[0], onehot > 0)
             self.probe.step_done()
         return out.view(x.shape[0], *self.out_shape)
+
+
+def _mean_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Mean over tokens of the entropy of each row of probabilities (nats)."""
+    return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
