@@ -306,27 +306,35 @@ def launch_gui(path: str | None) -> int:
     return run(path)
 
 
+def _tell_plugin_problems() -> None:
+    """Load the plugins (once per process) and say which did not load; the command carries on."""
+    from modstudio.blocks.plugins import print_plugin_problems
+
+    print_plugin_problems(sys.stderr)  # "plugin problem: <file>: <reason>"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import multiprocessing
 
     multiprocessing.freeze_support()  # a frozen app's training worker starts here and ends inside this call
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    from modstudio.blocks.plugins import print_plugin_problems
-
-    print_plugin_problems(sys.stderr)  # "plugin problem: <file>: <reason>"; the command carries on
     if not argv:
+        _tell_plugin_problems()
         return launch_gui(None)
     if len(argv) == 1 and (argv[0].endswith(".msproj") or Path(argv[0]).is_file()):
+        _tell_plugin_problems()
         return launch_gui(argv[0])
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --version, --help and a command's -h end here: no plugin is imported
     if args.selftest:
         from modstudio.selftest import run_selftest
 
+        _tell_plugin_problems()
         return run_selftest(args.selftest)
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_OK
+    _tell_plugin_problems()  # every command works with blocks (templates lists the plugins' templates too)
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

@@ -51,7 +51,12 @@ What is checked
 A plugin that does not import (syntax error, exception), whose BLOCKS are not valid
 BlockSpecs, or that reuses a block id or alias of a built-in block or of a plugin loaded
 before it, is not loaded at all: it becomes a :class:`PluginProblem` naming its file (or
-entry point) and the reason, and every other plugin still loads.
+entry point) and the reason, and every other plugin still loads. So is a plugin whose import
+takes longer than ``IMPORT_TIME_LIMIT_S`` (10 s; the ``MODSTUDIO_PLUGIN_TIME_LIMIT`` environment
+variable sets another number of seconds): "import took over 10 s; skipped". Keep imports quick.
+
+Plugins load when a command needs blocks, after its arguments are read: ``modstudio --version``,
+``--help`` and a command's ``-h`` never import a plugin.
 
 Export to Python
 ================
@@ -74,7 +79,9 @@ from modstudio.graph.schema import ParamSpec, PortSpec
 from .catalog import Catalog
 from .plugins_loading import (
     ENTRY_POINT_GROUP,
+    IMPORT_TIME_LIMIT_S,
     PATH_VARIABLE,
+    TIME_LIMIT_VARIABLE,
     Plugin,
     PluginProblem,
     PluginReport,
@@ -86,7 +93,9 @@ from .tensors import ShapeError, TensorInfo
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "IMPORT_TIME_LIMIT_S",
     "PATH_VARIABLE",
+    "TIME_LIMIT_VARIABLE",
     "BlockSpec",
     "Inputs",
     "ParamSpec",

@@ -1,20 +1,30 @@
 """Finding and importing plugins (see :mod:`modstudio.blocks.plugins` for the API they use).
 
 Each plugin is imported on its own; whatever goes wrong with one (it does not import, its
-BLOCKS are invalid, its ids are taken) becomes a PluginProblem and the others still load.
+BLOCKS are invalid, its ids are taken, its import takes longer than the time limit) becomes a
+PluginProblem and the others still load.
+
+The time limit: each import runs in a daemon thread that the loader waits for at most
+``IMPORT_TIME_LIMIT_S`` seconds (``MODSTUDIO_PLUGIN_TIME_LIMIT`` lowers or raises it). A running
+import cannot be killed; one that is late is asked to stop (an exception raised in its thread,
+which ends a pure-Python loop), left behind as a daemon thread that does not keep the process
+alive, and its half-made module is removed from ``sys.modules``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import keyword
 import os
 import sys
+import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from .catalog import Catalog, builtin_specs
 from .plugins_check import blocks_problem
@@ -22,6 +32,8 @@ from .spec import BlockSpec
 
 ENTRY_POINT_GROUP = "modstudio.plugins"
 PATH_VARIABLE = "MODSTUDIO_PLUGIN_PATH"
+IMPORT_TIME_LIMIT_S = 10.0  # a plugin whose import takes longer is skipped, so that no command hangs
+TIME_LIMIT_VARIABLE = "MODSTUDIO_PLUGIN_TIME_LIMIT"  # seconds, overriding IMPORT_TIME_LIMIT_S
 _BUILT_IN = "a built-in block"
 
 
@@ -82,9 +94,20 @@ def plugin_folders() -> list[Path]:
     return list(unique.values())
 
 
-def load_all() -> PluginReport:
+def import_time_limit() -> float:
+    """Seconds a plugin's import may take: ``MODSTUDIO_PLUGIN_TIME_LIMIT`` when it is a positive
+    number, else ``IMPORT_TIME_LIMIT_S``."""
+    try:
+        value = float(os.environ.get(TIME_LIMIT_VARIABLE, ""))
+    except ValueError:
+        return IMPORT_TIME_LIMIT_S
+    return value if value > 0 else IMPORT_TIME_LIMIT_S
+
+
+def load_all(time_limit: float | None = None) -> PluginReport:
+    """Every plugin from every place; ``time_limit``: seconds per import (default: import_time_limit())."""
     catalog = Catalog(builtin_specs())
-    report = _Loader(catalog)
+    report = _Loader(catalog, import_time_limit() if time_limit is None else time_limit)
     for folder in plugin_folders():
         report.folders.append(folder)
         if folder.is_dir():
@@ -117,8 +140,9 @@ def _entry_points() -> list[Any]:
 
 
 class _Loader(PluginReport):
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, time_limit: float) -> None:
         super().__init__(catalog)
+        self.time_limit = time_limit
         self.taken = {key: _BUILT_IN for spec in catalog for key in (spec.id, *spec.aliases)}
 
     def load_path(self, path: Path, folder: Path) -> None:
@@ -137,7 +161,11 @@ class _Loader(PluginReport):
             self._fail(source, f"its name '{name}' is taken by {clash}; rename the plugin")
             return
         try:
-            module = sys.modules.get(name) or _import_file(name, path, init)
+            module = sys.modules.get(name) or _within(self.time_limit, lambda: _import_file(name, path, init))
+        except TooSlow as exc:
+            _forget(name)
+            self._fail(source, str(exc))
+            return
         except (Exception, SystemExit) as exc:
             self._fail(source, _import_problem(exc, path))
             return
@@ -152,7 +180,11 @@ class _Loader(PluginReport):
             self._fail(source, f"a plugin named '{entry.name}' is already loaded from {other.source}")
             return
         try:
-            loaded = entry.load()
+            loaded = _within(self.time_limit, entry.load)
+        except TooSlow as exc:
+            _forget(entry.value.split(":")[0].strip())
+            self._fail(source, str(exc))
+            return
         except (Exception, SystemExit) as exc:
             self._fail(source, _import_problem(exc, None))
             return
@@ -177,6 +209,56 @@ class _Loader(PluginReport):
 
     def _fail(self, source: str, reason: str) -> None:
         self.problems.append(PluginProblem(source, reason))
+
+
+class TooSlow(Exception):
+    """A plugin's import did not finish within the time limit."""
+
+
+T = TypeVar("T")
+
+
+def _within(seconds: float, load: Callable[[], T]) -> T:
+    """``load()`` in a daemon thread, waited for at most ``seconds``; raises TooSlow when late
+    (the thread is asked to stop and left behind) and re-raises what ``load()`` raised."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(load())
+        except BaseException as exc:  # handed to the loading thread, which reports it
+            error.append(exc)
+
+    thread = threading.Thread(target=run, name="modstudio-plugin-import", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        _ask_to_stop(thread)
+        raise TooSlow(f"import took over {seconds:g} s; skipped")
+    if error:
+        raise error[0]
+    return result[0]
+
+
+class _StopImport(BaseException):
+    """Raised inside a late plugin import to end it (a BaseException: ``except Exception`` lets it pass)."""
+
+
+def _ask_to_stop(thread: threading.Thread) -> None:
+    """Raise _StopImport in ``thread`` at its next Python instruction (CPython's documented
+    PyThreadState_SetAsyncExc): a busy loop ends instead of taking the CPU from the command;
+    a thread blocked in C (a long sleep) stops only when that returns, if ever."""
+    set_async_exc = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
+    if set_async_exc is None or thread.ident is None:  # not CPython
+        return
+    set_async_exc(ctypes.c_ulong(thread.ident), ctypes.py_object(_StopImport))
+
+
+def _forget(name: str) -> None:
+    """Remove a late import's half-made module (and its submodules) from sys.modules."""
+    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+        sys.modules.pop(key, None)
 
 
 def _templates(loaded: Any) -> tuple[tuple[Path, ...], str | None]:
