@@ -72,6 +72,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from modstudio.compile.graphnet import CompileError
+    from modstudio.compile.memory import training_refusal
     from modstudio.compile.summary import format_summary, summarize
     from modstudio.graph.io import load_project
     from modstudio.graph.problems import ProjectError
@@ -91,6 +92,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(f"{project.name} ({args.file}), main module '{project.main}'")
     print(format_summary(summary))
+    too_large = training_refusal(summary.memory)
+    if too_large:  # the file is valid: a warning, exit 0; `train` and `export` refuse it
+        print(f"warning: {too_large}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -113,6 +117,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         epochs=args.epochs, device=args.device, seed=args.seed, runs_root=args.out, resume=args.resume
     )
+    if not args.resume:  # a resumed run trains the project saved in its folder, which fitted
+        from modstudio.engine.precheck import memory_problems
+
+        for problem in memory_problems(project):
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     console = TrainConsole(bar=False if args.quiet else None)
     client = TrainClient()
     client.start(project, settings, Path(args.file).resolve())

@@ -10,6 +10,7 @@ from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.graph.model import Project
 
 from .graphnet import CompileError, GraphNet, build_on_meta
+from .memory import MemoryEstimate, estimate_memory, format_memory
 from .shapes import ModuleShapes, ShapeInference
 from .weights import freeze_nodes
 
@@ -29,6 +30,7 @@ class Summary:
     rows: list[SummaryRow]
     total: int
     trainable: int
+    memory: MemoryEstimate
 
 
 def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
@@ -43,7 +45,7 @@ def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
     _rows(project, catalog, shapes, net, 0, rows)
     total = sum(p.numel() for p in net.parameters())
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    return Summary(rows, total, trainable)
+    return Summary(rows, total, trainable, estimate_memory(project, catalog, shapes, net))
 
 
 def _rows(
@@ -98,14 +100,16 @@ def format_summary(summary: Summary) -> str:
         for r in summary.rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
+    count_width = max(12, *(len(row[4]) for row in table))
     lines = []
     for row in table:
         cells = [row[i].ljust(widths[i]) for i in range(4)]
-        lines.append(("  ".join(cells) + "  " + row[4].rjust(12)).rstrip())
+        lines.append(("  ".join(cells) + "  " + row[4].rjust(count_width)).rstrip())
     rule = "-" * max(map(len, lines))
     lines.insert(1, rule)
     lines.append(rule)
     frozen = summary.total - summary.trainable
     tail = f" ({frozen:,} frozen)" if frozen else ""
     lines.append(f"total parameters: {summary.total:,}{tail}")
+    lines.append(format_memory(summary.memory))
     return "\n".join(lines)

@@ -5,6 +5,11 @@ the worker refuse the run: a network that cannot be built, a dataset file that i
 there, data that does not fit the network's Input or Output, a batch larger than the
 training split, a split that leaves a part empty, a device this machine does not have.
 An empty list means the run should start; the worker still checks everything again.
+
+With ``memory=True`` (just before a run starts: the CLI's ``train``, the GUI's Train button)
+also a network too large for this machine's memory (see :mod:`modstudio.compile.memory`);
+that check imports torch and builds the network on the meta device, so the live checks that
+run on every edit leave it out.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def training_problems(
-    project: Project, settings: TrainSettings | None = None, project_path: Path | None = None
+    project: Project, settings: TrainSettings | None = None, project_path: Path | None = None, *, memory: bool = False
 ) -> list[str]:
     """Why training this project would fail, one sentence each (empty: nothing known to be wrong).
 
     ``project_path`` is where the project is saved: dataset paths are relative to its folder.
+    ``memory``: also estimate the memory training needs (imports torch).
     """
     settings = settings or TrainSettings()
     problems = _settings_problems(project, settings)
@@ -41,6 +47,8 @@ def training_problems(
         return problems  # the run continues the project saved in that folder
     shapes = ShapeInference(project, default_catalog()).run()
     problems += [f"The network cannot be built: {p.message} (in module '{p.module}')" for p in shapes.errors]
+    if memory and not shapes.errors:
+        problems += memory_problems(project, shapes)
     task = _task(project, shapes) if not shapes.errors else None
     if isinstance(task, str):
         problems.append(task)
@@ -58,6 +66,21 @@ def training_problems(
     if task is not None:
         problems += _fit_problems(task, facts)
     return problems
+
+
+def memory_problems(project: Project, shapes: ModuleShapes | None = None) -> list[str]:
+    """Training that cannot fit in this machine's memory, refused before anything is allocated
+    (an estimate from a build on torch's meta device; empty when the network does not compile,
+    which ``training_problems`` says)."""
+    from modstudio.compile.graphnet import CompileError
+    from modstudio.compile.memory import estimate_memory, training_refusal
+
+    try:
+        estimate = estimate_memory(project, default_catalog(), shapes)
+    except CompileError:
+        return []
+    refusal = training_refusal(estimate)
+    return [refusal] if refusal else []
 
 
 @dataclass(frozen=True)

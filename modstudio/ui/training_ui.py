@@ -143,7 +143,7 @@ class TrainingUI(QObject):
         w = self.w
         if self.controller.busy or w.doc is None:
             return False
-        problems = training_problems(w.doc.project, self.settings)
+        problems = training_problems(w.doc.project, self.settings, memory=True)  # refused before allocating
         if problems:
             w.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
             return False

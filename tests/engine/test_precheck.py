@@ -223,3 +223,16 @@ def test_starting_and_grafted_weights_must_be_there(tmp_path: Path) -> None:
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "best.safetensors").write_bytes(b"")
     assert training_problems(project, project_path=tmp_path / "p.msproj") == []
+
+
+def test_a_network_too_large_for_this_machine_is_refused_before_the_run_starts(tmp_path) -> None:
+    from tests.compile.test_memory import huge_mlp
+
+    project = huge_mlp()
+    assert training_problems(project) == []  # the live check (on every edit) does not build the network
+    message = only(training_problems(project, memory=True))
+    assert message.startswith("'fc2' holds 4.0 TB of float32 weights: training needs about 16.0 TB (")
+    assert message.endswith("; make the network or the batch smaller.")
+    assert training_problems(small_mlp(), memory=True) == []
+    resumed = TrainSettings(resume=str(tmp_path))  # resuming trains the run folder's project: not estimated
+    assert not any("4.0 TB" in p for p in training_problems(project, resumed, memory=True))

@@ -15,6 +15,7 @@ from torch import nn
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.layers.moe import MixtureOfExperts
 from modstudio.compile.graphnet import CompileError, GraphNet
+from modstudio.compile.memory import export_memory_problem
 from modstudio.compile.weights import WeightsError, apply_project_weights, fit_problems, read_tensors
 from modstudio.graph.model import Project
 
@@ -105,6 +106,9 @@ def export_project(
         raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
     if fmt == "onnx" and not formats.onnx_available():
         raise ExportError(f"ONNX export needs the onnx extra: {formats.ONNX_HINT}")
+    too_large = export_memory_problem(project, catalog)  # before any weight is allocated
+    if too_large:
+        raise ExportError(too_large)
     net = build_network(project, weights, catalog, base_dir)
     code = generate_python(project, net, catalog)
     try:
