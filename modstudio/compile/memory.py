@@ -228,10 +228,12 @@ def training_refusal(estimate: MemoryEstimate, limit: tuple[int, str] | None = N
 
 def export_memory_problem(project: Project, catalog: Catalog | None = None) -> str | None:
     """Why exporting the project cannot fit in memory here; None when it can, or when the project
-    does not compile (that is said by the export itself)."""
+    does not compile (that is said by the export itself) or cannot be built on the meta device."""
     try:
         estimate = estimate_memory(project, catalog)
     except CompileError:
+        return None
+    except Exception:  # a plugin's build that needs real tensors (.item()): no estimate; the export is tried
         return None
     return export_refusal(estimate)
 

@@ -71,13 +71,15 @@ def training_problems(
 def memory_problems(project: Project, shapes: ModuleShapes | None = None) -> list[str]:
     """Training that cannot fit in this machine's memory, refused before anything is allocated
     (an estimate from a build on torch's meta device; empty when the network does not compile,
-    which ``training_problems`` says)."""
+    which ``training_problems`` says, or cannot be built on the meta device)."""
     from modstudio.compile.graphnet import CompileError
     from modstudio.compile.memory import estimate_memory, training_refusal
 
     try:
         estimate = estimate_memory(project, default_catalog(), shapes)
     except CompileError:
+        return []
+    except Exception:  # a plugin's build that needs real tensors (.item()): no estimate; the run is tried as before
         return []
     refusal = training_refusal(estimate)
     return [refusal] if refusal else []

@@ -236,3 +236,15 @@ def test_a_network_too_large_for_this_machine_is_refused_before_the_run_starts(t
     assert training_problems(small_mlp(), memory=True) == []
     resumed = TrainSettings(resume=str(tmp_path))  # resuming trains the run folder's project: not estimated
     assert not any("4.0 TB" in p for p in training_problems(project, resumed, memory=True))
+
+
+def test_a_network_that_cannot_be_built_on_the_meta_device_is_not_refused(monkeypatch) -> None:
+    import modstudio.compile.memory as memory
+    from modstudio.compile.memory import export_memory_problem
+
+    def needs_real_tensors(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Tensor.item() cannot be called on meta tensors")  # what a plugin's build may do
+
+    monkeypatch.setattr(memory, "estimate_memory", needs_real_tensors)
+    assert training_problems(small_mlp(), memory=True) == []  # no estimate: the run is tried, as before
+    assert export_memory_problem(small_mlp()) is None
