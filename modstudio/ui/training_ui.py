@@ -23,6 +23,7 @@ from .training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingContro
 from .usage_overlay import RoutingOverlay
 
 if TYPE_CHECKING:
+    from .items import NodeItem
     from .main_window import MainWindow
 
 
@@ -129,7 +130,7 @@ class TrainingUI(QObject):
         assert w.doc is not None and w.canvas is not None
         self.panel.set_document(w.doc, w.canvas.perform, w.path)
         self.runs.set_project_path(w.path)
-        self.overlay.clear()
+        self.overlay.clear(self._canvas_nodes())
         self._analysed_run = False
         if self.analysis_dock.isVisible():
             self.analysis.show_project(w.doc.project)
@@ -147,7 +148,7 @@ class TrainingUI(QObject):
         if problems:
             w.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
             return False
-        self.overlay.clear()
+        self.overlay.clear(self._canvas_nodes())
         self.show_dashboard()
         self.progress_label.setText("starting the training process…")
         self.controller.start(w.doc.project, w.path, self.settings)
@@ -212,6 +213,10 @@ class TrainingUI(QObject):
         if message.get("test_r2") is not None:
             return f"training {status}: test R² {message['test_r2']:.4f}"
         return f"training {status}"
+
+    def _canvas_nodes(self) -> list[NodeItem]:
+        """The node items on the canvas now (none while no project is shown)."""
+        return [] if self.w.scene is None else list(self.w.scene.nodes.values())
 
     def refresh_overlay(self) -> None:
         scene = self.w.scene

@@ -7,7 +7,7 @@ The bars come from the worker's ``routing`` messages; the probe path (``moe1``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,12 +96,22 @@ class UsageBars(QGraphicsItem):
         painter.drawLine(inner.left(), y, inner.right(), y)
 
 
+def bars_of(node: NodeItem) -> UsageBars | None:
+    """The strip hung under ``node``, if any: found among its children, never kept across redraws
+    (a redraw of the scene deletes the items, and a Python reference to one would outlive it)."""
+    for child in node.childItems():
+        if isinstance(child, UsageBars):
+            return child
+    return None
+
+
 class RoutingOverlay:
-    """Keeps the usage bars of the shown module's nodes in step with the latest routing report."""
+    """Keeps the usage bars of the shown module's nodes in step with the latest routing report.
+
+    It holds the reports only; the bars live under their node items and are looked up there."""
 
     def __init__(self) -> None:
         self.latest: dict[str, np.ndarray] = {}  # probe path -> shares
-        self._bars: dict[str, UsageBars] = {}  # node id -> its strip
 
     def update(self, probes: Mapping[str, Mapping[str, Any]]) -> None:
         for path, facts in probes.items():
@@ -109,12 +119,13 @@ class RoutingOverlay:
             if shares is not None:
                 self.latest[path] = shares
 
-    def clear(self) -> None:
+    def clear(self, nodes: Iterable[NodeItem] = ()) -> None:
+        """Forget the reports and take the bars off ``nodes`` (the items now on the canvas)."""
         self.latest.clear()
-        for bars in self._bars.values():
-            if bars.scene() is not None:
+        for node in nodes:
+            bars = bars_of(node)
+            if bars is not None and bars.scene() is not None:
                 bars.scene().removeItem(bars)
-        self._bars.clear()
 
     def apply(self, nodes_by_name: Mapping[str, NodeItem]) -> dict[str, UsageBars]:
         """Draw the bars on the nodes whose name ends a probe path; returns them by node name."""
@@ -124,12 +135,10 @@ class RoutingOverlay:
             node = nodes_by_name.get(name)
             if node is None or name in shown:
                 continue
-            bars = self._bars.get(node.node_id)
-            if bars is None or bars.parentItem() is not node or bars.scene() is None:
-                bars = self._bars[node.node_id] = UsageBars(node)
+            bars = bars_of(node) or UsageBars(node)
             bars.set_shares(shares, frozenset(int(i) for i in np.flatnonzero(shares == 0)))
             shown[name] = bars
         return shown
 
 
-__all__ = ["RoutingOverlay", "UsageBars", "shares_of"]
+__all__ = ["RoutingOverlay", "UsageBars", "bars_of", "shares_of"]
