@@ -92,7 +92,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(f"{project.name} ({args.file}), main module '{project.main}'")
     print(format_summary(summary))
-    too_large = training_refusal(summary.memory)
+    too_large = training_refusal(summary.memory) if summary.memory is not None else None
     if too_large:  # the file is valid: a warning, exit 0; `train` and `export` refuse it
         print(f"warning: {too_large}", file=sys.stderr)
     return EXIT_OK

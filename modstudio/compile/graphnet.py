@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.blocks.spec import BlockSpec
 from modstudio.blocks.tensors import TensorInfo
 from modstudio.graph.model import Project
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
@@ -26,6 +27,11 @@ class CompileError(ValueError):
     def __init__(self, problems: list[ShapeProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(p.message for p in problems))
+
+
+class BlockBuildError(CompileError):
+    """A block's ``build`` failed although its shapes fit: a plugin's code, or a block that needs real
+    tensors when built on the meta device. Named by its node, never a traceback."""
 
 
 _NONE_SLOT = 0  # always holds None: passed for unconnected optional ports
@@ -70,11 +76,7 @@ class GraphNet(nn.Module):
                 multi: set[str] = set()
             else:
                 spec = catalog[node.block or ""]
-                received = shapes.nodes[node_id].inputs
-                if spec.uses_members:
-                    child = spec.build(shapes.params[node_id], received, _MemberNets(project, catalog, shapes, node_id))
-                else:
-                    child = spec.build(shapes.params[node_id], received)
+                child = _build_block(spec, node.name, shapes, node_id, _MemberNets(project, catalog, shapes, node_id))
                 in_ports = [p.name for p in spec.inputs]
                 out_ports = [p.name for p in spec.outputs]
                 multi = {p.name for p in spec.inputs if p.multi}
@@ -144,6 +146,25 @@ def _with_releases(
         if slot not in keep:
             releases[index].append(slot)
     return [(*step, tuple(sorted(set(release)))) for step, release in zip(plan, releases)]
+
+
+def _build_block(spec: BlockSpec, name: str, shapes: ModuleShapes, node_id: str, members: _MemberNets) -> nn.Module:
+    """``spec.build`` for one node; whatever it raises (beyond a member's own CompileError) names the node."""
+    received = shapes.nodes[node_id].inputs
+    try:
+        if spec.uses_members:
+            return spec.build(shapes.params[node_id], received, members)
+        return spec.build(shapes.params[node_id], received)
+    except CompileError:
+        raise
+    except Exception as exc:
+        where = " on the meta device (without real tensors)" if _on_meta() else ""
+        message = f"{spec.title} '{name}' cannot be built{where}: {type(exc).__name__}: {exc}"
+        raise BlockBuildError([ShapeProblem(shapes.module, node_id, message)]) from exc
+
+
+def _on_meta() -> bool:
+    return torch.empty(0).device.type == "meta"
 
 
 def compile_project(project: Project, catalog: Catalog | None = None, module_name: str | None = None) -> GraphNet:

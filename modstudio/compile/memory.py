@@ -231,10 +231,8 @@ def export_memory_problem(project: Project, catalog: Catalog | None = None) -> s
     does not compile (that is said by the export itself) or cannot be built on the meta device."""
     try:
         estimate = estimate_memory(project, catalog)
-    except CompileError:
-        return None
-    except Exception:  # a plugin's build that needs real tensors (.item()): no estimate; the export is tried
-        return None
+    except CompileError:  # said by the export itself; a plugin's build that needs real tensors (.item()) on the
+        return None  # meta device (BlockBuildError) gives no estimate: the export is tried
     return export_refusal(estimate)
 
 

@@ -9,7 +9,7 @@ from torch import nn
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.graph.model import Project
 
-from .graphnet import CompileError, GraphNet, build_on_meta
+from .graphnet import BlockBuildError, CompileError, GraphNet, build_on_meta
 from .memory import MemoryEstimate, estimate_memory, format_memory
 from .shapes import ModuleShapes, ShapeInference
 from .weights import freeze_nodes
@@ -30,7 +30,8 @@ class Summary:
     rows: list[SummaryRow]
     total: int
     trainable: int
-    memory: MemoryEstimate
+    memory: MemoryEstimate | None
+    not_counted: str = ""  # why there are no counts: a block that cannot be built on the meta device
 
 
 def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
@@ -39,7 +40,12 @@ def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
     shapes = ShapeInference(project, catalog).run()
     if shapes.errors:
         raise CompileError(shapes.errors)
-    net = build_on_meta(project, catalog)
+    try:
+        net = build_on_meta(project, catalog)
+    except BlockBuildError as exc:  # a plugin's build that needs real tensors: the shapes, without counts
+        rows = []
+        _rows(project, catalog, shapes, None, 0, rows)
+        return Summary(rows, 0, 0, None, not_counted=str(exc))
     freeze_nodes(net, project)  # frozen (grafted) nodes: counted apart, as training leaves them alone
     rows: list[SummaryRow] = []
     _rows(project, catalog, shapes, net, 0, rows)
@@ -49,7 +55,7 @@ def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
 
 
 def _rows(
-    project: Project, catalog: Catalog, shapes: ModuleShapes, net: GraphNet, depth: int, rows: list[SummaryRow]
+    project: Project, catalog: Catalog, shapes: ModuleShapes, net: GraphNet | None, depth: int, rows: list[SummaryRow]
 ) -> None:
     module = project.modules[shapes.module]
     by_id = {n.id: n for n in module.nodes}
@@ -59,11 +65,18 @@ def _rows(
         ins = ", ".join(str(v) if not isinstance(v, list) else " + ".join(map(str, v)) for v in info.inputs.values())
         outs = ", ".join(str(v) for v in info.outputs.values())
         kind = node.module if node.module is not None else catalog[node.block or ""].title
-        child: nn.Module | None = getattr(net, node.name, None) if node_id in net.node_names else None
+        child: nn.Module | None = getattr(net, node.name, None) if net and node_id in net.node_names else None
         params = None if child is None else sum(p.numel() for p in child.parameters())
         rows.append(SummaryRow(depth, node.name, kind, ins, outs, params))
-        if node.module is not None and isinstance(child, GraphNet):
-            _rows(project, catalog, shapes.children[node_id], child, depth + 1, rows)
+        if node.module is not None and (net is None or isinstance(child, GraphNet)):
+            _rows(
+                project,
+                catalog,
+                shapes.children[node_id],
+                child if isinstance(child, GraphNet) else None,
+                depth + 1,
+                rows,
+            )
         elif child is not None and not isinstance(child, GraphNet):
             _member_rows(shapes, node_id, child, depth + 1, rows)
 
@@ -108,6 +121,9 @@ def format_summary(summary: Summary) -> str:
     rule = "-" * max(map(len, lines))
     lines.insert(1, rule)
     lines.append(rule)
+    if summary.memory is None:
+        lines.append(f"parameters: not counted: {summary.not_counted}")
+        return "\n".join(lines)
     frozen = summary.total - summary.trainable
     tail = f" ({frozen:,} frozen)" if frozen else ""
     lines.append(f"total parameters: {summary.total:,}{tail}")

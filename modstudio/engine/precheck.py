@@ -77,10 +77,8 @@ def memory_problems(project: Project, shapes: ModuleShapes | None = None) -> lis
 
     try:
         estimate = estimate_memory(project, default_catalog(), shapes)
-    except CompileError:
-        return []
-    except Exception:  # a plugin's build that needs real tensors (.item()): no estimate; the run is tried as before
-        return []
+    except CompileError:  # shapes are said elsewhere; a plugin's build that needs real tensors (.item()) on
+        return []  # the meta device (BlockBuildError) gives no estimate: the run is tried as before
     refusal = training_refusal(estimate)
     return [refusal] if refusal else []
 

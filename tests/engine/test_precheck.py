@@ -238,13 +238,44 @@ def test_a_network_too_large_for_this_machine_is_refused_before_the_run_starts(t
     assert not any("4.0 TB" in p for p in training_problems(project, resumed, memory=True))
 
 
+def needs_real_tensors(monkeypatch) -> None:
+    """Make the catalogue's Linear build the way some plugins do: reading a tensor's value, which a
+    meta-device build cannot."""
+    import dataclasses
+
+    import torch
+
+    catalog = default_catalog()
+    spec = catalog["linear"]
+
+    def build(params, inputs):
+        torch.ones(1).item()
+        return spec.build(params, inputs)
+
+    monkeypatch.setitem(catalog._specs, "linear", dataclasses.replace(spec, build=build))
+
+
 def test_a_network_that_cannot_be_built_on_the_meta_device_is_not_refused(monkeypatch) -> None:
-    import modstudio.compile.memory as memory
+    from modstudio.compile.graphnet import BlockBuildError, build_on_meta, compile_project
     from modstudio.compile.memory import export_memory_problem
 
-    def needs_real_tensors(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("Tensor.item() cannot be called on meta tensors")  # what a plugin's build may do
-
-    monkeypatch.setattr(memory, "estimate_memory", needs_real_tensors)
+    needs_real_tensors(monkeypatch)
+    with pytest.raises(BlockBuildError, match=r"Linear 'fc1' cannot be built on the meta device .*: RuntimeError"):
+        build_on_meta(small_mlp(), default_catalog())
+    assert compile_project(small_mlp(), default_catalog()) is not None  # it builds with real tensors
     assert training_problems(small_mlp(), memory=True) == []  # no estimate: the run is tried, as before
     assert export_memory_problem(small_mlp()) is None
+
+
+def test_validate_of_a_block_that_needs_real_tensors_lists_shapes_without_counts(monkeypatch, tmp_path, capsys) -> None:
+    from modstudio.cli import main
+    from modstudio.graph.io import save_project
+
+    needs_real_tensors(monkeypatch)
+    target = tmp_path / "p.msproj"
+    save_project(small_mlp(), target)
+    assert main(["validate", str(target)]) == 0  # the file is valid; it ended in a traceback
+    out = capsys.readouterr()
+    assert "fc1" in out.out and "[N, 2]" in out.out
+    assert "parameters: not counted: Linear 'fc1' cannot be built on the meta device" in out.out
+    assert "Traceback" not in out.err
