@@ -99,7 +99,7 @@ def test_a_corrupt_run_is_listed_as_unreadable_and_cannot_be_opened(panel, proje
     select(panel, "corrupt", runs=runs)
     assert not panel.show_button.isEnabled() and not panel.compare_button.isEnabled()
     item = panel.tree.topLevelItem(1)
-    assert "run.json cannot be read" in item.toolTip(1)
+    assert "run.json: not valid JSON" in item.toolTip(1)
     with qtbot.assertNotEmitted(panel.open_run):
         panel.tree.itemDoubleClicked.emit(item, 0)
 
