@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ __all__ = ["OPTIONS", "DatasetFacts", "DatasetProblem", "OptionSpec", "checked_o
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 DIGITS_SAMPLES = 1797
+MAX_CLASSES = 100_000  # more is a mistake in the data (a label of 2**40 would make 2**40 class names)
+NPZ_DAMAGED = "not a readable .npz file (truncated or damaged zip)"
+NUMPY_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,45 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def numpy_read_problem(path: Path, exc: BaseException) -> str:
+    """What is wrong with a numpy file that ``np.load`` could not read."""
+    if path.suffix == ".npz" and isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError)):
+        return f"{path}: {NPZ_DAMAGED}"
+    return f"{path}: not a readable numpy file ({exc or type(exc).__name__})"
+
+
+def class_label_problem(y: np.ndarray, path: Path) -> str | None:
+    """Why whole-number labels ``y`` are not classes 0..k-1 (k at most MAX_CLASSES), naming the label
+    found and where; None when they are. Checked before anything per class is built."""
+    flat = y.reshape(-1)
+    if flat.size == 0:
+        return f"{path}: y holds no labels"
+    low, high = flat.min(), flat.max()
+    if low < 0:
+        return f"{path}: class labels in y must be 0 or more; y[{int(np.argmax(flat == low))}] is {low}"
+    if high >= MAX_CLASSES:
+        return (
+            f"{path}: y[{int(np.argmax(flat == high))}] is {high}, which would make {int(high) + 1:,} classes "
+            f"(at most {MAX_CLASSES:,}); class labels must be 0..k-1"
+        )
+    present = np.zeros(int(high) + 1, dtype=bool)
+    present[flat.astype(np.int64)] = True
+    if not present.all():
+        missing = int(np.argmin(present))
+        return (
+            f"{path}: class labels must be 0..k-1, but y has no label {missing} while y[{int(np.argmax(flat == high))}] "
+            f"is {high} ({int(present.sum())} different labels)"
+        )
+    return None
+
+
+def too_many_classes(path: Path, count: int, what: str) -> str | None:
+    """A problem when ``count`` classes (``what``: where they come from) are more than MAX_CLASSES."""
+    if count <= MAX_CLASSES:
+        return None
+    return f"{path}: {what} {count:,} classes, more than {MAX_CLASSES:,}"
+
+
 def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
     path = resolve_path(o, "path", base, "csv")
     try:
@@ -132,6 +176,9 @@ def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
     shape = (len(header) - 1,)
     if regression:
         return DatasetFacts(path.name, shape, "regression", 0, 1, len(rows) - 1)
+    problem = too_many_classes(path, len(set(labels)), f"column '{target}' holds")
+    if problem:
+        raise DatasetProblem(problem)
     return DatasetFacts(path.name, shape, "classification", len(set(labels)), 1, len(rows) - 1)
 
 
@@ -149,9 +196,12 @@ def _numpy_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
         else:
             x = np.load(path, allow_pickle=False, mmap_mode="r")
             y = np.load(resolve_path(o, "targets", base, "numpy"), allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DatasetProblem(f"{path}: not a readable numpy file ({exc})") from None
+    except NUMPY_READ_ERRORS as exc:
+        raise DatasetProblem(numpy_read_problem(path, exc)) from None
     if y.dtype.kind in "iub" and o["task"] != "regression":
+        problem = class_label_problem(y, path)
+        if problem:
+            raise DatasetProblem(problem)
         classes = int(y.max()) + 1 if y.size else 0
         return DatasetFacts(path.name, tuple(x.shape[1:]), "classification", classes, 1, int(x.shape[0]))
     outputs = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
@@ -167,6 +217,9 @@ def _image_folder_facts(
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise DatasetProblem(f"{root}: needs one subfolder of images per class (at least two); found {len(classes)}")
+    problem = too_many_classes(root, len(classes), "one subfolder per class makes")
+    if problem:
+        raise DatasetProblem(problem)
     count = 0
     for folder in classes:
         files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]

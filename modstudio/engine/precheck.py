@@ -249,7 +249,21 @@ def _settings_problems(project: Project, settings: TrainSettings) -> list[str]:
         why = _device_missing(device)
         if why:
             problems.append(why)
-    return problems
+    return problems + optimizer_problems(project)
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def optimizer_problems(project: Project) -> list[str]:
+    """Optimizer settings too large for the 32-bit weights they update: torch cannot even apply them
+    (SGD with a learning rate of 1e308 stopped with "value cannot be converted to type float without overflow")."""
+    t = project.training
+    return [
+        f"training.{name} is {value:g}, too large: the weights are 32-bit floats, which end at {FLOAT32_MAX:.1e}."
+        for name, value in (("learning_rate", t.learning_rate), ("weight_decay", t.weight_decay))
+        if value > FLOAT32_MAX
+    ]
 
 
 def _device_missing(device: str) -> str | None:

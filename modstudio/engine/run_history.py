@@ -2,12 +2,15 @@
 
 A runs list must open instantly and never fail: a run still going has no ``run.json`` yet
 and its ``metrics.jsonl`` may end in half a line; a killed run has neither a status nor a
-summary; a corrupt ``run.json`` is reported as unreadable. Every reader here tolerates all
-of these and says what it found.
+summary; a damaged file (a corrupt ``run.json``, a broken line in the middle of
+``metrics.jsonl``, a truncated ``best.safetensors``: see :mod:`modstudio.engine.run_files`)
+makes the run "unreadable", with what is wrong in its ``error``. Every reader here tolerates
+all of these and says what it found.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from modstudio.engine import run_files
 
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
 RUNS_SUFFIX = ".runs"
@@ -58,22 +63,9 @@ def runs_root_of(project_path: Path | None) -> Path:
 
 
 def read_json_lines(file: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a ``.jsonl`` file; a half-written or broken line is skipped, a missing file is []."""
-    try:
-        text = file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            out.append(value)
-    return out
+    """The JSON objects of a ``.jsonl`` file; a half-written or damaged line is skipped (see
+    :func:`modstudio.engine.run_files.read_json_lines` for what was skipped), a missing file is []."""
+    return run_files.read_json_lines(file).records
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
@@ -109,21 +101,16 @@ def read_run(folder: Path, now: float | None = None) -> RunRecord:
     """One run folder's record; never raises for what a run folder may hold."""
     folder = Path(folder)
     started = _started(folder)
-    metrics = read_metrics(folder)
+    lines = run_files.read_json_lines(folder / "metrics.jsonl")
+    metrics = lines.records
     epochs = [m for m in metrics if m.get("type") == "epoch"]
     test = next((m for m in reversed(metrics) if m.get("type") == "test"), None)
-    info_file = folder / "run.json"
+    problems = lines.problems + run_files.damaged_files(folder, metrics=False)
     info: dict[str, Any] = {}
-    error = ""
-    if info_file.exists():
-        try:
-            loaded = json.loads(info_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            loaded, error = None, f"run.json cannot be read: {exc}"
-        if isinstance(loaded, dict):
-            info = loaded
-        elif not error:
-            error = "run.json does not hold a JSON object"
+    if (folder / "run.json").exists():
+        with contextlib.suppress(run_files.RunFileError):  # damage is in ``problems``
+            info = run_files.read_json_object(folder / "run.json")
+    error = _joined(problems)
     summary = {**(test or {}), **info}
     status = "unreadable" if error else _status(folder, summary, now)
     if status == "failed":
@@ -138,6 +125,12 @@ def read_run(folder: Path, now: float | None = None) -> RunRecord:
     if seconds is None and epochs:
         seconds = sum(_float(e.get("seconds")) or 0.0 for e in epochs)
     return RunRecord(folder, started, status, done or 0, planned, metric, value, dataset, seconds, error)
+
+
+def _joined(problems: list[str]) -> str:
+    if len(problems) <= 3:
+        return "; ".join(problems)
+    return "; ".join(problems[:3]) + f"; and {len(problems) - 3} more"
 
 
 def _status(folder: Path, summary: dict[str, Any], now: float | None) -> str:
@@ -179,7 +172,7 @@ def _project_dataset(folder: Path) -> str:
     try:
         data = json.loads((folder / "project.msproj").read_text(encoding="utf-8"))
         return str(data["data"]["dataset"])
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
         return ""
 
 
@@ -199,7 +192,6 @@ def read_analysis(run_folder: Path) -> dict[str, Any] | None:
     if not target.is_file():
         return None
     try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return run_files.read_json_object(target)
+    except run_files.RunFileError:
         return None
-    return data if isinstance(data, dict) else None

@@ -9,6 +9,10 @@
     optimizer.safetensors optimizer tensors (and random-generator states) to resume
     optimizer.json        the rest of the optimizer and trainer state
     run.json              settings, status and final metrics
+
+Every file is read through the checks of :mod:`modstudio.engine.run_files`: a missing or damaged
+one is a :class:`~modstudio.engine.run_files.RunFileError` that names it and says what is wrong;
+nothing is unpickled. Files are written atomically with the permissions files usually get.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from modstudio.graph.io import load_project, save_project, write_atomic
+from modstudio.compile.weights import WeightsError, read_tensors
+from modstudio.engine.run_files import JsonLines, RunFileError, check_json_lines, check_safetensors, read_json_object
+from modstudio.graph.io import load_project, replace_atomically, save_project, write_atomic
 from modstudio.graph.model import Project
+from modstudio.graph.problems import ProjectError
 
 RUNS_SUFFIX = ".runs"
 
@@ -85,23 +92,40 @@ class RunFolder:
         return self.path / "project.msproj"
 
     def load_project(self, catalog: Any = None) -> Project:
-        return load_project(self.project_file, catalog)
+        """The project as it was trained; a RunFileError names what is wrong with the snapshot."""
+        name = "project.msproj (the run's snapshot)"
+        if not self.project_file.is_file():
+            raise RunFileError(name, "missing")
+        try:
+            return load_project(self.project_file, catalog)
+        except ProjectError as exc:
+            raise RunFileError(name, "; ".join(str(p) for p in exc.problems)) from None
+        except RecursionError:
+            read_json_object(self.project_file, name)  # names how deep it goes
+            raise RunFileError(name, "nested too deeply to read") from None
 
     def append(self, name: str, record: Mapping[str, Any]) -> None:
-        """One JSON line, flushed at once (a reader sees whole lines; the file stays open between calls)."""
+        """One JSON line, flushed at once (a reader sees whole lines; the file stays open between calls).
+
+        A half-written last line left by a killed run is cut off first, so that a resumed run's lines
+        do not continue it."""
         handle = self._open.get(name)
         if handle is None:
+            _cut_half_written_line(self.path / name)
             handle = self._open[name] = (self.path / name).open("a", encoding="utf-8")
         handle.write(json.dumps(jsonable(record)) + "\n")
         handle.flush()
 
     def read_lines(self, name: str) -> list[dict[str, Any]]:
+        """The objects of a ``.jsonl`` file (see :meth:`check_lines`)."""
+        return self.check_lines(name).records
+
+    def check_lines(self, name: str) -> JsonLines:
+        """The objects of a ``.jsonl`` file, a half-written last line skipped and counted; a damaged line
+        elsewhere is a RunFileError naming the file and the line."""
         if name in self._open:
             self._open[name].flush()
-        file = self.path / name
-        if not file.exists():
-            return []
-        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return check_json_lines(self.path / name)
 
     def save_weights(self, name: str, state: Mapping[str, torch.Tensor]) -> Path:
         target = self.path / f"{name}.safetensors"
@@ -109,7 +133,8 @@ class RunFolder:
         return target
 
     def load_weights(self, name: str) -> dict[str, torch.Tensor]:
-        return load_file(self.path / f"{name}.safetensors")
+        """``<name>.safetensors``, checked before it is read: RunFileError when missing, truncated or a pickle."""
+        return _load_tensors(self.path / f"{name}.safetensors")
 
     def has(self, name: str) -> bool:
         return (self.path / name).exists()
@@ -126,18 +151,65 @@ class RunFolder:
         )
 
     def load_training_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
-        flat = load_file(self.path / "optimizer.safetensors")
-        meta = json.loads((self.path / "optimizer.json").read_text(encoding="utf-8"))
+        """(optimizer state_dict, trainer tensors, trainer facts); a RunFileError names a damaged file."""
+        flat = _load_tensors(self.path / "optimizer.safetensors")
+        meta = read_json_object(self.path / "optimizer.json")
+        optimizer, trainer = meta.get("optimizer"), meta.get("trainer")
+        if not isinstance(optimizer, dict) or not isinstance(optimizer.get("param_groups"), list):
+            raise RunFileError("optimizer.json", 'no optimizer settings ("optimizer": {"param_groups": [...]})')
+        if not isinstance(optimizer.get("plain", {}), dict):
+            raise RunFileError("optimizer.json", "optimizer.plain is not a JSON object")
+        if not isinstance(trainer, dict):
+            raise RunFileError("optimizer.json", 'no trainer facts ("trainer": {...})')
+        for key in ("epoch", "step"):
+            value = trainer.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise RunFileError("optimizer.json", f"trainer.{key} is {value!r}, not a whole number >= 0")
         tensors = {k[len("trainer.") :]: v for k, v in flat.items() if k.startswith("trainer.")}
-        optimizer = unflatten_optimizer({k: v for k, v in flat.items() if k.startswith("state.")}, meta["optimizer"])
-        return optimizer, tensors, meta["trainer"]
+        state = {k: v for k, v in flat.items() if k.startswith("state.")}
+        unknown = sorted(set(flat) - set(state) - {f"trainer.{k}" for k in tensors})
+        if unknown:
+            raise RunFileError("optimizer.safetensors", f"unknown tensors: {', '.join(unknown[:5])}")
+        try:
+            return unflatten_optimizer(state, optimizer), tensors, trainer
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise RunFileError("optimizer.json", f"the optimizer state cannot be rebuilt: {exc}") from None
 
     def write_info(self, info: Mapping[str, Any]) -> None:
         write_atomic(self.path / "run.json", (json.dumps(jsonable(info), indent=1) + "\n").encode())
 
     def read_info(self) -> dict[str, Any]:
-        file = self.path / "run.json"
-        return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+        """``run.json``; {} when there is none or it is damaged (it is rewritten whole at the end of a run)."""
+        try:
+            return read_json_object(self.path / "run.json")
+        except RunFileError:
+            return {}
+
+
+def _cut_half_written_line(file: Path) -> None:
+    try:
+        with file.open("rb+") as handle:
+            size = handle.seek(0, 2)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            start = max(size - 1_000_000, 0)  # a line is never longer than this
+            handle.seek(start)
+            tail = handle.read()
+            cut = tail.rfind(b"\n")
+            handle.truncate(start + cut + 1 if cut >= 0 else start)
+    except FileNotFoundError:
+        return
+
+
+def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    check_safetensors(file)
+    try:
+        return read_tensors(file)
+    except WeightsError as exc:
+        raise RunFileError(file.name, f"not a readable .safetensors file ({exc})") from None
 
 
 def _save_tensors(target: Path, state: Mapping[str, torch.Tensor]) -> None:
@@ -151,9 +223,7 @@ def _save_tensors(target: Path, state: Mapping[str, torch.Tensor]) -> None:
             tensor = tensor.clone().contiguous()
         seen.add(pointer)
         out[key] = tensor
-    temporary = target.with_name(f".{target.name}.tmp")
-    save_file(out, str(temporary))
-    temporary.replace(target)
+    replace_atomically(target, lambda temporary: save_file(out, str(temporary)))
 
 
 def flatten_optimizer(state: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -175,5 +245,7 @@ def unflatten_optimizer(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, 
         _, index, name = key.split(".", 2)
         state.setdefault(int(index), {})[name] = value
     for index, entry in meta.get("plain", {}).items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"optimizer.plain.{index} is not a JSON object")
         state.setdefault(int(index), {}).update(entry)
     return {"state": state, "param_groups": meta["param_groups"]}

@@ -11,9 +11,11 @@ from torch import nn
 from modstudio.blocks import default_catalog
 from modstudio.compile.graphnet import GraphNet
 from modstudio.compile.shapes import ShapeInference
-from modstudio.compile.weights import WeightsError, apply_project_weights, freeze_nodes
+from modstudio.compile.weights import WeightsError, apply_project_weights, fit_problems, freeze_nodes
 from modstudio.engine.data import Augmentation, BatchStream, Curriculum, Splits, make_splits
 from modstudio.engine.errors import EngineError
+from modstudio.engine.precheck import optimizer_problems
+from modstudio.engine.run_files import RunFileError
 from modstudio.engine.runs import RunFolder
 from modstudio.engine.settings import TrainSettings, autocast_dtype, pick_device
 from modstudio.engine.task import Task, check_task, task_of
@@ -64,6 +66,8 @@ def make_optimizer(net: nn.Module, project: Project) -> torch.optim.Optimizer:
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         raise EngineError("the network has no trainable parameters", "task")
+    for problem in optimizer_problems(project):
+        raise EngineError(problem, "settings")
     if t.optimizer == "sgd":
         return torch.optim.SGD(params, lr=t.learning_rate, momentum=t.momentum, weight_decay=t.weight_decay)
     if t.optimizer == "adamw":
@@ -145,17 +149,31 @@ def prepare(project: Project, settings: TrainSettings, project_path: Path | None
 
 
 def resume(session: Session) -> None:
-    """Load the last checkpoint of the session's run folder: weights, optimizer, position, random states."""
+    """Load the last checkpoint of the session's run folder: weights, optimizer, position, random states.
+
+    A damaged or missing file is an EngineError naming it (see :mod:`modstudio.engine.run_files`)."""
     folder = session.folder
-    session.net.load_state_dict(folder.load_weights("last"), strict=True)
+    state = folder.load_weights("last")
+    problems = fit_problems(state, session.net.state_dict())
+    if problems:
+        raise RunFileError("last.safetensors", f"does not fit the run's project: {'; '.join(problems)}")
+    session.net.load_state_dict(state, strict=True)
     optimizer, tensors, info = folder.load_training_state()
-    session.optimizer.load_state_dict(optimizer)
-    session.base_lrs = list(info.get("base_lrs", session.base_lrs))
-    session.epoch, session.step = int(info["epoch"]), int(info["step"])
-    best = info.get("best_val", "inf")
-    session.best_val = float(best)
-    session.bad_epochs = int(info.get("bad_epochs", 0))
-    session.restore_rng(tensors)
+    try:
+        session.optimizer.load_state_dict(optimizer)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise RunFileError("optimizer.json", f"does not fit the run's optimizer: {exc}") from None
+    try:
+        session.base_lrs = [float(v) for v in info.get("base_lrs", session.base_lrs)]
+        session.best_val = float(info.get("best_val", "inf"))
+        session.bad_epochs = int(info.get("bad_epochs", 0))
+    except (ValueError, TypeError) as exc:
+        raise RunFileError("optimizer.json", f"a trainer fact is not a number: {exc}") from None
+    session.epoch, session.step = info["epoch"], info["step"]  # whole numbers, checked by load_training_state
+    try:
+        session.restore_rng(tensors)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise RunFileError("optimizer.safetensors", f"no usable random-generator state ({exc})") from None
     if session.epoch >= session.epochs:
         raise EngineError(
             f"the run in {folder.path} already has {session.epoch} epochs; ask for more (--epochs) to continue it",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from .schema import BlockCatalog
 from .validate import check_project
 
 PROJECT_SUFFIX = ".msproj"
+TEMP_SUFFIX = ".tmp"  # of the temporary files of atomic saves: .<name>.<pid>.<random>.tmp
 _ADAPTER: TypeAdapter[Project] | None = None
 
 
@@ -100,25 +104,101 @@ def load_project(path: str | os.PathLike[str], catalog: BlockCatalog | None = No
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     """Write atomically: a temporary file beside the target, fsync, then replace.
 
-    A reader (or a crash) sees either the old file or the new one, never half of one.
+    A reader (or a crash) sees either the old file or the new one, never half of one; the file
+    keeps its permissions (a new one gets the usual ``0666`` less the umask).
     """
     write_atomic(Path(path), project_to_json(project).encode("utf-8"))
 
 
 def write_atomic(path: Path, payload: bytes) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    """``payload`` as the whole of ``path``, atomically (see :func:`atomic_target`)."""
+
+    def write(temporary: Path) -> None:
+        with temporary.open("wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+
+    replace_atomically(path, write)
+
+
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a temporary file beside ``path``, then put it in place of ``path`` at once.
+
+    The temporary file is ``.<name>.<pid>.<random>.tmp`` and gets ``path``'s permissions (``mkstemp``
+    makes it 0600) before the replace. Temporary files that killed saves of the same file left behind
+    are removed first, when the process that wrote them no longer exists.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=directory)
+    os.close(fd)
+    try:
+        write(Path(tmp_name))
+        _copy_mode(path, tmp_name)
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
     _fsync_directory(directory)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove ``.<name>.<pid>.<random>.tmp`` beside ``path`` whose writing process is gone; returns them.
+
+    Never on Windows, where ``os.kill(pid, 0)`` is no probe (it would end the process).
+    """
+    if os.name == "nt":
+        return []
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.[^.]+{re.escape(TEMP_SUFFIX)}$")
+    removed = []
+    try:
+        siblings = list((path.parent if str(path.parent) else Path(".")).iterdir())
+    except OSError:
+        return []
+    for sibling in siblings:
+        match = pattern.match(sibling.name)
+        if match is None or _process_exists(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            sibling.unlink()
+            removed.append(sibling)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # another user's process, or cannot tell: keep its file
+    return True
+
+
+def _copy_mode(path: Path, temporary: str) -> None:
+    """The target's permission bits (a new file: 0666 less the umask) onto the temporary file."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~current_umask()
+    with contextlib.suppress(OSError):  # a file system without permissions (FAT, some network drives)
+        os.chmod(temporary, mode)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux), else set and restored."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -66,6 +66,7 @@ class RunsPanel(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemSelectionChanged.connect(self._describe)
         self.tree.itemDoubleClicked.connect(lambda item, _column: self._open(item))
         self.where = QLabel()
         self.where.setObjectName("doc")
@@ -136,7 +137,11 @@ class RunsPanel(QWidget):
             self.where.setText(f"No runs yet. Train to add one to {self.runs_root}.")
         else:
             count = len(self.records)
-            self.where.setText(f"{count} run{'s' if count != 1 else ''} in {self.runs_root}")
+            chosen = [self.record_of(f) for f in self.selected_folders()]
+            if len(chosen) == 1 and chosen[0] is not None and chosen[0].status == "unreadable":
+                self.where.setText(f"{chosen[0].name} is unreadable: {chosen[0].error}")  # what is damaged, in view
+            else:
+                self.where.setText(f"{count} run{'s' if count != 1 else ''} in {self.runs_root}")
 
     def selected_folders(self) -> list[Path]:
         """The chosen runs, in list order (newest first)."""

@@ -41,7 +41,7 @@ def test_a_failed_run_says_why(runs: dict[str, Path]) -> None:
 
 def test_a_corrupt_run_json_is_unreadable_not_a_crash(runs: dict[str, Path]) -> None:
     record = read_run(runs["corrupt"])
-    assert record.status == "unreadable" and record.error.startswith("run.json cannot be read")
+    assert record.status == "unreadable" and record.error.startswith("run.json: not valid JSON")
     assert record.dataset == "moons"  # still found in the run's copy of the project
 
 

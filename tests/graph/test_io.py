@@ -6,15 +6,17 @@ import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from modstudio.blocks import default_catalog
 from modstudio.graph.builder import ProjectBuilder
-from modstudio.graph.io import load_project, project_from_json, project_to_json, save_project
+from modstudio.graph.io import load_project, project_from_json, project_to_json, save_project, write_atomic
 from modstudio.graph.model import Project
 from modstudio.graph.problems import ProjectError
 
@@ -128,3 +130,64 @@ def test_saving_survives_being_killed(tmp_path):
     # Kills landed in the middle of saves too: their temporary files are left behind, never the target.
     left = leftovers()
     assert left and all(name.startswith(".p.msproj.") and name.endswith(".tmp") for name in left)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_a_save_keeps_the_files_permissions(tmp_path, mode):
+    path = tmp_path / "p.msproj"
+    save_project(chain_project("old", 2), path)
+    os.chmod(path, mode)
+    save_project(chain_project("new", 3), path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert load_project(path).name == "new"
+
+
+def test_a_new_file_gets_the_usual_permissions_less_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save_project(chain_project("a", 2), tmp_path / "p.msproj")
+        write_atomic(tmp_path / "run.json", b"{}\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "p.msproj").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "run.json").stat().st_mode) == 0o640
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.skipif(os.name == "nt", reason="os.kill(pid, 0) is no probe on Windows: stale files are kept there")
+def test_a_save_removes_what_killed_saves_left_but_not_a_live_saves_file(tmp_path):
+    path = tmp_path / "p.msproj"
+    save_project(chain_project("old", 2), path)
+    stale = tmp_path / f".p.msproj.{dead_pid()}.abc123_x.tmp"
+    saver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a save still going
+    live = tmp_path / f".p.msproj.{saver.pid}.def456.tmp"
+    other = tmp_path / f".q.msproj.{dead_pid()}.abc123.tmp"  # another file's save: not this one's business
+    old_style = tmp_path / ".p.msproj.k2j3h4.tmp"  # no pid in the name: whose it is cannot be known
+    for file in (stale, live, other, old_style):
+        file.write_text("half a project")
+    try:
+        save_project(chain_project("new", 3), path)
+    finally:
+        saver.kill()
+        saver.wait()
+    assert not stale.exists()
+    assert live.exists() and other.exists() and old_style.exists()
+    assert load_project(path).name == "new"
+
+
+def test_the_temporary_file_of_a_save_names_the_saving_process(tmp_path, monkeypatch):
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def watch(source, target):
+        seen.append(Path(source).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", watch)
+    save_project(chain_project("a", 2), tmp_path / "p.msproj")
+    assert len(seen) == 1 and seen[0].startswith(f".p.msproj.{os.getpid()}.") and seen[0].endswith(".tmp")

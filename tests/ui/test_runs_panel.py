@@ -99,7 +99,7 @@ def test_a_corrupt_run_is_listed_as_unreadable_and_cannot_be_opened(panel, proje
     select(panel, "corrupt", runs=runs)
     assert not panel.show_button.isEnabled() and not panel.compare_button.isEnabled()
     item = panel.tree.topLevelItem(1)
-    assert "run.json cannot be read" in item.toolTip(1)
+    assert "run.json: not valid JSON" in item.toolTip(1)
     with qtbot.assertNotEmitted(panel.open_run):
         panel.tree.itemDoubleClicked.emit(item, 0)
 
@@ -155,3 +155,32 @@ def test_every_button_shows_its_whole_label_in_a_narrow_dock(panel) -> None:
     for button in (panel.show_button, panel.compare_button, panel.load_button, panel.delete_button):
         needed = button.fontMetrics().horizontalAdvance(button.text())
         assert button.width() >= needed, f"'{button.text()}' needs {needed} px but has {button.width()}"
+
+
+def test_damaged_runs_are_listed_as_unreadable_with_the_damaged_file_named(qtbot, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from ..engine.run_helpers import epoch_line, hand_made
+
+    create_app()
+    root = tmp_path / "p.runs"
+    hand_made(root, "20260201-100000-0000aa", None, [epoch_line(1, 3), "[1, 2]", epoch_line(2, 3), ""])
+    weights = hand_made(root, "20260202-100000-0000bb", {"status": "completed", "epochs": 3}, [epoch_line(3, 3)])
+    save_file({"w": torch.zeros(50_000)}, str(weights / "best.safetensors"))
+    (weights / "best.safetensors").write_bytes((weights / "best.safetensors").read_bytes()[:50_000])
+    deep = hand_made(root, "20260203-100000-0000cc", None, [epoch_line(1, 3)])
+    (deep / "project.msproj").write_text("[" * 100_000 + "]" * 100_000)
+    widget = RunsPanel(ask=lambda title, text: True)
+    qtbot.addWidget(widget)
+    widget.set_project_path(tmp_path / "p.msproj")
+    table = rows(widget)
+    assert [row["status"] for row in table] == ["unreadable"] * 3
+    assert [row["epochs"] for row in table] == ["1", "3", "2"]  # what can still be read is shown
+    tips = [widget.tree.topLevelItem(r).toolTip(1) for r in range(3)]
+    assert "project.msproj (the run's snapshot): nested deeper than" in tips[0]
+    assert "best.safetensors: truncated (its header says 200.1 kB, the file holds 50.0 kB)" in tips[1]
+    assert "metrics.jsonl line 2: not a JSON object (found a list)" in tips[2]
+    widget.tree.topLevelItem(1).setSelected(True)
+    assert widget.where.text().startswith(f"{weights.name} is unreadable: best.safetensors: truncated")
+    assert not widget.show_button.isEnabled() and not widget.load_button.isEnabled()

@@ -13,17 +13,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.compile.graphnet import CompileError, GraphNet, build_on_meta
 from modstudio.compile.weights import fit_problems
 from modstudio.engine.errors import EngineError
+from modstudio.engine.run_files import RunFileError, damaged_files
 from modstudio.engine.run_history import ANALYSIS_FILE, read_analysis
 from modstudio.engine.runs import RUNS_SUFFIX, RunFolder, default_runs_root, jsonable
 from modstudio.graph.io import write_atomic
 from modstudio.graph.model import Project
-from modstudio.graph.problems import ProjectError
 
 from .costs import project_costs
 from .modularity import modularity_report, weight_layers
@@ -53,12 +54,10 @@ def project_dir_of(run_folder: Path) -> Path:
 
 
 def load_run(run_folder: Path, catalog: Catalog) -> tuple[Project, GraphNet]:
-    """The project as trained and its network with the run's best (else last) weights."""
+    """The project as trained and its network with the run's best (else last) weights; a damaged
+    file is a RunFileError (an EngineError) naming it."""
     folder = RunFolder(run_folder)
-    try:
-        project = folder.load_project(catalog)
-    except ProjectError as exc:
-        raise EngineError(f"the run's project cannot be read: {exc.describe()}", "settings") from None
+    project = folder.load_project(catalog)
     name = "best" if folder.has("best.safetensors") else "last"
     if not folder.has(f"{name}.safetensors"):
         raise EngineError(f"{run_folder} has no weights (best.safetensors or last.safetensors)", "settings")
@@ -72,6 +71,22 @@ def load_run(run_folder: Path, catalog: Catalog) -> tuple[Project, GraphNet]:
         raise EngineError(f"{name}.safetensors does not fit the run's project: {'; '.join(problems)}", "settings")
     net.load_state_dict(state)
     return project, net.eval()
+
+
+def _routing(folder: RunFolder, notes: list[str]) -> tuple[str, dict[str, np.ndarray]]:
+    lines = folder.check_lines("routing.jsonl")
+    if lines.half_written:
+        notes.append("routing.jsonl: its half-written last line was skipped (the run was writing it when it ended)")
+    try:
+        return routing_matrices(lines.records)
+    except ValueError as exc:
+        raise RunFileError("routing.jsonl", str(exc)) from None
+
+
+def _damage_notes(run_folder: Path, weights: str) -> list[str]:
+    """Damaged files the analysis does not read, as notes (what it reads is checked where it is read)."""
+    used = ("project.msproj", f"{weights}.safetensors")
+    return [f"{p} (not used here)" for p in damaged_files(run_folder) if not p.startswith(used)]
 
 
 def _test_inputs(project: Project, run_folder: Path) -> torch.Tensor | None:
@@ -91,13 +106,14 @@ def analyze_run(run_folder: Path, catalog: Catalog | None = None, shuffles: int 
     catalog = catalog or default_catalog()
     run_folder = Path(run_folder)
     project, net = load_run(run_folder, catalog)
+    weights = "best" if (run_folder / "best.safetensors").is_file() else "last"
+    notes = _damage_notes(run_folder, weights)
     rows = "region" if project.data.dataset == "regimes" else "class"
-    source, matrices = routing_matrices(RunFolder(run_folder).read_lines("routing.jsonl"))
+    source, matrices = _routing(RunFolder(run_folder), notes)
     conditional = [
         {"path": path, "rows": rows, "source": source, **specialization(matrix)} for path, matrix in matrices.items()
     ]
     ensembles: list[dict[str, Any]] = []
-    notes: list[str] = []
     if any(type(m).__name__ == "Ensemble" for m in net.modules()):
         try:
             x = _test_inputs(project, run_folder)
@@ -108,7 +124,7 @@ def analyze_run(run_folder: Path, catalog: Catalog | None = None, shuffles: int 
     return {
         "run": str(run_folder),
         "project": project.name,
-        "weights": "best" if (run_folder / "best.safetensors").is_file() else "last",
+        "weights": weights,
         "costs": project_costs(project, catalog, net),
         "modularity": modularity_report(weight_layers(project, net), shuffles, seed),
         "specialization": conditional,

@@ -24,7 +24,7 @@ MATRIX_KEYS = ("region_expert", "class_expert")
 
 def routing_matrices(records: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, np.ndarray]]:
     """(where from, {probe path: count matrix}) from routing.jsonl records: the test records,
-    else the sum of the train records of the last epoch."""
+    else the sum of the train records of the last epoch. A ValueError says which value is wrong."""
     routing = [r for r in records if r.get("type", "routing") == "routing" and isinstance(r.get("probes"), Mapping)]
     chosen = [r for r in routing if r.get("kind") == "test"]
     source = "test"
@@ -32,8 +32,8 @@ def routing_matrices(records: Sequence[Mapping[str, Any]]) -> tuple[str, dict[st
         train = [r for r in routing if r.get("kind", "train") == "train"]
         if not train:
             return "none", {}
-        last = max(int(r.get("epoch", 0)) for r in train)
-        chosen, source = [r for r in train if int(r.get("epoch", 0)) == last], f"train, epoch {last}"
+        last = max(_epoch(r) for r in train)
+        chosen, source = [r for r in train if _epoch(r) == last], f"train, epoch {last}"
     out: dict[str, np.ndarray] = {}
     for record in chosen:
         for path, facts in record["probes"].items():
@@ -41,12 +41,24 @@ def routing_matrices(records: Sequence[Mapping[str, Any]]) -> tuple[str, dict[st
                 value = facts.get(key) if isinstance(facts, Mapping) else None
                 if value is None:
                     continue
-                matrix = np.asarray(value, dtype=np.float64)
+                try:
+                    matrix = np.asarray(value, dtype=np.float64)
+                except (ValueError, TypeError):
+                    raise ValueError(
+                        f"the {key} of '{path}' (epoch {_epoch(record)}) is not a table of numbers"
+                    ) from None
                 if matrix.ndim != 2:
                     continue
                 out[path] = out[path] + matrix if path in out and out[path].shape == matrix.shape else matrix
                 break
     return source, out
+
+
+def _epoch(record: Mapping[str, Any]) -> int:
+    epoch = record.get("epoch", 0)
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        raise ValueError(f"a routing record's epoch is {epoch!r}, not a whole number")
+    return epoch
 
 
 def top_classes(matrix: np.ndarray, count: int = 3) -> list[list[dict[str, float]]]:

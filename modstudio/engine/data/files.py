@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from modstudio.engine.dataset_facts import NUMPY_READ_ERRORS, class_label_problem, numpy_read_problem, too_many_classes
 from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec
 from modstudio.engine.errors import DataError
 
@@ -61,7 +62,11 @@ def _targets(name: str, labels: list[str], where: str, classes: bool) -> tuple[t
     fractional = all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
     if fractional and not classes:
         return torch.tensor(numbers, dtype=torch.float32)[:, None], "regression", []
-    names = sorted(set(labels), key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+    distinct = set(labels)
+    problem = too_many_classes(Path(name), len(distinct), f"{where} holds")
+    if problem:
+        raise DataError(problem)
+    names = sorted(distinct, key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
     index = {label: i for i, label in enumerate(names)}
     if len(names) < 2:
         raise DataError(f"{name}: {where} holds only one class ({names[0]!r}); a classifier needs at least two")
@@ -146,16 +151,16 @@ def numpy_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
         else:
             x = np.load(path, allow_pickle=False)
             y = np.load(_resolve(o, "targets", base, "numpy"), allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable numpy file ({exc})") from None
+    except NUMPY_READ_ERRORS as exc:
+        raise DataError(numpy_read_problem(path, exc)) from None
     if x.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
         raise DataError(f"{path}: x and y must hold numbers, not {x.dtype} and {y.dtype}")
     xt = torch.as_tensor(x.astype(np.float32))
     if y.dtype.kind in "iub" and o["task"] != "regression":
-        classes = np.unique(y)
-        if classes.min() < 0:
-            raise DataError(f"{path}: class labels in y must be >= 0, found {classes.min()}")
-        k = int(classes.max()) + 1
+        problem = class_label_problem(y, path)
+        if problem:
+            raise DataError(problem)
+        k = int(y.max()) + 1
         return TensorData(
             path.name,
             xt,
@@ -178,6 +183,9 @@ def image_folder(o: dict[str, Any], seed: int, base: Path) -> TensorData:
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise DataError(f"{root}: needs one subfolder per class (at least two); found {len(classes)}")
+    problem = too_many_classes(root, len(classes), "one subfolder per class makes")
+    if problem:
+        raise DataError(problem)
     size, mode = o["image_size"], ("L" if o["channels"] == 1 else "RGB")
     images, labels = [], []
     for label, name in enumerate(classes):
