@@ -32,6 +32,7 @@ from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.tensors import TensorInfo
 from modstudio.graph.model import Project
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
+from modstudio.sizes import human_size
 
 from .graphnet import CompileError, GraphNet, build_on_meta
 from .shapes import ModuleShapes, ShapeInference
@@ -167,17 +168,6 @@ def _all_outputs(project: Project, shapes: ModuleShapes) -> Iterator[TensorInfo]
 
 def _info_bytes(info: TensorInfo) -> int:
     return math.prod(info.shape) * ELEMENT_BYTES.get(info.dtype, 4)
-
-
-def human_size(count: float) -> str:
-    """Bytes in decimal units, as disks and the user count them: 512 B, 54.8 KB, 4.0 TB."""
-    if count < 1000:
-        return f"{int(count)} B"
-    for unit in ("KB", "MB", "GB", "TB", "PB"):
-        count /= 1000
-        if count < 1000 or unit == "PB":
-            return f"{count:.1f} {unit}"
-    raise AssertionError("unreachable")
 
 
 def machine_memory() -> tuple[int, str]:

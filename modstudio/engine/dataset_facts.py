@@ -23,6 +23,7 @@ import numpy as np
 from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec, check_options
 from modstudio.engine.errors import DataError
 from modstudio.graph.model import DataSection
+from modstudio.sizes import human_size
 
 __all__ = ["OPTIONS", "DatasetFacts", "DatasetProblem", "OptionSpec", "checked_options", "dataset_facts"]
 
@@ -182,22 +183,57 @@ def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
     return DatasetFacts(path.name, shape, "classification", len(set(labels)), 1, len(rows) - 1)
 
 
-def _numpy_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
+def numpy_arrays(o: Mapping[str, Any], base: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """The ``x`` and ``y`` arrays of a numpy dataset (an ``.npz``, or an ``.npy`` and its ``targets``),
+    read without pickles, each file first checked to hold the data its header declares (a header may
+    declare terabytes that numpy would try to allocate). The loader and the facts both read here."""
     path = resolve_path(o, "path", base, "numpy")
     try:
         if path.suffix == ".npz":
+            _check_npz(path)
             with np.load(path, allow_pickle=False) as archive:
                 missing = [k for k in ("x", "y") if k not in archive.files]
                 if missing:
                     raise DatasetProblem(
                         f"{path}: no array named {', '.join(missing)} (arrays: {', '.join(archive.files)})"
                     )
-                x, y = archive["x"], archive["y"]
-        else:
-            x = np.load(path, allow_pickle=False, mmap_mode="r")
-            y = np.load(resolve_path(o, "targets", base, "numpy"), allow_pickle=False)
+                return path, archive["x"], archive["y"]
+        targets = resolve_path(o, "targets", base, "numpy")
+        for file in (path, targets):
+            with file.open("rb") as handle:
+                _check_declared_size(file, "", handle, file.stat().st_size)
+        return path, np.load(path, allow_pickle=False, mmap_mode="r"), np.load(targets, allow_pickle=False)
     except NUMPY_READ_ERRORS as exc:
         raise DatasetProblem(numpy_read_problem(path, exc)) from None
+
+
+def _check_npz(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if member.filename.endswith(".npy"):
+                with archive.open(member) as handle:
+                    _check_declared_size(path, member.filename[:-4], handle, member.file_size)
+
+
+def _check_declared_size(path: Path, array: str, handle: Any, stored: int) -> None:
+    """Raise DatasetProblem when the array's header declares more data than the file holds."""
+    version = np.lib.format.read_magic(handle)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in read_header:
+        return  # format 3.0 (rare): numpy's own checks apply
+    shape, _, dtype = read_header[version](handle)
+    declared = math.prod(shape) * dtype.itemsize
+    holds = stored - handle.tell()
+    if declared > holds:
+        what = f"array '{array}'" if array else "the array"
+        raise DatasetProblem(
+            f"{path}: {what} declares shape {list(shape)} of {dtype} ({human_size(declared)}) but the file holds "
+            f"{human_size(holds)} of data (truncated or damaged)"
+        )
+
+
+def _numpy_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
+    path, x, y = numpy_arrays(o, base)
     if y.dtype.kind in "iub" and o["task"] != "regression":
         problem = class_label_problem(y, path)
         if problem:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from modstudio.engine.errors import EngineError
+from modstudio.sizes import human_size
 
 MAX_HEADER_BYTES = 100_000_000  # safetensors refuses headers larger than this too
 PICKLE_NOTE = "ModStudio never unpickles files: save weights as .safetensors"
@@ -149,7 +150,7 @@ def check_safetensors(file: Path, name: str | None = None) -> None:
         raise RunFileError(name, f"not a .safetensors file (its first bytes give a header of {length:,} bytes)")
     if length > size - 8:
         raise RunFileError(
-            name, f"truncated (its header alone takes {_bytes(8 + length)}, the file holds {_bytes(size)})"
+            name, f"truncated (its header alone takes {human_size(8 + length)}, the file holds {human_size(size)})"
         )
     value, problem = _parse_line(header.rstrip(b" "))
     if problem is not None or not isinstance(value, dict):
@@ -164,19 +165,12 @@ def check_safetensors(file: Path, name: str | None = None) -> None:
         end = max(end, offsets[1])
     if 8 + length + end > size:
         raise RunFileError(
-            name, f"truncated (its header says {_bytes(8 + length + end)}, the file holds {_bytes(size)})"
+            name, f"truncated (its header says {human_size(8 + length + end)}, the file holds {human_size(size)})"
         )
 
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _bytes(count: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= 10 * scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count:,} bytes"
 
 
 def damaged_files(folder: Path, metrics: bool = True) -> list[str]:

@@ -89,3 +89,33 @@ def test_optimizer_settings_beyond_float32_are_named_before_training(setting, va
     with pytest.raises(EngineError, match=rf"^training\.{setting} is") as caught:
         prepare(project, TrainSettings(device="cpu"))
     assert caught.value.kind == "settings"
+
+
+def _npy_header_only(shape: tuple[int, ...], dtype: str) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + b"\0" * 64
+
+
+def test_an_array_header_declaring_terabytes_is_refused_before_numpy_allocates(tmp_path, capsys) -> None:
+    import zipfile
+
+    file = tmp_path / "huge.npz"
+    with zipfile.ZipFile(file, "w") as archive:  # 64 bytes of data under a header that declares 800 GB
+        archive.writestr("x.npy", _npy_header_only((10**11, 2), "<f4"))
+        archive.writestr("y.npy", _npy_header_only((10**11,), "<i8"))
+    message = r"huge\.npz: array 'x' declares shape \[100000000000, 2\] of float32 \(800\.0 GB\) but the file holds 64 B"
+    both_refuse(numpy_project(file), tmp_path, message)
+    x, y = tmp_path / "x.npy", tmp_path / "y.npy"
+    x.write_bytes(_npy_header_only((10**11, 2), "<f4"))
+    np.save(y, np.zeros(4, np.int64))
+    section = DataSection(dataset="numpy", options={"path": str(x), "targets": str(y)})
+    both_refuse(section, tmp_path, r"x\.npy: the array declares shape \[100000000000, 2\]")
+    project = small_mlp()
+    project.data = numpy_project(file)
+    save_project(project, tmp_path / "p.msproj")
+    assert main(["train", str(tmp_path / "p.msproj"), "--out", str(tmp_path / "runs"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "declares shape [100000000000, 2]" in err and "out of memory" not in err and "Traceback" not in err

@@ -179,7 +179,7 @@ def test_damaged_runs_are_listed_as_unreadable_with_the_damaged_file_named(qtbot
     assert [row["epochs"] for row in table] == ["1", "3", "2"]  # what can still be read is shown
     tips = [widget.tree.topLevelItem(r).toolTip(1) for r in range(3)]
     assert "project.msproj (the run's snapshot): nested deeper than" in tips[0]
-    assert "best.safetensors: truncated (its header says 200.1 kB, the file holds 50.0 kB)" in tips[1]
+    assert "best.safetensors: truncated (its header says 200.1 KB, the file holds 50.0 KB)" in tips[1]
     assert "metrics.jsonl line 2: not a JSON object (found a list)" in tips[2]
     widget.tree.topLevelItem(1).setSelected(True)
     assert widget.where.text().startswith(f"{weights.name} is unreadable: best.safetensors: truncated")

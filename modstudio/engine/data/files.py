@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from modstudio.engine.dataset_facts import NUMPY_READ_ERRORS, class_label_problem, numpy_read_problem, too_many_classes
+from modstudio.engine.dataset_facts import DatasetProblem, class_label_problem, numpy_arrays, too_many_classes
 from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec
 from modstudio.engine.errors import DataError
 
@@ -140,19 +140,10 @@ def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
 
 def numpy_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
     """An ``.npz`` with arrays ``x`` and ``y``, or an ``.npy`` of samples with ``targets`` another ``.npy``."""
-    path = _resolve(o, "path", base, "numpy")
     try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                missing = [k for k in ("x", "y") if k not in archive.files]
-                if missing:
-                    raise DataError(f"{path}: no array named {', '.join(missing)} (arrays: {', '.join(archive.files)})")
-                x, y = archive["x"], archive["y"]
-        else:
-            x = np.load(path, allow_pickle=False)
-            y = np.load(_resolve(o, "targets", base, "numpy"), allow_pickle=False)
-    except NUMPY_READ_ERRORS as exc:
-        raise DataError(numpy_read_problem(path, exc)) from None
+        path, x, y = numpy_arrays(o, base)
+    except DatasetProblem as exc:
+        raise DataError(str(exc)) from None
     if x.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
         raise DataError(f"{path}: x and y must hold numbers, not {x.dtype} and {y.dtype}")
     xt = torch.as_tensor(x.astype(np.float32))
