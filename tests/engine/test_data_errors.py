@@ -106,7 +106,9 @@ def test_an_array_header_declaring_terabytes_is_refused_before_numpy_allocates(t
     with zipfile.ZipFile(file, "w") as archive:  # 64 bytes of data under a header that declares 800 GB
         archive.writestr("x.npy", _npy_header_only((10**11, 2), "<f4"))
         archive.writestr("y.npy", _npy_header_only((10**11,), "<i8"))
-    message = r"huge\.npz: array 'x' declares shape \[100000000000, 2\] of float32 \(800\.0 GB\) but the file holds 64 B"
+    message = (
+        r"huge\.npz: array 'x' declares shape \[100000000000, 2\] of float32 \(800\.0 GB\) but the file holds 64 B"
+    )
     both_refuse(numpy_project(file), tmp_path, message)
     x, y = tmp_path / "x.npy", tmp_path / "y.npy"
     x.write_bytes(_npy_header_only((10**11, 2), "<f4"))
