@@ -50,8 +50,34 @@ def _flat(value: object) -> list[torch.Tensor]:
     raise ExportError(f"the export returned {type(value).__name__}, not tensors")
 
 
+def not_finite(values: torch.Tensor) -> str | None:
+    """``NaN in 12 of 14 values`` (or inf, or both), or None when every value is finite."""
+    if not values.is_floating_point():
+        return None
+    nan, inf = int(values.isnan().sum()), int(values.isinf().sum())
+    kinds = " and ".join(kind for kind, count in (("NaN", nan), ("inf", inf)) if count)
+    return f"{kinds} in {nan + inf} of {values.numel()} values" if kinds else None
+
+
+def weights_not_finite(state: dict[str, torch.Tensor], path: Path) -> str | None:
+    """Why the weights of a file cannot be exported when some are NaN or inf, or None."""
+    broken = {name: problem for name, value in state.items() if (problem := not_finite(value))}
+    if not broken:
+        return None
+    listed = "; ".join(f"{name}: {problem}" for name, problem in list(broken.items())[:3])
+    more = f"; and {len(broken) - 3} more tensors" if len(broken) > 3 else ""
+    return (
+        f"the weights in {path} are not all numbers ({listed}{more}), so the model's outputs would be NaN; "
+        "export weights saved before the run diverged"
+    )
+
+
 def largest_difference(reference: nn.Module, run: Callable[..., object], inputs: tuple[torch.Tensor, ...]) -> float:
-    """Max |reference(inputs) - run(inputs)| over all outputs (reference in eval mode)."""
+    """Max |reference(inputs) - run(inputs)| over all outputs (reference in eval mode).
+
+    Outputs that are not finite are never a difference of 0: NaN or inf in the project's own
+    outputs means there is nothing to check the export against, and in the export's outputs
+    that it differs; both are an ExportError that says so."""
     reference.eval()
     with torch.no_grad():
         expected = _flat(reference(*inputs))
@@ -62,6 +88,15 @@ def largest_difference(reference: nn.Module, run: Callable[..., object], inputs:
     for e, g in zip(expected, got):
         if tuple(e.shape) != tuple(g.shape):
             raise ExportError(f"the export gives shape {tuple(g.shape)} where the project gives {tuple(e.shape)}")
+        problem = not_finite(e)
+        if problem:
+            raise ExportError(
+                f"the project's outputs hold {problem} on the check inputs, so the export cannot be checked "
+                "(do its weights hold NaN or inf, from a run that diverged?)"
+            )
+        problem = not_finite(g)
+        if problem:
+            raise ExportError(f"the export's outputs hold {problem} where the project's are finite")
         worst = max(worst, float((e.float() - g.float()).abs().max()) if e.numel() else 0.0)
     return worst
 

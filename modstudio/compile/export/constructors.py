@@ -9,18 +9,18 @@ references and composition members) are written by a callback the code generator
 
 from __future__ import annotations
 
-import importlib
+import ast
 import inspect
-import json
+import math
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from modstudio.blocks.layers import attention, compositions, conv, hierarchy, local, moe, sequence
 from modstudio.blocks.plugins import Plugin, plugin_of_module
 
 from . import runtime_layers, runtime_routing
+from .inert import python_text
 
 
 class ExportError(ValueError):
@@ -49,9 +49,53 @@ def runtime_source(name: str) -> str:
     return inspect.getsource(value).rstrip() + "\n"
 
 
-def _text(value: str) -> str:
-    """A string literal in double quotes, as ruff format writes it."""
-    return json.dumps(value)
+def code_value(value: object) -> str:
+    """A constructor argument as Python source: numbers, booleans, None, strings (through
+    ``python_text``, the only way text goes into the file) and lists, tuples and dicts of them."""
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float({python_text(str(value))})"
+    if isinstance(value, str):
+        return python_text(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(code_value, value)) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(code_value, value)) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{code_value(k)}: {code_value(v)}" for k, v in value.items()) + "}"
+    raise ExportError(f"cannot write a {type(value).__name__} ({value!r}) as a constructor argument")
+
+
+def dotted_name(name: str) -> str:
+    """A plugin's module or class path as it goes into code (``maxout.layer.Maxout``): plain
+    identifiers joined by dots, or an ExportError."""
+    if not all(part.isidentifier() and part.isascii() for part in name.split(".")):
+        raise ExportError(f"cannot write {name!r} as code: not a dotted name of identifiers")
+    return name
+
+
+def _rebuilt(module: nn.Module, constructor: str, problem: str, hint: str = "") -> str:
+    """``constructor(...)`` with the arguments ``module.extra_repr()`` prints, checked by building
+    the layer again from them. The arguments are read as literals, never run: a parameter that
+    holds code stays text or is refused."""
+    printed = module.extra_repr()
+    try:
+        call = ast.parse(f"layer({printed})", mode="eval").body
+        if not isinstance(call, ast.Call) or any(k.arg is None for k in call.keywords):
+            raise ValueError("not a list of arguments")
+        args = [ast.literal_eval(arg) for arg in call.args]
+        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in call.keywords}
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as exc:
+        raise ExportError(f"{problem} ({constructor}({printed}) is not plain values: {exc}){hint}") from None
+    text = f"{constructor}({', '.join([*map(code_value, args), *(f'{k}={code_value(v)}' for k, v in kwargs.items())])})"
+    try:
+        rebuilt = type(module)(*args, **kwargs)
+    except Exception as exc:
+        raise ExportError(f"{problem} ({text}): {exc}{hint}") from None
+    if repr(rebuilt) != repr(module):
+        raise ExportError(f"{problem}: {text} builds {rebuilt!r}, not {module!r}{hint}")
+    return text
 
 
 def _list(items: list[str]) -> str:
@@ -90,36 +134,17 @@ class Constructors:
         raise ExportError(f"ModStudio cannot write a {type(module).__name__} layer as code yet")
 
     def _torch_layer(self, module: nn.Module) -> str:
-        name = type(module).__name__
         if isinstance(module, nn.Sequential):
             return f"nn.Sequential({', '.join(self(child) for child in module)})"
-        text = f"nn.{name}({module.extra_repr()})"
-        try:
-            rebuilt = eval(text, {"nn": nn, "torch": torch})  # our own text, from torch's extra_repr
-        except Exception as exc:
-            raise ExportError(f"cannot write {name} as code ({text}): {exc}") from None
-        if repr(rebuilt) != repr(module):
-            raise ExportError(f"cannot write {name} as code: {text} builds {rebuilt!r}, not {module!r}")
-        return text
+        return _rebuilt(module, f"nn.{type(module).__name__}", f"cannot write {type(module).__name__} as code")
 
     def _plugin_layer(self, module: nn.Module, plugin: Plugin) -> str:
         """``maxout.layer.Maxout(64, 32, pieces=2, bias=True)``: the plugin's class, its constructor
         arguments from its ``extra_repr`` (checked by rebuilding it); the file imports the module."""
         cls = type(module)
-        text = f"{cls.__module__}.{cls.__qualname__}({module.extra_repr()})"
-        top = cls.__module__.split(".")[0]
-        try:
-            rebuilt = eval(text, {top: importlib.import_module(top), "nn": nn, "torch": torch})  # our own text
-        except Exception as exc:
-            raise ExportError(
-                f"cannot write {cls.__name__} of plugin '{plugin.name}' as code ({text}): {exc}; "
-                "its extra_repr must print its constructor arguments"
-            ) from None
-        if repr(rebuilt) != repr(module):
-            raise ExportError(
-                f"cannot write {cls.__name__} of plugin '{plugin.name}' as code: {text} builds {rebuilt!r}, "
-                f"not {module!r}; its extra_repr must print its constructor arguments"
-            )
+        problem = f"cannot write {cls.__name__} of plugin '{plugin.name}' as code"
+        hint = "; its extra_repr must print its constructor arguments"
+        text = _rebuilt(module, dotted_name(f"{cls.__module__}.{cls.__qualname__}"), problem, hint)
         self.plugin_imports.setdefault(cls.__module__, plugin)
         return text
 
@@ -127,25 +152,25 @@ class Constructors:
         return _list([self(m) for m in modules])
 
     def _writers(self) -> list[tuple[type, Callable[[nn.Module], str]]]:
-        u = self.use
+        u, v = self.use, code_value
         return [
-            (attention.SelfAttention, lambda m: f"{u('SelfAttention')}({m.qkv.in_features}, num_heads={m.num_heads}, dropout={m.dropout!r}, causal={m.causal})"),
-            (attention.MultiHeadAttention, lambda m: f"{u('MultiHeadAttention')}({m.q_proj.in_features}, num_heads={m.num_heads}, key_dim={m.k_proj.in_features}, value_dim={m.v_proj.in_features}, dropout={m.dropout!r}, causal={m.causal})"),
-            (attention.FeedForward, lambda m: f"{u('FeedForward')}({m.fc1.in_features}, hidden={m.fc1.out_features}, dropout={m.drop.p!r})"),
-            (attention.TransformerEncoderBlock, lambda m: f"{u('TransformerEncoderBlock')}({m.norm1.normalized_shape[0]}, num_heads={m.attn.num_heads}, mlp_hidden={m.mlp.fc1.out_features}, dropout={m.drop.p!r}, causal={m.attn.causal})"),
-            (attention.PatchEmbedding, lambda m: f"{u('PatchEmbedding')}({m.proj.in_channels}, embed_dim={m.proj.out_channels}, patch_size={m.proj.kernel_size[0]})"),
-            (attention.PositionalEmbedding, lambda m: f"{u('PositionalEmbedding')}(num_tokens={m.pos.shape[1]}, dim={m.pos.shape[2]})"),
-            (attention.ClassToken, lambda m: f"{u('ClassToken')}({m.token.shape[-1]})"),
-            (attention.TokenPool, lambda m: f"{u('TokenPool')}({_text(m.mode)})"),
+            (attention.SelfAttention, lambda m: f"{u('SelfAttention')}({v(m.qkv.in_features)}, num_heads={v(m.num_heads)}, dropout={v(m.dropout)}, causal={v(m.causal)})"),
+            (attention.MultiHeadAttention, lambda m: f"{u('MultiHeadAttention')}({v(m.q_proj.in_features)}, num_heads={v(m.num_heads)}, key_dim={v(m.k_proj.in_features)}, value_dim={v(m.v_proj.in_features)}, dropout={v(m.dropout)}, causal={v(m.causal)})"),
+            (attention.FeedForward, lambda m: f"{u('FeedForward')}({v(m.fc1.in_features)}, hidden={v(m.fc1.out_features)}, dropout={v(m.drop.p)})"),
+            (attention.TransformerEncoderBlock, lambda m: f"{u('TransformerEncoderBlock')}({v(m.norm1.normalized_shape[0])}, num_heads={v(m.attn.num_heads)}, mlp_hidden={v(m.mlp.fc1.out_features)}, dropout={v(m.drop.p)}, causal={v(m.attn.causal)})"),
+            (attention.PatchEmbedding, lambda m: f"{u('PatchEmbedding')}({v(m.proj.in_channels)}, embed_dim={v(m.proj.out_channels)}, patch_size={v(m.proj.kernel_size[0])})"),
+            (attention.PositionalEmbedding, lambda m: f"{u('PositionalEmbedding')}(num_tokens={v(m.pos.shape[1])}, dim={v(m.pos.shape[2])})"),
+            (attention.ClassToken, lambda m: f"{u('ClassToken')}({v(m.token.shape[-1])})"),
+            (attention.TokenPool, lambda m: f"{u('TokenPool')}({v(m.mode)})"),
             (conv.DepthwiseSeparableConv2d, lambda m: f"{u('DepthwiseSeparableConv2d')}({self(m.depthwise)}, {self(m.pointwise)})"),
-            (local.LocallyConnected2d, lambda m: f"{u('LocallyConnected2d')}({m.in_channels}, {m.out_channels}, output_size={m.output_size}, kernel_size={m.kernel_size}, stride={m.stride}, padding={m.padding}, bias={m.bias is not None})"),
-            (local.LowRankLocallyConnected2d, lambda m: f"{u('LowRankLocallyConnected2d')}({self(m.bases)}, out_channels={m.out_channels}, rank={m.rank}, output_size={m.output_size}, bias={m.bias is not None})"),
-            (sequence.Recurrent, lambda m: f"{u('Recurrent')}({self(m.rnn)}, hidden_size={m.hidden_size}, bidirectional={m.bidirectional}, last={m.last})"),
-            (compositions.Ensemble, lambda m: f"{u('Ensemble')}({self._members(m.members)}, combine={_text(m.combine)})"),
-            (compositions.ClassTree, lambda m: f"{u('ClassTree')}({self(m.trunk)}, {self._members(m.branches)}, class_position={m.class_position.tolist()})"),
+            (local.LocallyConnected2d, lambda m: f"{u('LocallyConnected2d')}({v(m.in_channels)}, {v(m.out_channels)}, output_size={v(m.output_size)}, kernel_size={v(m.kernel_size)}, stride={v(m.stride)}, padding={v(m.padding)}, bias={v(m.bias is not None)})"),
+            (local.LowRankLocallyConnected2d, lambda m: f"{u('LowRankLocallyConnected2d')}({self(m.bases)}, out_channels={v(m.out_channels)}, rank={v(m.rank)}, output_size={v(m.output_size)}, bias={v(m.bias is not None)})"),
+            (sequence.Recurrent, lambda m: f"{u('Recurrent')}({self(m.rnn)}, hidden_size={v(m.hidden_size)}, bidirectional={v(m.bidirectional)}, last={v(m.last)})"),
+            (compositions.Ensemble, lambda m: f"{u('Ensemble')}({self._members(m.members)}, combine={v(m.combine)})"),
+            (compositions.ClassTree, lambda m: f"{u('ClassTree')}({self(m.trunk)}, {self._members(m.branches)}, class_position={v(m.class_position.tolist())})"),
             (compositions.OneVsRest, lambda m: f"{u('OneVsRest')}({self._members(m.members)})"),
-            (compositions.Cooperative, lambda m: f"{u('Cooperative')}({self._members(m.members)}, splits={list(m.splits)}, fused_features={m.combiner.in_features}, out_features={m.combiner.out_features})"),
-            (moe.MixtureOfExperts, lambda m: f"{u('MixtureOfExperts')}({m.router.in_features}, experts={self._members(m.experts)}, gate={_text(m.gate)}, k={m.k}, capacity_factor={m.capacity_factor!r}, out_dim={m.out_dim}, load_balance_weight={m.load_balance_weight!r}, z_loss_weight={m.z_loss_weight!r})"),
-            (hierarchy.HierarchicalMoE, lambda m: f"{u('HierarchicalMoE')}({m.primary.in_features}, experts={self._members(m.experts)}, groups={m.groups}, k_groups={m.k_groups}, k={m.k}, out_dim={m.out_dim}, load_balance_weight={m.load_balance_weight!r}, z_loss_weight={m.z_loss_weight!r})"),
-            (hierarchy.HardGate, lambda m: f"{u('HardGate')}({m.router.in_features}, branches={self._members(m.branches)}, out_shape={list(m.out_shape)}, allow_skip={m.allow_skip}, temperature={m.temperature!r}, balance_weight={m.balance_weight!r})"),
+            (compositions.Cooperative, lambda m: f"{u('Cooperative')}({self._members(m.members)}, splits={v(list(m.splits))}, fused_features={v(m.combiner.in_features)}, out_features={v(m.combiner.out_features)})"),
+            (moe.MixtureOfExperts, lambda m: f"{u('MixtureOfExperts')}({v(m.router.in_features)}, experts={self._members(m.experts)}, gate={v(m.gate)}, k={v(m.k)}, capacity_factor={v(m.capacity_factor)}, out_dim={v(m.out_dim)}, load_balance_weight={v(m.load_balance_weight)}, z_loss_weight={v(m.z_loss_weight)})"),
+            (hierarchy.HierarchicalMoE, lambda m: f"{u('HierarchicalMoE')}({v(m.primary.in_features)}, experts={self._members(m.experts)}, groups={v(m.groups)}, k_groups={v(m.k_groups)}, k={v(m.k)}, out_dim={v(m.out_dim)}, load_balance_weight={v(m.load_balance_weight)}, z_loss_weight={v(m.z_loss_weight)})"),
+            (hierarchy.HardGate, lambda m: f"{u('HardGate')}({v(m.router.in_features)}, branches={self._members(m.branches)}, out_shape={v(list(m.out_shape))}, allow_skip={v(m.allow_skip)}, temperature={v(m.temperature)}, balance_weight={v(m.balance_weight)})"),
         ]  # fmt: skip

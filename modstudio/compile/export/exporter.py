@@ -20,7 +20,7 @@ from modstudio.compile.weights import WeightsError, apply_project_weights, fit_p
 from modstudio.graph.model import Project
 
 from . import formats
-from .check import argmax_agrees, import_file, largest_difference, sample_inputs
+from .check import argmax_agrees, import_file, largest_difference, sample_inputs, weights_not_finite
 from .constructors import ExportError
 from .python_code import PythonModule, generate_python
 
@@ -73,6 +73,9 @@ def load_weights(net: nn.Module, path: Path) -> None:
     problems = fit_problems(state, net.state_dict(), owner="project")
     if problems:
         raise ExportError(f"the weights in {path} do not fit this project: {'; '.join(problems)}")
+    problem = weights_not_finite(state, path)
+    if problem:
+        raise ExportError(problem)
     net.load_state_dict(state, strict=True)
 
 

@@ -10,8 +10,8 @@ topological order whose local variables are the node names, as torch.fx writes i
 from __future__ import annotations
 
 import builtins
-import json
-import textwrap
+import keyword
+import re
 from dataclasses import dataclass
 
 from torch import nn
@@ -23,10 +23,12 @@ from modstudio.compile.graphnet import _NONE_SLOT, GraphNet
 from modstudio.compile.shapes import ModuleShapes, ShapeInference
 from modstudio.graph.model import Project
 
-from .constructors import RUNTIME_NAMES, Constructors, runtime_source
+from .constructors import RUNTIME_NAMES, Constructors, ExportError, code_value, dotted_name, runtime_source
+from .inert import python_text
 
 # local names that would hide the module, torch or a builtin get a trailing underscore
 _TAKEN = frozenset({"self", "torch", "nn", "F", "math", *dir(builtins)})
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -38,18 +40,31 @@ class PythonModule:
 
 
 def camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_") if part)
+    """``basic_block`` -> ``BasicBlock``; anything but ASCII letters, digits and underscores is dropped,
+    so a class name never holds what a name could smuggle in."""
+    parts = re.sub(r"[^A-Za-z0-9_]", "_", name.replace("-", "_")).split("_")
+    return "".join(part[:1].upper() + part[1:] for part in parts if part)
+
+
+def _checked(name: str, module: str) -> str:
+    """A node name as it goes into code (an attribute, a local variable): it must already be a
+    plain identifier (the document's rules ensure it; a name that is not stops the export)."""
+    if not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
+        raise ExportError(
+            f"node {name!r} of module '{module}' cannot be written as code: its name is not an identifier "
+            "(letters, digits and underscores, starting with a letter)"
+        )
+    return name
 
 
 def _var(name: str) -> str:
     return f"{name}_" if name in _TAKEN else name
 
 
-def _doc(text: str, indent: str = "    ") -> list[str]:
-    lines = textwrap.wrap(" ".join(text.split()), 96) or [""]
-    if len(lines) == 1:
-        return [f'{indent}"""{lines[0]}"""']
-    return [f'{indent}"""{lines[0]}', *(f"{indent}{line}" for line in lines[1:]), f'{indent}"""']
+def _placeholder(variant: int) -> str:
+    """Where a nested module's class name goes once every class is named (a NUL byte never
+    appears in generated text otherwise: ``python_text`` writes it as an escape)."""
+    return f"\0{variant}\0"
 
 
 class _Writer:
@@ -63,11 +78,13 @@ class _Writer:
     def _nested(self, module: nn.Module) -> str | None:
         if not isinstance(module, GraphNet):
             return None
-        return f"@@{self.write(module, self._shapes_of.get(id(module)))}@@()"
+        return f"{_placeholder(self.write(module, self._shapes_of.get(id(module))))}()"
 
     def write(self, net: GraphNet, shapes: ModuleShapes | None) -> int:
         """Write the class body of one GraphNet; returns its variant id."""
         module = self.project.modules[net.module_name]
+        for node in module.nodes:
+            _checked(node.name, net.module_name)
         params = dict(shapes.bindings) if shapes is not None else dict(module.params)
         for node in module.nodes:
             child = getattr(net, node.name, None) if node.module is not None else None
@@ -115,21 +132,23 @@ class _Writer:
         return self.variants[key]
 
     def class_names(self, top: int) -> dict[int, str]:
-        taken = set(self.constructors.used) | RUNTIME_NAMES
+        taken = set(self.constructors.used) | RUNTIME_NAMES | _TAKEN | set(keyword.kwlist) | {"sys"}
         names: dict[int, str] = {}
         by_module: dict[str, list[int]] = {}
         for variant, (module, _, _) in enumerate(self.bodies):
             by_module.setdefault(module, []).append(variant)
         for module, variants in by_module.items():
             for number, variant in enumerate(variants, 1):
-                base = camel(module) if variant != top or module != "main" else "Model"
+                base = (camel(module) or "Module") if variant != top or module != "main" else "Model"
                 if len(variants) > 1:
                     params = self.bodies[variant][2]
                     differing = {
                         k: v for k, v in params.items() if len({repr(self.bodies[o][2].get(k)) for o in variants}) > 1
                     }
                     suffix = "".join(f"{camel(k)}{v}" for k, v in differing.items()).replace(".", "_").replace("-", "m")
-                    base += suffix or str(number)
+                    base += re.sub(r"[^A-Za-z0-9_]", "_", suffix) or str(number)
+                if not base[0].isalpha():
+                    base = "Module" + base
                 while base in taken:
                     base += "Module"
                 taken.add(base)
@@ -143,7 +162,14 @@ def _wrapped(start: str, call: str, width: int = 110) -> str:
         return start + call
     opening = call.index("(")
     args, depth, current = [], 0, ""
+    in_string = escaped = False  # strings are python_text's: double quotes, backslash escapes
     for char in call[opening + 1 : -1]:
+        if in_string:
+            in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+            current += char
+            continue
+        in_string = char == '"'
         depth += char in "([{"
         depth -= char in ")]}"
         if char == "," and depth == 0:
@@ -164,11 +190,11 @@ def _inline(child: nn.Module, args: list[str]) -> str | None:
     if isinstance(child, Multiply):
         return " * ".join(args)
     if isinstance(child, Concat):
-        return f"torch.cat([{', '.join(args)}], dim={child.dim})"
+        return f"torch.cat([{', '.join(args)}], dim={code_value(child.dim)})"
     if isinstance(child, Reshape):
-        return f"{args[0]}.reshape({', '.join([f'{args[0]}.shape[0]', *map(str, child.shape)])})"
+        return f"{args[0]}.reshape({', '.join([f'{args[0]}.shape[0]', *map(code_value, child.shape)])})"
     if isinstance(child, Permute):
-        return f"{args[0]}.permute({', '.join(map(str, child.dims))})"
+        return f"{args[0]}.permute({', '.join(map(code_value, child.dims))})"
     return None
 
 
@@ -179,17 +205,14 @@ def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = N
     top = writer.write(net, shapes)
     names = writer.class_names(top)
     parts: list[str] = []
-    for variant, (module, text, params) in enumerate(writer.bodies):
-        doc = project.modules[module].doc or f"The '{module}' module."
-        if variant == top and project.doc:
-            doc = project.doc
-        if params:
-            doc += " Module parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()) + "."
+    docs: dict[str, str] = {}  # placeholder line -> the class docstring, put in after _tidy (which would change it)
+    for variant, (_, text, _) in enumerate(writer.bodies):
         for variant_id, name in names.items():
-            text = text.replace(f"@@{variant_id}@@", name)
-        parts.append("\n".join([f"class {names[variant]}(nn.Module):", *_doc(doc), "", text]))
+            text = text.replace(_placeholder(variant_id), name)
+        docs[f"    {_placeholder(variant)}"] = _class_doc(project, writer, variant, top)
+        parts.append("\n".join([f"class {names[variant]}(nn.Module):", f"    {_placeholder(variant)}", "", text]))
     runtime = [runtime_source(name) for name in writer.constructors.used]
-    code = "\n\n".join(runtime + parts)
+    code = "\n\n".join(runtime + parts)  # the docstrings go in last: "math." or "F." below is the code's own
     plugins = writer.constructors.plugin_imports
     imports = ["import math"] if "math." in code else []
     if any(plugin.folder is not None for plugin in plugins.values()):
@@ -201,20 +224,35 @@ def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = N
     imports += plugin_imports(project, plugins)
     top_name = names[top]
     needs = "only torch" if not plugins else "torch and the ModStudio plugin(s) imported below"
-    header = [
-        f'"""{project.name}: exported from ModStudio.',
+    # the file's first two lines are always these: no project text where Python looks for an encoding line
+    about = [
+        "A PyTorch model exported from ModStudio.",
+        "",
+        f"Project: {project.name}",
         "",
         f"Needs {needs}. Load weights saved by ModStudio (a run's best.safetensors) with:",
         "",
         f"    model = {top_name}()",
         "    model.load_state_dict(safetensors.torch.load_file(path), strict=True)",
-        '"""',
         "",
-        "from __future__ import annotations",
-        "",
-        *imports,
     ]
-    return PythonModule("\n".join(header) + "\n\n\n" + _tidy(code), top_name)
+    header = [python_text("\n".join(about), "docstring"), "", "from __future__ import annotations", "", *imports]
+    body = "\n".join(docs.get(line, line) for line in _tidy(code).split("\n"))
+    return PythonModule("\n".join(header) + "\n\n\n" + body, top_name)
+
+
+def _class_doc(project: Project, writer: _Writer, variant: int, top: int) -> str:
+    """A class's docstring, exactly the module's doc (the project's, for the main class), and a
+    comment with the module's parameters."""
+    module, _, params = writer.bodies[variant]
+    doc = project.modules[module].doc or f"The '{module}' module."
+    if variant == top and project.doc:
+        doc = project.doc
+    lines = ["    " + python_text(doc, "docstring")]
+    if params:
+        listed = ", ".join(f"{k}={v}" for k, v in params.items())
+        lines.append("    " + python_text(f"Module parameters: {listed}.", "comment"))
+    return "\n".join(lines)
 
 
 def plugin_imports(project: Project, plugins: dict[str, Plugin]) -> list[str]:
@@ -231,12 +269,14 @@ def plugin_imports(project: Project, plugins: dict[str, Plugin]) -> list[str]:
     imported = {plugin.name for plugin in plugins.values()}
     for name, (plugin, blocks) in used.items():
         note = "" if name in imported else " (built from torch.nn layers only: not imported)"
-        lines.append(f"# {' and '.join(repr(b) for b in blocks)}: plugin '{name}', {plugin.source}{note}")
+        lines.append(
+            python_text(f"{' and '.join(repr(b) for b in blocks)}: plugin '{name}', {plugin.source}{note}", "comment")
+        )
     folders = dict.fromkeys(str(p.folder) for p in plugins.values() if p.folder is not None)
     if folders:
         lines.append("# Plugins from a plugins folder are imported from there (or install them, or use PYTHONPATH):")
-        lines += [f"sys.path.append({json.dumps(folder)})" for folder in folders]
-    lines += [f"import {module}" for module in sorted(plugins, key=str.lower)]
+        lines += [f"sys.path.append({python_text(folder)})" for folder in folders]
+    lines += [f"import {dotted_name(module)}" for module in sorted(plugins, key=str.lower)]
     return lines
 
 
