@@ -1,6 +1,7 @@
 """Mutated project files, run the way `modstudio validate` runs a file; anything but a named problem is a traceback.
 
-Each mutant is a shipped template or library file (``resources/``) changed in one to three ways:
+Each mutant is a shipped template or library file (``resources/``), or a small project around one
+block example of tests/blocks, changed in one to three ways:
 a number replaced by a huge, negative, non-finite, fractional, boolean or string value (10**400,
 2**62, a 4301-digit integer, 1e309, NaN...), keys deleted or renamed, values of another type,
 nesting 70 or 1200 deep, lone surrogate escapes, the text cut short, block types, member modules
@@ -66,6 +67,33 @@ def seed_files() -> list[Path]:
     return sorted([*root.glob("templates/*.msproj"), *root.glob("library/*.msproj")])
 
 
+def example_seeds() -> list[dict[str, Any]]:
+    """One small project per block example of tests/blocks (Inputs of the example's shapes -> the block
+    -> an Output per output port), so that every block type's shape rule and build meet odd values."""
+    from modstudio.graph.builder import ProjectBuilder, Ref
+    from modstudio.graph.io import project_to_dict
+    from tests.blocks import examples_conv, examples_core, examples_seq
+
+    catalog = default_catalog()
+    projects = []
+    for examples in (examples_core.EXAMPLES, examples_conv.EXAMPLES, examples_seq.EXAMPLES):
+        for block, cases in examples.items():
+            spec = catalog.lookup(block)
+            if spec is None or spec.uses_members:
+                continue
+            for i, (params, inputs) in enumerate(cases):
+                pb = ProjectBuilder(f"{block}{i}")
+                b = pb.module("main")
+                node = b.add(block, "blk", **params)
+                for port, infos in inputs.items():
+                    for j, info in enumerate(infos if isinstance(infos, list) else [infos]):
+                        b.connect(b.input(f"x_{port}{j}", list(info.shape), info.dtype), node, port)
+                for out in spec.outputs:
+                    b.output(f"y_{out.name}", Ref(node.node_id, out.name))
+                projects.append(project_to_dict(pb.project(f"{block} example {i}")))
+    return projects
+
+
 @dataclass
 class Outcome:
     """How many mutants loaded, were refused by name, or ended in a traceback (deduplicated)."""
@@ -112,7 +140,8 @@ class Mutator:
         self.rng = random.Random(seed)
         self.catalog = default_catalog()
         self.block_ids = sorted(spec.id for spec in self.catalog)
-        self.seeds = [json.loads(p.read_text(encoding="utf-8")) for p in seed_files()]
+        self.files = [json.loads(p.read_text(encoding="utf-8")) for p in seed_files()]
+        self.examples = example_seeds()
         self.operations: list[Callable[[Any], None]] = [
             self.replace_number, self.replace_number, self.replace_value, self.delete_key, self.rename_key,
             self.duplicate_item, self.change_block, self.self_member, self.change_port, self.add_edge,
@@ -121,14 +150,21 @@ class Mutator:
         # mutations that keep the file loadable more often, so that shapes and builds see odd values
         self.gentle: list[Callable[[Any], None]] = [
             self.set_param, self.set_param, self.set_param, self.gentle_number, self.change_block, self.self_member,
-            self.drop_params, self.change_port, self.add_edge,
+            self.drop_params, self.change_port, self.add_edge, self.new_block, self.new_block,
         ]  # fmt: skip
 
     def mutant(self) -> str:
-        data = copy.deepcopy(self.rng.choice(self.seeds))
-        operations = self.gentle if self.rng.random() < 0.5 else self.operations
-        for _ in range(self.rng.randint(1, 3)):
-            self.rng.choice(operations)(data)
+        kind = self.rng.random()
+        if kind < 0.25:  # one block's param at or beyond its range: every block's shape rule and build
+            data = copy.deepcopy(self.rng.choice(self.examples))
+            self.set_param(data, lambda node: node.get("name") == "blk")
+            if self.rng.random() < 0.5:
+                self.scale_inputs(data)
+        else:
+            data = copy.deepcopy(self.rng.choice(self.files if kind < 0.85 else self.examples))
+            operations = self.gentle if kind < 0.55 else self.operations
+            for _ in range(self.rng.randint(1, 3)):
+                self.rng.choice(operations)(data)
         text = json.dumps(data, indent=1)
         for marker, raw in _RAW.items():
             text = text.replace(json.dumps(marker), raw)
@@ -167,9 +203,13 @@ class Mutator:
             container, key = self.rng.choice(slots)
             container[key] = self.rng.choice(GENTLE_NUMBERS)
 
-    def set_param(self, data: Any) -> None:
+    def set_param(self, data: Any, which: Callable[[dict[str, Any]], bool] = lambda node: True) -> None:
         """A block's param set to a value of its kind: at, inside or just beyond its range, or a module's name."""
-        nodes = [(name, n) for name, n in self._nodes(data) if self.catalog.lookup(str(n.get("block"))) is not None]
+        nodes = [
+            (name, n)
+            for name, n in self._nodes(data)
+            if self.catalog.lookup(str(n.get("block"))) is not None and which(n)
+        ]
         if not nodes:
             return
         module, node = self.rng.choice(nodes)
@@ -178,6 +218,25 @@ class Mutator:
             return
         param = self.rng.choice(spec.params)
         node["params"][param.name] = self._value_for(param, data, module)
+
+    def scale_inputs(self, data: Any) -> None:
+        """Larger samples: each Input's shape entries multiplied (large layers, large products)."""
+        factor = self.rng.choice([8, 64, 1024])
+        for _, node in self._nodes(data):
+            shape = node.get("params", {}).get("shape") if node.get("block") == "input" else None
+            if isinstance(shape, list):
+                node["params"]["shape"] = [min(v * factor, 65_536) if isinstance(v, int) else v for v in shape]
+
+    def new_block(self, data: Any) -> None:
+        """A node turned into any block of the catalogue, with one to three of its params set."""
+        nodes = self._nodes(data)
+        if not nodes:
+            return
+        module, node = self.rng.choice(nodes)
+        spec = self.catalog[self.rng.choice(self.block_ids)]
+        node["block"], node["module"], node["params"] = spec.id, None, {}
+        for param in self.rng.sample(spec.params, min(len(spec.params), self.rng.randint(1, 3))):
+            node["params"][param.name] = self._value_for(param, data, module)
 
     def _value_for(self, param: Any, data: Any, module: str) -> Any:
         rng = self.rng
@@ -191,6 +250,8 @@ class Mutator:
             return rng.random() < 0.5
         edges = [v for v in (param.min, param.max) if v is not None]
         numbers = [*edges, *(v + d for v in edges for d in (-1, 1)), *GENTLE_NUMBERS[:8]]
+        if param.max is None:  # no maximum of its own: the bound of every number applies
+            numbers += [10**6, 10**9, 10**12, 10**15, 10**15 + 1]
         if param.kind == "ints":
             return [int(rng.choice(numbers)) for _ in range(rng.randint(0, 4))]
         if param.kind == "int":

@@ -220,3 +220,26 @@ def test_validate_on_the_command_line_exits_2_with_the_named_problem(tmp_path, c
 def test_a_valid_file_still_round_trips():
     project = project_from_json(BASE, default_catalog())
     assert json.loads(project_to_json(project)) == json.loads(BASE)
+
+
+# ints lists that the block's shape rule checks against its input (an index or a split of it)
+CHECKED_AGAINST_THE_INPUT = {
+    ("tree", "branch_of_class"),
+    ("cooperative", "splits"),
+    ("reshape", "shape"),
+    ("permute", "dims"),
+}
+
+
+def test_every_number_param_of_every_block_has_a_maximum():
+    """A layer's size follows from its params: with no maximum, 'mlp_ratio: 1e15' or 'num_embeddings: 10**15'
+    made weights of more than 2**63 values, which even the meta device cannot describe."""
+    unbounded = {
+        (spec.id, p.name)
+        for spec in default_catalog()
+        for p in spec.params
+        if p.kind in ("int", "float", "ints") and p.max is None
+    }
+    assert unbounded == CHECKED_AGAINST_THE_INPUT
+    assert default_catalog()["transformer_encoder_block"].params[1].check(1e15) == "must be <= 64, not 1000000000000000"
+    assert default_catalog()["embedding"].params[0].check(10**15) == "must be <= 16777216, not 1000000000000000"
