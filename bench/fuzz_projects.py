@@ -40,7 +40,8 @@ def main() -> int:
     elapsed = time.perf_counter() - start
     print(
         f"{args.count} mutants (seed {args.seed}) in {elapsed:.1f} s: {outcome.loaded} loaded and built, "
-        f"{outcome.refused} refused with named problems, {outcome.shape_problems} with shape problems"
+        f"{outcome.refused} refused with named problems, {outcome.shape_problems} with shape problems; "
+        f"slowest mutant {outcome.slowest:.2f} s"
     )
     for key, n in sorted(outcome.counts.items(), key=lambda item: -item[1]):
         print(f"  {n:6d}  {key}")

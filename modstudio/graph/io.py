@@ -66,8 +66,11 @@ def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: st
         # field path is one of the user's file.
         project = _adapter().validate_json(json.dumps(data))
     except ValidationError as exc:
-        errors = exc.errors()
-        problems = [Problem(join_path(*err["loc"]), _pydantic_message(err) + _where(text, err)) for err in errors]
+        locator = json_text.Locator(text)
+        problems = [
+            Problem(join_path(*err["loc"]), _pydantic_message(err) + locator.at(tuple(err["loc"])))
+            for err in exc.errors()
+        ]
         if len(problems) > json_text.MAX_LISTED:
             more = len(problems) - json_text.MAX_LISTED
             problems = [*problems[: json_text.MAX_LISTED], Problem("", f"{more} more problems are not listed")]
@@ -77,14 +80,6 @@ def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: st
         if problems:
             raise ProjectError(problems, source)
     return project
-
-
-def _where(text: str, err: Any) -> str:
-    """Where a schema error lies in the user's text: the field, or for a missing one its object."""
-    if not text:
-        return ""
-    loc = tuple(err["loc"])
-    return json_text.at(text, loc[:-1] if err.get("type") == "missing" else loc)
 
 
 def _pydantic_message(err: Any) -> str:

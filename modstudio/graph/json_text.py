@@ -4,7 +4,7 @@ Python's :mod:`json` accepts what a project must not hold: ``NaN`` and ``Infinit
 (read as infinity), integers too long for Python to convert (more than 4300 digits), strings with
 lone surrogates (``"\\ud800"``, which cannot be saved back as UTF-8) and nesting deep enough to
 exhaust the interpreter's stack. :func:`parse` reads the text, :func:`check_values` names each
-such value by its field path, and :func:`locate` gives the line and column in the user's file
+such value by its field path, and :class:`Locator` gives the line and column in the user's file
 where a field path (or the too-deep nesting) starts, so no problem is reported against a
 re-serialised copy.
 """
@@ -78,11 +78,12 @@ def check_values(data: Any, text: str = "") -> list[Problem]:
     """Problems with the values themselves: nesting, numbers and strings, each at its field path
     (and at its line and column in ``text``, the JSON the data was read from, when given)."""
     problems: list[Problem] = []
+    locator = Locator(text)
     for path, why in _value_problems(data):
         if len(problems) == MAX_LISTED:
             problems.append(Problem("", "more values with problems are not listed"))
             break
-        problems.append(Problem(_path_text(path), why + (at(text, path) if text else "")))
+        problems.append(Problem(_path_text(path), why + locator.at(path)))
     return problems
 
 
@@ -123,9 +124,8 @@ def _surrogate_text(text: str) -> str:
     return f"a lone surrogate escape (\\u{code:04x}), which is not a character"
 
 
-def locate(text: str, target: Path | None = None) -> tuple[int, int, Path] | None:
-    """Where the value at field path ``target`` starts in ``text`` (line, column, path), or, with
-    no target, where the nesting first goes deeper than :data:`MAX_DEPTH`; None if not found."""
+def _value_starts(text: str) -> Iterator[tuple[int, Path, bool]]:
+    """(offset, field path, opens a container) for each value in the text, in order."""
     stack: list[list[Any]] = []  # per open container: [is_object, label, expecting_key]
     for match in _TOKEN.finditer(text):
         token = match.group()
@@ -133,27 +133,20 @@ def locate(text: str, target: Path | None = None) -> tuple[int, int, Path] | Non
         if token in "}]":
             if stack:
                 stack.pop()
-            continue
-        if token == ",":
-            if top is not None:
-                if top[0]:
-                    top[2] = True
-                else:
-                    top[1] += 1
-            continue
-        if token == ":":
-            continue
-        if top is not None and top[0] and top[2]:  # an object's key
+        elif token == ",":
+            if top is not None and top[0]:
+                top[2] = True
+            elif top is not None:
+                top[1] += 1
+        elif token == ":":
+            pass
+        elif top is not None and top[0] and top[2]:  # an object's key
             top[1], top[2] = _key(token), False
-            continue
-        path = tuple(frame[1] for frame in stack)
-        opens = token in "{["
-        if (target is not None and path == target) or (target is None and opens and len(stack) >= MAX_DEPTH):
-            line = text.count("\n", 0, match.start()) + 1
-            return line, match.start() - text.rfind("\n", 0, match.start()), path
-        if opens:
-            stack.append([token == "{", None if token == "{" else 0, token == "{"])
-    return None
+        else:
+            opens = token in "{["
+            yield match.start(), tuple(frame[1] for frame in stack), opens
+            if opens:
+                stack.append([token == "{", None if token == "{" else 0, token == "{"])
 
 
 def _key(token: str) -> str:
@@ -164,17 +157,38 @@ def _key(token: str) -> str:
     return key if isinstance(key, str) else token
 
 
-def at(text: str, path: Path) -> str:
-    """`` (line L, column C)`` for a field path of the user's text, or nothing when not found."""
-    found = locate(text, path)
-    return f" (line {found[0]}, column {found[1]})" if found else ""
+def _line_column(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - text.rfind("\n", 0, offset)
+    return f" (line {line}, column {column})"
+
+
+class Locator:
+    """Finds field paths in the user's JSON text (read once, when the first problem needs a place)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: dict[Path, int] | None = None
+
+    def at(self, path: Path) -> str:
+        """`` (line L, column C)`` where the field starts; for a field the text lacks (a missing one, or a
+        schema error's path that goes on past the value), where its deepest enclosing field starts."""
+        if not self.text:
+            return ""
+        if self._starts is None:
+            self._starts = {}
+            for offset, found, _ in _value_starts(self.text):
+                self._starts.setdefault(found, offset)
+        for end in range(len(path), 0, -1):
+            if path[:end] in self._starts:
+                return _line_column(self.text, self._starts[path[:end]])
+        return ""
 
 
 def too_deep(text: str) -> Problem:
     """The problem with text nested deeper than the stack allows, at the place it starts."""
     message = f"nested more than {MAX_DEPTH} objects or arrays deep"
-    found = locate(text)
-    if found is None:
-        return Problem("", message)
-    line, column, path = found
-    return Problem(_path_text(path), f"{message} (line {line}, column {column})")
+    for offset, path, opens in _value_starts(text):
+        if opens and len(path) >= MAX_DEPTH:
+            return Problem(_path_text(path), message + _line_column(text, offset))
+    return Problem("", message)

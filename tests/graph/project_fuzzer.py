@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class Outcome:
     shape_problems: int = 0
     tracebacks: dict[str, list[str]] = field(default_factory=dict)  # key -> [first traceback, first mutant text]
     counts: dict[str, int] = field(default_factory=dict)
+    slowest: float = 0.0  # seconds of the slowest mutant (a hang shows here)
 
     @property
     def traceback_count(self) -> int:
@@ -361,7 +363,10 @@ def fuzz(count: int, seed: int, progress: Callable[[int, Outcome], None] | None 
     mutator = Mutator(seed)
     outcome = Outcome()
     for i in range(count):
-        run_one(mutator.mutant(), outcome, catalog)
+        text = mutator.mutant()
+        start = time.perf_counter()
+        run_one(text, outcome, catalog)
+        outcome.slowest = max(outcome.slowest, time.perf_counter() - start)
         if progress is not None:
             progress(i + 1, outcome)
     return outcome

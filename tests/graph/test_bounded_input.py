@@ -110,6 +110,16 @@ def test_schema_problems_give_the_line_and_column_of_the_users_file():
     assert f"training.epochs: should be a valid integer (line {line}, column 15)" in _problems(text)
 
 
+def test_a_missing_field_is_placed_at_its_object_and_a_union_error_at_its_value():
+    text = BASE.replace('"id": ', '"idx": ', 1)
+    node_line = _line_of(text, '"idx"') - 1  # the node's opening brace
+    column = text.splitlines()[node_line - 1].index("{") + 1
+    assert f"modules.main.nodes[0].id: required field is missing (line {node_line}, column {column})" in _problems(text)
+    text = BASE.replace('"width": 16', '"width": "16"')
+    line = _line_of(text, '"width": "16"')
+    assert f"modules.Block.params.width.int: should be a valid integer (line {line}, " in _problems(text)
+
+
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
