@@ -253,3 +253,17 @@ def test_every_number_param_of_every_block_has_a_maximum():
     assert unbounded == CHECKED_AGAINST_THE_INPUT
     assert default_catalog()["transformer_encoder_block"].params[1].check(1e15) == "must be <= 64, not 1000000000000000"
     assert default_catalog()["embedding"].params[0].check(10**15) == "must be <= 16777216, not 1000000000000000"
+
+
+def test_modules_nested_more_than_32_deep_are_named_not_recursed_into():
+    pb = ProjectBuilder("deep modules")
+    last = pb.module("M40")
+    last.output("y", last.add("relu", "act", last.input("x")))
+    for i in range(39, -1, -1):
+        m = pb.module(f"M{i}")
+        m.output("y", m.use(f"M{i + 1}", "inner", m.input("x")))
+    b = pb.module("main")
+    b.output("y", b.use("M0", "outer", b.input("x", [4])), task="classification")
+    project = project_from_json(project_to_json(pb.project("deep modules")), default_catalog())
+    [problem] = infer_shapes(project).errors
+    assert "nests modules more than 32 deep (through 'M31')" in problem.message
