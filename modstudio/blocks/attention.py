@@ -212,7 +212,9 @@ SPECS = (
         ),
         params=(
             _heads(4),
-            ParamSpec("mlp_ratio", "float", 4.0, "MLP hidden size as a multiple of the feature size", min=0.01),
+            ParamSpec(
+                "mlp_ratio", "float", 4.0, "MLP hidden size as a multiple of the feature size", min=0.01, max=64.0
+            ),
             ParamSpec(
                 "dropout",
                 "float",

@@ -35,7 +35,9 @@ SPECS = (
             "first layer for text and categorical inputs. Indices must lie in 0 .. num_embeddings - 1."
         ),
         params=(
-            ParamSpec("num_embeddings", "int", 1000, "how many distinct indices (the vocabulary size)", min=1),
+            ParamSpec(
+                "num_embeddings", "int", 1000, "how many distinct indices (the vocabulary size)", min=1, max=2**24
+            ),
             ParamSpec("embedding_dim", "int", 64, "length of each vector", min=1, max=65536),
         ),
         shape=_embedding_shape,

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK, ParamSpec
 
 from .spec import IN, OUT, BlockSpec, Inputs, Params, single
 from .tensors import ShapeError, TensorInfo
+
+MAX_SHAPE_ENTRY = 65_536  # each entry of an Input's sample shape
+MAX_SAMPLE_ELEMENTS = 2**24  # values in one sample (a 4096 x 4096 image); nothing larger is allocated
 
 
 def _input_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     shape = params.get("shape")
     if shape is None:
         raise ShapeError("has no shape; set the shape of one sample, e.g. [2] or [1, 8, 8]")
+    if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+        raise ShapeError(
+            f"declares a sample of shape {list(shape)}, {math.prod(shape):,} values; "
+            f"one sample holds at most {MAX_SAMPLE_ELEMENTS:,}"
+        )
     return (TensorInfo(tuple(shape), params.get("dtype", "float")),)
 
 
@@ -53,8 +63,10 @@ INPUT = BlockSpec(
             "shape",
             "ints",
             None,
-            "shape of one sample, batch left out",
+            f"shape of one sample, batch left out (each entry at most {MAX_SHAPE_ENTRY}, "
+            f"{MAX_SAMPLE_ELEMENTS:,} values in all)",
             min=1,
+            max=MAX_SHAPE_ENTRY,
             min_length=1,
             max_length=6,
             optional=True,

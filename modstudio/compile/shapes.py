@@ -20,6 +20,7 @@ from modstudio.graph.schema import INPUT_BLOCK, ParamSpec
 from modstudio.graph.validate import missing_block_message
 
 Number = int | float
+MAX_MODULE_NESTING = 32  # modules inside modules (members included), deeper than any real network
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class ShapeInference:
         self.catalog = catalog or default_catalog()
         self._memo: dict[tuple[Any, ...], ModuleShapes] = {}
         self._into: dict[int, dict[tuple[str, str], list[Edge]]] = {}  # per module, for this pass
+        self._inside: list[str] = []  # the modules being inferred, outermost first
 
     def run(
         self,
@@ -134,8 +136,22 @@ class ShapeInference:
         values = {**module.params, **(bindings or {})}
         key = (name, tuple(inputs) if inputs is not None else None, tuple(sorted(values.items())))
         if key not in self._memo:
-            self._memo[key] = self._infer(name, module, inputs, values)
+            self._check_nesting(name)
+            self._inside.append(name)
+            try:
+                self._memo[key] = self._infer(name, module, inputs, values)
+            finally:
+                self._inside.pop()
         return self._memo[key]
+
+    def _check_nesting(self, name: str) -> None:
+        """A module that uses itself (directly, through others, or through a member param left at a
+        default that names it) would be inferred forever: name it instead."""
+        if name in self._inside:
+            loop = " -> ".join([*self._inside[self._inside.index(name) :], name])
+            raise ShapeError(f"uses module '{name}' inside itself (recursive module reference: {loop})")
+        if len(self._inside) >= MAX_MODULE_NESTING:
+            raise ShapeError(f"nests modules more than {MAX_MODULE_NESTING} deep (through '{name}')")
 
     def _infer(
         self, name: str, module: ModuleDef, inputs: list[TensorInfo] | None, values: dict[str, Number]

@@ -9,14 +9,15 @@ It is parsed with :mod:`ast` and walked by hand; nothing is ever passed to ``eva
 from __future__ import annotations
 
 import ast
-import math
 import operator
 from collections.abc import Callable, Mapping
+
+from .numbers import number_problem, shown
 
 EXPRESSION_PREFIX = "="
 MAX_EXPRESSION_LENGTH = 200
 _MAX_POWER_EXPONENT = 64
-_MAX_MAGNITUDE = 1e15
+_MAX_ROUND_DIGITS = 15  # round(x, n): |n| at most this (round(5, -10**15) would never end)
 
 Number = int | float
 
@@ -113,33 +114,41 @@ def evaluate(text: str, names: Mapping[str, Number]) -> Number:
 
 def _eval(node: ast.expr, names: Mapping[str, Number], text: str) -> Number:
     if isinstance(node, ast.Constant):
-        return node.value  # type: ignore[return-value]
+        return _finite(node.value, text)  # type: ignore[arg-type]
     if isinstance(node, ast.Name):
         if node.id not in names:
             known = ", ".join(sorted(names)) or "none"
             raise ExpressionError(f"'{text}': unknown name '{node.id}' (module parameters: {known})")
-        return names[node.id]
+        return _finite(names[node.id], text)
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_eval(node.operand, names, text))
     if isinstance(node, ast.BinOp):
         left = _eval(node.left, names, text)
         right = _eval(node.right, names, text)
         if isinstance(node.op, ast.Pow) and abs(right) > _MAX_POWER_EXPONENT:
-            raise ExpressionError(f"'{text}': exponent {right} is too large")
+            raise ExpressionError(f"'{text}': exponent {shown(right)} is too large")
         try:
             result = _BINARY[type(node.op)](left, right)
         except ZeroDivisionError:
             raise ExpressionError(f"'{text}': division by zero") from None
+        except OverflowError:
+            raise ExpressionError(f"'{text}': a result is out of range (numbers lie within ±10^15)") from None
         return _finite(result, text)
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     args = [_eval(a, names, text) for a in node.args]
+    if node.func.id == "round" and len(args) == 2 and abs(args[1]) > _MAX_ROUND_DIGITS:
+        raise ExpressionError(f"'{text}': round() to {shown(args[1])} digits; at most {_MAX_ROUND_DIGITS}")
     try:
         return _finite(_FUNCTIONS[node.func.id](*args), text)
-    except TypeError as exc:
-        raise ExpressionError(f"'{text}': {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ExpressionError(f"'{text}': {node.func.id}() {exc}") from None
 
 
 def _finite(value: Number, text: str) -> Number:
-    if isinstance(value, complex) or not math.isfinite(value) or abs(value) > _MAX_MAGNITUDE:
-        raise ExpressionError(f"'{text}': result {value} is out of range")
+    """The value itself if it is a finite number within the bound of every number (see numbers.py)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExpressionError(f"'{text}': result {shown(value)} is not a number")
+    why = number_problem(value)
+    if why:
+        raise ExpressionError(f"'{text}': the result is out of range: {why}")
     return value

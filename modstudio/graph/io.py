@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from . import json_text
 from .model import FORMAT_VERSION, Project
 from .problems import Problem, ProjectError, join_path
 from .schema import BlockCatalog
@@ -43,10 +44,17 @@ def project_to_json(project: Project) -> str:
     return json.dumps(project_to_dict(project), indent=2, ensure_ascii=False) + "\n"
 
 
-def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: str = "") -> Project:
-    """Validate every field of ``data`` and build a Project, or raise ProjectError."""
+def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: str = "", text: str = "") -> Project:
+    """Validate every field of ``data`` and build a Project, or raise ProjectError.
+
+    ``text``, when given, is the JSON the data was read from: problems then also say the line and
+    column in it where the field starts.
+    """
     if not isinstance(data, dict):
         raise ProjectError([Problem("", "a project file must hold a JSON object")], source)
+    problems = json_text.check_values(data, text)
+    if problems:  # before anything formats, compares or re-serialises such a value
+        raise ProjectError(problems, source)
     version = data.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProjectError([Problem("format_version", "missing or not a whole number")], source)
@@ -56,10 +64,20 @@ def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: st
     if version < 1:
         raise ProjectError([Problem("format_version", f"unknown format {version}")], source)
     try:
-        # JSON mode: strict about types (no "3" for 3), objects become the dataclasses.
+        # JSON mode: strict about types (no "3" for 3), objects become the dataclasses. The copy
+        # holds exactly the user's values: check_values has refused all that JSON cannot carry
+        # back unchanged (NaN, infinities, lone surrogates, deep nesting), so each error's
+        # field path is one of the user's file.
         project = _adapter().validate_json(json.dumps(data))
     except ValidationError as exc:
-        problems = [Problem(join_path(*err["loc"]), _pydantic_message(err)) for err in exc.errors()]
+        locator = json_text.Locator(text)
+        problems = [
+            Problem(join_path(*err["loc"]), _pydantic_message(err) + locator.at(tuple(err["loc"])))
+            for err in exc.errors()
+        ]
+        if len(problems) > json_text.MAX_LISTED:
+            more = len(problems) - json_text.MAX_LISTED
+            problems = [*problems[: json_text.MAX_LISTED], Problem("", f"{more} more problems are not listed")]
         raise ProjectError(problems, source) from None
     if catalog is not None:
         problems = check_project(project, catalog)
@@ -79,11 +97,13 @@ def _pydantic_message(err: Any) -> str:
 
 def project_from_json(text: str, catalog: BlockCatalog | None = None, source: str = "") -> Project:
     try:
-        data = json.loads(text)
+        data = json_text.parse(text)
     except json.JSONDecodeError as exc:
         problem = Problem("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
         raise ProjectError([problem], source) from None
-    return project_from_dict(data, catalog, source)
+    except json_text.TooDeep:
+        raise ProjectError([json_text.too_deep(text)], source) from None
+    return project_from_dict(data, catalog, source, text)
 
 
 def load_project(path: str | os.PathLike[str], catalog: BlockCatalog | None = None) -> Project:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .expressions import ExpressionError, is_expression, names_used
+from .numbers import shown
 
 ParamKind = Literal["int", "float", "bool", "choice", "ints", "str", "module", "modules"]
 
@@ -58,18 +59,18 @@ class ParamSpec:
         """Check a plain (already evaluated) value against the type and range."""
         kind = self.kind
         if kind == "bool":
-            return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+            return None if isinstance(value, bool) else f"must be true or false, not {shown(value)}"
         if kind == "str":
-            return None if isinstance(value, str) else f"must be a string, not {value!r}"
+            return None if isinstance(value, str) else f"must be a string, not {shown(value)}"
         if kind == "choice":
             if value in self.choices:
                 return None
-            return f"must be one of {', '.join(self.choices)}, not {value!r}"
+            return f"must be one of {', '.join(self.choices)}, not {shown(value)}"
         if kind == "module":
-            return None if isinstance(value, str) and value else f"must name a module, not {value!r}"
+            return None if isinstance(value, str) and value else f"must name a module, not {shown(value)}"
         if kind == "modules":
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                return f"must be a list of module names, not {value!r}"
+                return f"must be a list of module names, not {shown(value)}"
             if len(value) < self.min_length:
                 return f"must name at least {self.min_length} module{'s' if self.min_length != 1 else ''}"
             if self.max_length is not None and len(value) > self.max_length:
@@ -77,7 +78,7 @@ class ParamSpec:
             return None
         if kind == "ints":
             if not isinstance(value, list) or not all(_is_int(v) for v in value):
-                return f"must be a list of whole numbers, not {value!r}"
+                return f"must be a list of whole numbers, not {shown(value)}"
             if len(value) < self.min_length:
                 return f"must have at least {self.min_length} entries"
             if self.max_length is not None and len(value) > self.max_length:
@@ -85,30 +86,26 @@ class ParamSpec:
             return self._range(value)
         if kind == "int":
             if not _is_int(value):
-                return f"must be a whole number, not {value!r}"
+                return f"must be a whole number, not {shown(value)}"
             return self._range([value])
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"must be a number, not {value!r}"
+                return f"must be a number, not {shown(value)}"
             return self._range([value])
         return f"unknown parameter kind {kind}"
 
     def _range(self, values: Sequence[float]) -> str | None:
         for v in values:
             if self.min is not None and v < self.min:
-                return f"must be >= {_fmt(self.min)}, not {_fmt(v)}"
+                return f"must be >= {shown(self.min)}, not {shown(v)}"
             if self.max is not None and (v >= self.max if self.max_exclusive else v > self.max):
                 bound = "<" if self.max_exclusive else "<="
-                return f"must be {bound} {_fmt(self.max)}, not {_fmt(v)}"
+                return f"must be {bound} {shown(self.max)}, not {shown(v)}"
         return None
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else str(v)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,23 @@ def _mutual_reference(d: dict[str, Any]) -> None:
     )
 
 
+def _default_expert_is_itself(d: dict[str, Any]) -> None:
+    """Module 'Expert' holds a Mixture of Experts left at its defaults: its default expert is 'Expert'."""
+    d["modules"]["Expert"] = {
+        "nodes": [
+            {"id": "ex-in", "name": "x", "block": "input", "module": None, "params": {}},
+            {"id": "ex-moe", "name": "mix", "block": "moe", "module": None, "params": {}},
+            {"id": "ex-out", "name": "y", "block": "output", "module": None, "params": {}},
+        ],
+        "edges": [
+            {"src": "ex-in", "src_port": "out", "dst": "ex-moe", "dst_port": "in"},
+            {"src": "ex-moe", "src_port": "out", "dst": "ex-out", "dst_port": "in"},
+        ],
+        "params": {},
+        "doc": "",
+    }
+
+
 def _set(path: Callable[[dict[str, Any]], dict[str, Any]], key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return lambda d: path(d).__setitem__(key, value)
 
@@ -102,9 +119,19 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "reserved_name": _set(_node(1), "name", "forward"),
     "newer_format": lambda d: d.__setitem__("format_version", 99),
     "missing_main": lambda d: d.__setitem__("main", "network"),
+    "recursive_default_member": _default_expert_is_itself,
     # loads, but the shapes do not fit: a problem for `modstudio validate`, not for loading
     "shape_mismatch": _set(_params(0), "shape", [3, 4, 4]),
     "expression_out_of_range": _set(_params(3), "width", "=0"),
+}
+
+
+# file name -> (text in the valid file, what replaces it): values json.dumps cannot write
+TEXT_VARIANTS: dict[str, tuple[str, str]] = {
+    "huge_integer": ('"out_features": 8', '"out_features": 1' + "0" * 4300),
+    "not_a_number": ('"out_features": 8', '"out_features": NaN'),
+    "deep_nesting": ('"view": {}', '"view": ' + "[" * 1200 + "]" * 1200),
+    "lone_surrogate": ('"name": "fc1"', '"name": "fc\\ud800"'),
 }
 
 
@@ -117,6 +144,9 @@ def main() -> None:
     (HERE / "empty.msproj").write_text("")
     (HERE / "not_utf8.msproj").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe not a project")
     write("not_an_object", [1, 2, 3])
+    for name, (old, new) in TEXT_VARIANTS.items():
+        assert old in text, old
+        (HERE / f"{name}.msproj").write_text(text.replace(old, new, 1) + "\n")
     for name, breaks in VARIANTS.items():
         data = copy.deepcopy(base)
         breaks(data)

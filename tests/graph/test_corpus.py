@@ -39,6 +39,14 @@ EXPECTED = {
     "reserved_name": "modules.main.nodes[1].name: 'forward' is reserved",
     "newer_format": "format_version: written by a newer ModStudio (format 99)",
     "missing_main": "main: main module 'network' does not exist (modules: Block, main)",
+    "recursive_default_member": "modules.Expert: recursive module reference: Expert -> Expert",
+    "huge_integer": (
+        "modules.main.nodes[1].params.out_features: a whole number with 4301 digits is too large: "
+        "numbers in a project lie within ±10^15 (line 26, column 29)"
+    ),
+    "not_a_number": "modules.main.nodes[1].params.out_features: NaN is not a number a project can hold",
+    "deep_nesting": "ui.view[0][0][0][0][0][0]...: nested more than 64 objects or arrays deep (line 185, column 75)",
+    "lone_surrogate": "modules.main.nodes[1].name: the text holds a lone surrogate escape (\\ud800), which is not a character",
 }
 
 
