@@ -10,7 +10,9 @@ from __future__ import annotations
 import keyword
 import re
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+from .numbers import shown
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # whole name: fullmatch ("$" lets "fc1\n" through)
 
 # Public attributes of torch.nn.Module (checked against torch in the tests), plus the
 # GraphNet attributes a node name must not overwrite.
@@ -78,8 +80,8 @@ RESERVED_NODE_NAMES = frozenset(
 
 def node_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a node, or None."""
-    if not _IDENTIFIER.match(name):
-        return f"'{name}' is not a valid name: use letters, digits and underscores, starting with a letter"
+    if not _IDENTIFIER.fullmatch(name):
+        return f"{shown(name)} is not a valid name: use letters, digits and underscores, starting with a letter"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"'{name}' is a Python keyword"
     if name in RESERVED_NODE_NAMES:
@@ -89,8 +91,8 @@ def node_name_problem(name: str) -> str | None:
 
 def module_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a ModuleDef, or None."""
-    if not _IDENTIFIER.match(name):
-        return f"'{name}' is not a valid module name: use letters, digits and underscores, starting with a letter"
+    if not _IDENTIFIER.fullmatch(name):
+        return f"{shown(name)} is not a valid module name: use letters, digits and underscores, starting with a letter"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"'{name}' is a Python keyword"
     return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .expressions import ExpressionError, is_expression, names_used
-from .numbers import shown
+from .numbers import number_problem, shown
 
 ParamKind = Literal["int", "float", "bool", "choice", "ints", "str", "module", "modules"]
 
@@ -101,6 +101,9 @@ class ParamSpec:
             if self.max is not None and (v >= self.max if self.max_exclusive else v > self.max):
                 bound = "<" if self.max_exclusive else "<="
                 return f"must be {bound} {shown(self.max)}, not {shown(v)}"
+            why = number_problem(v)  # NaN passes every comparison above; no maximum still means within ±10^15
+            if why:
+                return why
         return None
 
 

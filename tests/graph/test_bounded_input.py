@@ -90,8 +90,9 @@ def test_a_range_message_never_overflows_while_formatting():
     assert spec.check(10**400) == "must be <= 1000000, not a number of about 10^400"
     assert spec.check(10**5000) == "must be <= 1000000, not a number of about 10^5000"
     assert ParamSpec("p", "float", 0.5, min=0.0, max=1.0).check(float("inf")) == "must be <= 1, not infinity"
-    assert "must be >= 0, not NaN" not in (ParamSpec("p", "float", 0.5, min=0.0).check(float("nan")) or "")
-    assert ParamSpec("s", "ints", None, min=1).check([1, 10**5000]) is None  # no maximum, no message to format
+    assert ParamSpec("p", "float", 0.5, min=0.0, max=1.0).check(float("nan")) == "NaN is not a finite number"
+    unbounded = ParamSpec("s", "ints", None, min=1).check([1, 10**5000])  # no maximum: the bound on every number
+    assert unbounded == "a number of about 10^5000 is too large: numbers in a project lie within ±10^15"
 
 
 def test_a_lone_surrogate_is_named_at_its_field_in_the_users_file():
@@ -267,3 +268,10 @@ def test_modules_nested_more_than_32_deep_are_named_not_recursed_into():
     project = project_from_json(project_to_json(pb.project("deep modules")), default_catalog())
     [problem] = infer_shapes(project).errors
     assert "nests modules more than 32 deep (through 'M31')" in problem.message
+
+
+@pytest.mark.parametrize("name", ["fc1\n", "fc1\nimport os", "Block\n"])
+def test_a_name_ending_in_a_line_break_is_refused(name):
+    from modstudio.graph.names import module_name_problem, node_name_problem
+
+    assert node_name_problem(name) and module_name_problem(name)
