@@ -16,12 +16,11 @@ from modstudio.engine.analysis.modularity import NeuronLayers, WeightLayer, modu
 from modstudio.engine.analysis.report import analyze_run, find_run, read_analysis
 from modstudio.engine.analysis.specialization import pairwise_disagreement, routing_matrices, specialization
 from modstudio.engine.errors import EngineError
-from modstudio.engine.session import prepare
-from modstudio.engine.settings import TrainSettings
-from modstudio.engine.train import Trainer
 from modstudio.graph.builder import ProjectBuilder
 from modstudio.graph.io import save_project
 from modstudio.library import load_template
+
+from .conftest import moe_project, trained_run
 
 
 def two_layer_network(blocks: int = 2, size: int = 4, leak: float = 0.02, seed: int = 0) -> NeuronLayers:
@@ -104,15 +103,7 @@ def test_layers_are_chained_along_the_wiring_and_experts_share_their_inputs_and_
 
 @pytest.fixture(scope="module")
 def moe_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("moe")
-    project = load_template("moe_2d", default_catalog())
-    project.data.options = {"samples": 400, "regions": 4}
-    project.training.epochs = 2
-    path = folder / "moe.msproj"
-    save_project(project, path)
-    session = prepare(project, TrainSettings(device="cpu"), path)
-    Trainer(session, lambda message: None).run()
-    return path, session.folder.path
+    return trained_run(tmp_path_factory.mktemp("moe"), moe_project(samples=400), "moe.msproj")
 
 
 def test_analyze_run_reports_costs_modularity_and_specialization(moe_run) -> None:

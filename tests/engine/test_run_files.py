@@ -14,17 +14,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from modstudio.blocks import default_catalog
 from modstudio.cli import main
 from modstudio.engine.errors import EngineError
 from modstudio.engine.run_files import check_safetensors, read_json_lines
 from modstudio.engine.session import prepare
 from modstudio.engine.settings import TrainSettings
 from modstudio.engine.train import Trainer
-from modstudio.graph.io import save_project
-from modstudio.library import load_template
 
-from .conftest import small_mlp
+from .conftest import moe_project, small_mlp, trained_run
 
 
 def cut(file: Path, keep: float = 0.5) -> None:
@@ -55,23 +52,20 @@ def deeply_nested_project(file: Path) -> None:
 
 @pytest.fixture(scope="module")
 def moe_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("moe")
-    project = load_template("moe_2d", default_catalog())
-    project.data.options = {"samples": 300, "regions": 4}
-    project.training.epochs = 2
-    path = folder / "moe.msproj"
-    save_project(project, path)
-    session = prepare(project, TrainSettings(device="cpu"), path)
-    Trainer(session, lambda message: None).run()
-    return path, session.folder.path
+    return trained_run(tmp_path_factory.mktemp("moe"), moe_project(samples=300), "moe.msproj")
+
+
+def copied(run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of a trained run folder for one test to damage: (project file, the copy)."""
+    path, folder = run
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    return path, copy
 
 
 @pytest.fixture
 def run_copy(moe_run, tmp_path) -> tuple[Path, Path]:
-    path, run = moe_run
-    copy = tmp_path / run.name
-    shutil.copytree(run, copy)
-    return path, copy
+    return copied(moe_run, tmp_path)
 
 
 def analyze(path: Path, run: Path, capsys) -> tuple[int, str, str]:
@@ -227,20 +221,12 @@ def test_json_lines_count_a_half_written_last_line_and_report_damage_elsewhere(t
 
 @pytest.fixture(scope="module")
 def mlp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("mlp")
-    path = folder / "mlp.msproj"
-    save_project(small_mlp(samples=200, epochs=2), path)
-    session = prepare(small_mlp(samples=200, epochs=2), TrainSettings(device="cpu"), path)
-    Trainer(session, lambda message: None).run()
-    return path, session.folder.path
+    return trained_run(tmp_path_factory.mktemp("mlp"), small_mlp(samples=200, epochs=2), "mlp.msproj")
 
 
 @pytest.fixture
 def mlp_copy(mlp_run, tmp_path) -> tuple[Path, Path]:
-    path, run = mlp_run
-    copy = tmp_path / run.name
-    shutil.copytree(run, copy)
-    return path, copy
+    return copied(mlp_run, tmp_path)
 
 
 def rewrite_json(file: Path, change) -> None:
