@@ -5,6 +5,8 @@ Members are ModuleDefs named in the params; they may differ in architecture.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from modstudio.graph.schema import ParamSpec
 
 from .spec import BlockSpec, Inputs, Members, Params, require_float, single
@@ -15,6 +17,10 @@ _GATE_DOC = (
     "while training); switch: top-1 with a capacity, overflow passes through unchanged; "
     "expert_choice: each expert picks its top tokens"
 )
+
+
+_TOP_K = ("topk", "noisy_topk")  # the gates that route each token to its k best experts
+_WITH_CAPACITY = ("switch", "expert_choice")  # the gates with a capacity per expert
 
 
 def expert_list(params: Params, key: str = "experts", count_key: str = "num_experts") -> list[str]:
@@ -149,7 +155,7 @@ MOE = BlockSpec(
         EXPERTS,
         NUM_EXPERTS,
         ParamSpec("gate", "choice", "topk", _GATE_DOC, choices=("topk", "noisy_topk", "switch", "expert_choice")),
-        ParamSpec("k", "int", 2, "experts per token (top-k gates)", min=1, max=64),
+        ParamSpec("k", "int", 2, "experts per token (top-k gates)", min=1, max=64, visible_when=("gate", _TOP_K)),
         ParamSpec(
             "capacity_factor",
             "float",
@@ -157,8 +163,12 @@ MOE = BlockSpec(
             "switch/expert choice: slots per expert = factor · tokens / experts",
             min=0.01,
             max=64.0,
+            visible_when=("gate", _WITH_CAPACITY),
         ),
-        *LOSS_WEIGHTS,
+        # expert choice is balanced by construction: it adds no load-balancing loss (layers/moe.py)
+        replace(LOSS_WEIGHTS[0], visible_when=("gate", (*_TOP_K, "switch"))),
+        LOSS_WEIGHTS[1],
+        replace(LOSS_WEIGHTS[2], visible_when=("gate", ("noisy_topk",))),
         ParamSpec(
             "dispatch",
             "choice",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from modstudio.graph.schema import ParamSpec, PortSpec
+from modstudio.graph.schema import ParamSpec, PortSpec, visible_when_problem
 
 from .spec import BlockSpec
 
@@ -47,7 +47,8 @@ def _params_problem(spec: BlockSpec) -> str | None:
         why = param.check(param.default)
         if why:
             return f"block '{spec.id}': the default of param '{param.name}' {why}"
-    return None
+    why = visible_when_problem(spec.params)
+    return f"block '{spec.id}': {why}" if why else None
 
 
 def _ports_problem(spec: BlockSpec) -> str | None:

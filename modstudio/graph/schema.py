@@ -7,7 +7,7 @@ typed parameters with defaults and ranges.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -36,10 +36,21 @@ class ParamSpec:
     max_length: int | None = None
     max_exclusive: bool = False  # the value must stay below max (a probability < 1, say)
     unset_label: str = ""  # what an unset optional value means, for the inspector ("same")
+    # (param, values): this param matters only while that other param has one of these values
+    # ("k" only for top-k gates); otherwise the inspector hides it and its value stays in the file
+    visible_when: tuple[str, tuple[Any, ...]] | None = None
 
     @property
     def accepts_expression(self) -> bool:
         return self.kind in ("int", "float")
+
+    def matters(self, values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> bool:
+        """Whether this param has an effect given the node's other values (a missing value: its default)."""
+        if self.visible_when is None:
+            return True
+        other, allowed = self.visible_when
+        value = values[other] if other in values else (defaults or {}).get(other)
+        return value in allowed
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not acceptable, or None. Expressions are checked for syntax."""
@@ -119,6 +130,43 @@ class PortSpec:
     doc: str = ""
     multi: bool = False
     optional: bool = False
+
+
+def params_that_matter(specs: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[ParamSpec]:
+    """The params of a block that have an effect with these values (unset ones count as their defaults)."""
+    defaults = {p.name: p.default for p in specs}
+    return [p for p in specs if p.matters(values, defaults)]
+
+
+def values_that_matter(specs: Sequence[ParamSpec], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A node's own values without those its chosen options ignore (names the block does not know are kept)."""
+    ignored = {p.name for p in specs} - {p.name for p in params_that_matter(specs, values)}
+    return {name: value for name, value in values.items() if name not in ignored}
+
+
+def visible_when_problem(specs: Sequence[ParamSpec]) -> str | None:
+    """Why a block's ``visible_when`` declarations cannot work (an unknown param, a value it can never
+    have, a chain), or None."""
+    by_name = {p.name: p for p in specs}
+    for param in specs:
+        if param.visible_when is None:
+            continue
+        rule = param.visible_when
+        if not (isinstance(rule, tuple) and len(rule) == 2 and isinstance(rule[1], tuple) and rule[1]):
+            return f"param '{param.name}': visible_when must be (param name, (values...)), not {shown(rule)}"
+        other, allowed = rule
+        target = by_name.get(other) if isinstance(other, str) else None
+        if target is None or target is param:
+            return f"param '{param.name}': visible_when names {shown(other)}, which is not another param of the block"
+        if target.kind not in ("choice", "bool"):
+            return f"param '{param.name}': visible_when names '{other}', a param of kind {target.kind} (only choice or bool)"
+        if target.visible_when is not None:
+            return f"param '{param.name}': visible_when names '{other}', which is itself shown only sometimes"
+        for value in allowed:
+            why = target.check_value(value)
+            if why:
+                return f"param '{param.name}': visible_when value {shown(value)} for '{other}' {why}"
+    return None
 
 
 class BlockSchema(Protocol):

@@ -13,7 +13,7 @@ from modstudio.graph.document import Change, Operation
 from modstudio.graph.library import dependencies
 from modstudio.graph.model import Node
 from modstudio.graph.ops import RenameNode, SetModuleParam, SetParam
-from modstudio.graph.schema import ParamSpec
+from modstudio.graph.schema import ParamSpec, params_that_matter
 
 from .checking import CheckResult
 from .param_editors import make_editor, parse_number_or_expression
@@ -77,6 +77,11 @@ class Inspector(QScrollArea):
         text = (module.doc if module and module.doc else "") or (project.doc if name == project.main else "")
         if text:
             layout.addWidget(_doc(text))
+        check = self.scene.last_check
+        if check is not None and check.module == name and check.note:
+            note = _doc(check.note[0].upper() + check.note[1:] + ".")
+            note.setObjectName("shapes_note")
+            layout.addWidget(note)
         if module and module.params:
             layout.addWidget(_doc("Parameters of this module (defaults; each use can set its own):"))
             form = QFormLayout()
@@ -114,7 +119,7 @@ class Inspector(QScrollArea):
                 pspec = ParamSpec(pname, "float" if isinstance(default, float) else "int", default)
                 self._add_row(form, node, pspec, node.params.get(pname), as_text=True, placeholder=str(default))
         elif spec is not None:
-            for pspec in spec.params:
+            for pspec in params_that_matter(spec.params, node.params):  # the others stay in the file, hidden
                 value = node.params.get(pspec.name, pspec.default)
                 self._add_row(form, node, pspec, value, as_text=bool(module.params))
         layout.addLayout(form)

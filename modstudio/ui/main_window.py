@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
         )
         self.problem_label.setToolTip("\n".join(result.problems))
         if self.counting_enabled and self.doc is not None:
-            self.counter.request(self.doc.project, bool(result.problems))
+            self.counter.request(self.doc.project, result)
 
     def start_counting(self) -> None:
         """Called once the window is on screen: from now on torch may load (in a thread)."""

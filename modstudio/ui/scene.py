@@ -13,6 +13,7 @@ from modstudio.graph.document import Change, Document
 from modstudio.graph.layout import layered_positions
 from modstudio.graph.model import Edge, ModuleDef, Node
 from modstudio.graph.ports import node_ports
+from modstudio.graph.schema import values_that_matter
 
 from . import theme
 from .checking import CheckResult, check_module
@@ -33,7 +34,7 @@ def describe_params(node: Node, catalog: Catalog) -> str:
     else:
         spec = catalog.lookup(node.block or "")
         kind = spec.title if spec else f"not installed: '{node.block}'"
-        shown = list(node.params.items())
+        shown = list(values_that_matter(spec.params if spec else (), node.params).items())  # not k of a Switch
     values = ", ".join(f"{k}={_short(v)}" for k, v in shown[:3])
     return f"{kind} · {values}" if values else kind
 
