@@ -24,9 +24,10 @@ from modstudio.graph.model import Project
 
 POLL_SECONDS = 0.02  # how often the pipe is read: messages reach the UI within this
 STOP_GRACE_MS = 8000
-EXIT_GRACE_SECONDS = 5.0  # a worker still there this long after ``finished`` is killed  # a worker that does not finish this long after Stop is killed
+EXIT_GRACE_SECONDS = 5.0  # a worker still there this long after ``finished`` is killed
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
+PAUSING = "pausing"  # Pause was pressed: the worker pauses after its current step, or as soon as it is up
 
 
 class TrainingController(QObject):
@@ -42,6 +43,7 @@ class TrainingController(QObject):
         self._client_factory = client_factory
         self.client: TrainClient | None = None
         self.state = IDLE
+        self.pause_waiting = False  # Pause pressed before the worker was up: sent with its ``started``
         self.last_finished: dict[str, Any] | None = None
         self._task: asyncio.Task[dict[str, Any] | None] | None = None
         self._stop_timer = QTimer(self)
@@ -65,6 +67,8 @@ class TrainingController(QObject):
         """Schedule a run on the asyncio (qasync) loop; the task's result is the ``finished`` message."""
         if self.busy:
             raise RuntimeError("a training run is already going; stop it first")
+        self.client = None  # the last run's client must not receive this run's commands
+        self.pause_waiting = False
         self._set_state(STARTING)
         self._task = asyncio.ensure_future(self.run(project, path, settings))
         self._task.add_done_callback(self._task_done)
@@ -86,11 +90,14 @@ class TrainingController(QObject):
         self, project: Project, path: Path | None = None, settings: TrainSettings | None = None
     ) -> dict[str, Any] | None:
         """Train ``project`` to the end (or until stopped) while the UI keeps running."""
-        self._set_state(STARTING)
+        if self.state == IDLE:  # called directly; start() set the state (a Pause or Stop may have come since)
+            self._set_state(STARTING)
         self.last_finished = None
         client = self.client = self._client_factory()
         try:
             client.start(project, settings or TrainSettings(), path)
+            if self.state == STOPPING:  # Stop pressed before the process existed: it stops before its first step
+                client.stop()
         except Exception as exc:  # the process could not be started (no resources, frozen-app problem)
             self._set_state(IDLE)
             failed = {"type": "finished", "status": "failed", "error": f"could not start training: {exc}"}
@@ -105,6 +112,7 @@ class TrainingController(QObject):
                 break
             await asyncio.sleep(POLL_SECONDS)
         self._stop_timer.stop()
+        self.pause_waiting = False
         exit_by = time.monotonic() + EXIT_GRACE_SECONDS
         while not client.exited():  # the worker exits after ``finished``: wait without blocking the UI
             if time.monotonic() > exit_by:
@@ -115,11 +123,18 @@ class TrainingController(QObject):
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        if kind == "started":
-            self._set_state(RUNNING)
+        if self.state == STOPPING and kind in ("started", "paused", "resumed"):
+            if kind == "started":  # Stop came before the worker was up: its grace starts now
+                self._stop_timer.start(STOP_GRACE_MS)
+        elif kind == "started":
+            if self.pause_waiting and self.client is not None:  # the worker is up: the waiting pause goes now
+                self.pause_waiting = False
+                self.client.pause()
+            else:
+                self._set_state(RUNNING)
         elif kind == "paused":
             self._set_state(PAUSED)
-        elif kind == "resumed":
+        elif kind == "resumed" and self.state != PAUSING:  # PAUSING: Pause was pressed again since
             self._set_state(RUNNING)
         elif kind == "finished":
             self.last_finished = message
@@ -128,17 +143,28 @@ class TrainingController(QObject):
     # commands -----------------------------------------------------------------------------
 
     def pause(self) -> None:
-        if self.client is not None and self.state == RUNNING:
+        """Pause after the current step; pressed while the worker starts, it waits and goes with ``started``."""
+        if self.state == STARTING:
+            self.pause_waiting = True
+            self._set_state(PAUSING)
+        elif self.client is not None and self.state == RUNNING:
             self.client.pause()
+            self._set_state(PAUSING)
 
     def resume(self) -> None:
-        if self.client is not None and self.state == PAUSED:
-            self.client.resume()
+        """Go on training; while a pause is only waiting or on its way, this takes it back."""
+        if self.state == PAUSING and self.pause_waiting:  # the worker never heard of it
+            self.pause_waiting = False
+            self._set_state(STARTING)
+        elif self.client is not None and self.state in (PAUSED, PAUSING):
+            self.client.resume()  # after a pause on its way the worker reports paused, then resumed
 
     def stop(self) -> None:
         """Ask the worker to stop after its current step (it keeps a checkpoint); kill it if it does not."""
-        if self.client is not None and self.busy:
-            self.client.stop()
+        if self.busy and self.state != STOPPING:
+            self.pause_waiting = False
+            if self.client is not None:  # none yet: run() sends it once the process exists
+                self.client.stop()
             self._set_state(STOPPING)
             self._stop_timer.start(STOP_GRACE_MS)
 
@@ -155,4 +181,4 @@ class TrainingController(QObject):
         return await self._task
 
 
-__all__ = ["IDLE", "PAUSED", "RUNNING", "STARTING", "STOPPING", "TrainingController"]
+__all__ = ["IDLE", "PAUSED", "PAUSING", "RUNNING", "STARTING", "STOPPING", "TrainingController"]

@@ -19,16 +19,28 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QToolBar
 
 from modstudio.engine.settings import TrainSettings
 
-from .training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
+from .training_controller import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, TrainingController
 from .usage_overlay import RoutingOverlay
 
 if TYPE_CHECKING:
     from .items import NodeItem
     from .main_window import MainWindow
 
+PAUSE_TIPS = {  # what the Pause / Resume button does in each state
+    IDLE: "Pause training (nothing is training now)",
+    STARTING: "Pause training (as soon as the training process is up)",
+    RUNNING: "Pause training after the current step",
+    PAUSING: "Pausing… press again to train on without pausing",
+    PAUSED: "Resume training",
+    STOPPING: "Stopping after the current step",
+}
+
 
 class TrainingUI(QObject):
     """Owns the training controller and the training views of one main window."""
+
+    _run_text = ""  # the run's latest news for the status bar (what started, progress or finished said)
+    _run_at = ""  # where the run stands ("epoch 2 · step 7/40"; empty before its first step)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -132,6 +144,7 @@ class TrainingUI(QObject):
         self.runs.set_project_path(w.path)
         self.overlay.clear(self._canvas_nodes())
         self._analysed_run = False
+        self.reset()
         if self.analysis_dock.isVisible():
             self.analysis.show_project(w.doc.project)
 
@@ -149,8 +162,8 @@ class TrainingUI(QObject):
             w.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
             return False
         self.overlay.clear(self._canvas_nodes())
+        self.reset("Starting the training process…")
         self.show_dashboard()
-        self.progress_label.setText("starting the training process…")
         self.controller.start(w.doc.project, w.path, self.settings)
         return True
 
@@ -166,32 +179,60 @@ class TrainingUI(QObject):
                 if self.w.canvas is not None:  # the canvas got narrower: keep the network in view
                     QTimer.singleShot(0, self.w.canvas.frame_all)
 
+    def reset(self, status: str = "No training yet") -> None:
+        """The last run's curves, routing, warnings and test accuracy go (a live run keeps its views)."""
+        if self.controller.busy:
+            return
+        self.dashboard.clear(status)
+        self._run_text = self._run_at = ""
+        self.progress_label.setText("")
+
     def toggle_pause(self) -> None:
-        if self.controller.state == PAUSED:
+        if self.controller.state in (PAUSED, PAUSING):
             self.controller.resume()
         else:
             self.controller.pause()
 
     def _state_changed(self, state: str) -> None:
+        held = state in (PAUSED, PAUSING)
         self.train_action.setEnabled(state == IDLE)
-        self.pause_action.setEnabled(state in (RUNNING, PAUSED))
-        self.pause_action.setText("Resume" if state == PAUSED else "Pause")
-        self.pause_action.setIcon(self._play if state == PAUSED else self._pause)
+        self.pause_action.setEnabled(state in (STARTING, RUNNING, PAUSING, PAUSED))
+        self.pause_action.setText("Resume" if held else "Pause")
+        self.pause_action.setIcon(self._play if held else self._pause)
+        self.pause_action.setToolTip(f"{PAUSE_TIPS.get(state, 'Pause or resume training')} (F6)")
         self.stop_action.setEnabled(state not in (IDLE, STOPPING))
         self.panel.setEnabled(state == IDLE)
+        self.progress_label.setText(self._progress_text())
+
+    def _progress_text(self) -> str:
+        """The status bar's training text: the run's latest news, or what the run is waiting for."""
+        state, news = self.controller.state, self._run_text
+        if state == STARTING:
+            return "starting the training process…"
+        if state == PAUSING and self.controller.pause_waiting:
+            return "pausing… (as soon as the training process is up)"
+        if state == PAUSING:
+            return "pausing after this step…"
+        if state == PAUSED:
+            where = f"at {self._run_at}" if self._run_at else "before the first step"
+            return f"Paused {where} · F6 resumes"
+        if state == STOPPING:
+            return "stopping after this step…"
+        return news
 
     def on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         self.dashboard.handle(message)
         if kind == "started":  # the dashboard resets itself on it
-            self.progress_label.setText(
-                f"training on {message.get('device')} · {message.get('parameters', 0):,} parameters"
-            )
+            self._run_text = f"training on {message.get('device')} · {message.get('parameters', 0):,} parameters"
+            self._run_at = ""
+            self.progress_label.setText(self._progress_text())
         elif kind == "progress":
-            self.progress_label.setText(
-                f"epoch {message['epoch']} · step {message['step']}/{message['steps']} · loss {message['loss']:.4f}"
-                f" · {message['samples_per_second']:,.0f} samples/s"
+            self._run_at = f"epoch {message['epoch']} · step {message['step']}/{message['steps']}"
+            self._run_text = (
+                f"{self._run_at} · loss {message['loss']:.4f} · {message['samples_per_second']:,.0f} samples/s"
             )
+            self.progress_label.setText(self._progress_text())
         elif kind == "routing" and message.get("kind") == "train":
             self.overlay.update(message.get("probes") or {})
             self.refresh_overlay()
@@ -200,7 +241,8 @@ class TrainingUI(QObject):
             self.w.statusBar().showMessage(f"Training failed: {text}", 15000)
             QTimer.singleShot(0, lambda: self.w.report("Training failed", text))
         elif kind == "finished":
-            self.progress_label.setText(self._finished_text(message))
+            self._run_text = self._finished_text(message)
+            self.progress_label.setText(self._progress_text())
             self.runs.refresh()
 
     @staticmethod

@@ -202,3 +202,19 @@ def test_every_routing_plot_fits_a_narrow_dock_with_its_colour_bar(dashboard, re
         assert right <= view.width(), f"'{plot.titleLabel.text[:30]}' ends at {right:.0f} px of {view.width()}"
     bar = dashboard.routing.load_bar
     assert bar.mapRectToScene(bar.boundingRect()).right() <= view.width()
+
+
+def test_clear_leaves_nothing_of_the_last_run(dashboard, recorded):
+    messages, _, _ = recorded
+    feed(dashboard, messages)
+    dashboard.compare("other", [m for m in messages if m["type"] in ("progress", "epoch")])
+    dashboard.handle({"type": "warning", "message": "expert 3 got no tokens", "path": "moe"})
+    dashboard.refresh()
+    assert dashboard.modules.history and "test accuracy" in dashboard.status.text()
+    dashboard.clear()
+    assert dashboard.loss_points() == 0 and dashboard.curves.compared_label() == ""
+    assert dashboard.layers() == [] and dashboard.routing.names() == [] and dashboard.expert_bar_count() == 0
+    assert dashboard.decision_image() is None and dashboard.warnings() == []
+    assert dashboard.warnings_list.texts() == [] and dashboard.modules.history == {}
+    assert dashboard.status.text() == "No training yet"
+    assert dashboard.curves.loss_plot.viewRange()[0][1] < 2  # the last run's hundreds of steps are off the axis

@@ -119,12 +119,57 @@ def test_commands_reach_the_worker_only_in_the_right_state() -> None:
     controller.client = client  # type: ignore[assignment]
     controller.pause()  # idle: nothing to pause
     assert client.sent == []
+    controller.resume()  # not paused: nothing to resume
+    assert client.sent == []
     controller.state = "running"
     controller.pause()
-    controller.resume()  # not paused yet: ignored
-    controller.state = "paused"
+    assert controller.state == "pausing"  # until the worker says paused, after its current step
+    controller.pause()  # on its way already: not sent twice
+    controller._dispatch({"type": "paused"})
     controller.resume()
     controller.stop()
     assert client.sent == ["pause", "resume", "stop"]
     assert controller.state == "stopping"
+    controller._dispatch({"type": "resumed"})  # a stopping run stays stopping
+    assert controller.state == "stopping"
     controller._stop_timer.stop()
+
+
+def test_pause_pressed_while_the_worker_starts_goes_out_once_it_is_up() -> None:
+    create_app([])
+    client = FakeClient([])
+    controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
+    controller.client, controller.state = client, "starting"  # type: ignore[assignment]
+    controller.pause()
+    assert controller.state == "pausing" and controller.pause_waiting and client.sent == []
+    controller._dispatch({"type": "started"})
+    assert client.sent == ["pause"] and controller.state == "pausing" and not controller.pause_waiting
+    controller._dispatch({"type": "paused"})
+    assert controller.state == "paused"
+    controller.resume()
+    controller._dispatch({"type": "resumed"})
+    assert client.sent == ["pause", "resume"] and controller.state == "running"
+
+
+def test_a_waiting_pause_can_be_taken_back_before_the_worker_is_up() -> None:
+    create_app([])
+    client = FakeClient([])
+    controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
+    controller.client, controller.state = client, "starting"  # type: ignore[assignment]
+    controller.pause()
+    controller.resume()
+    assert controller.state == "starting" and not controller.pause_waiting
+    controller._dispatch({"type": "started"})
+    assert controller.state == "running" and client.sent == []
+
+
+def test_stop_pressed_before_the_process_exists_reaches_it(loop) -> None:  # type: ignore[no-untyped-def]
+    client = FakeClient([[{"type": "started"}], [{"type": "finished", "status": "stopped"}]])
+    controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
+    states: list[str] = []
+    controller.state_changed.connect(states.append)
+    task = controller.start(default_project(default_catalog(), "mlp_2d"))
+    controller.stop()  # run() has not made the client yet
+    finished = loop.run_until_complete(task)
+    assert client.sent == ["stop"] and finished["status"] == "stopped"
+    assert states == ["starting", "stopping", "idle"]  # 'started' did not make it look running again

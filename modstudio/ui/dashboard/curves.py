@@ -57,6 +57,13 @@ class CurvesView(QWidget):
         style.set_title(self.accuracy_plot, "R² (validation)" if regression else "Accuracy")
         self.accuracy_plot.setLabel("left", "R²" if regression else "accuracy", color=style.AXIS)
 
+    def clear(self) -> None:
+        """No curves, and the axes forget the last run's range (they fit the next run's first points)."""
+        self.draw(Curves())
+        self.loss_plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.02)
+        self.loss_plot.enableAutoRange()
+        self.accuracy_plot.enableAutoRange(axis="x")
+
     def draw(self, curves: Curves) -> None:
         for prefix, step, epoch, val in (
             ("loss", curves.loss, curves.epoch_loss, curves.val_loss),

@@ -56,13 +56,27 @@ class Dashboard(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         self._progress = ""
+        self._paused = False
 
     # -- the API the main window uses -------------------------------------------------------
+    def clear(self, status: str = "No training yet") -> None:
+        """Show nothing: no curves, compared run, routing, regions, module usage, warnings or test accuracy."""
+        self.data = RunData()
+        self.curves.set_task(self.data.task)
+        self.curves.clear()
+        self.clear_comparison()
+        self.routing.clear()
+        self.regions.reset()
+        self._fresh_modules()
+        self.warnings_list.show_warnings([])
+        self._progress, self._paused = "", False
+        self.status.setText(status)
+
     def reset(self, started: dict[str, Any]) -> None:
-        """A new run: forget the old data (the plot items stay) and lay out the probes it announces."""
+        """A new run: forget everything shown and lay out the probes it announces."""
+        self.clear()
         self.data = RunData.from_started(started)
         self.curves.set_task(self.data.task)
-        self.regions.reset()
         device = started.get("device", "")
         self._progress = f"{started.get('dataset', '')} on {device}" if device else ""
         self.status.setText(f"Training started · {self._progress}" if self._progress else "Training started")
@@ -75,7 +89,10 @@ class Dashboard(QWidget):
             self.reset(message)
             return
         self.data.handle(message)
-        if kind == "progress":
+        if kind in ("paused", "resumed"):
+            self._paused = kind == "paused"
+            self.data.dirty.add("status")
+        elif kind == "progress":
             self._progress = (
                 f"epoch {message.get('epoch')} · step {message.get('step')}/{message.get('steps')} · "
                 f"loss {message.get('loss', float('nan')):.4f} · {message.get('samples_per_second', 0):.0f} samples/s"
@@ -86,6 +103,7 @@ class Dashboard(QWidget):
             accuracy = message.get("test_accuracy")
             extra = f" · test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
             self._progress = f"Finished ({status}) after {message.get('steps', 0)} steps{extra}"
+            self._paused = False
             self.data.dirty.add("status")
 
     def refresh(self) -> None:
@@ -107,7 +125,9 @@ class Dashboard(QWidget):
             self.modules.draw_gradients(self.data.gradients, self.data.gradient_history)
         if "warnings" in dirty:
             self.warnings_list.show_warnings(self.data.warnings)
-        if "status" in dirty and self._progress:
+        if "status" in dirty and self._paused:
+            self.status.setText(f"Paused · {self._progress}" if self._progress else "Paused")
+        elif "status" in dirty and self._progress:
             self.status.setText(self._progress)
 
     def show_history(self, metrics: list[dict[str, Any]], routing: list[dict[str, Any]]) -> None:
@@ -161,6 +181,15 @@ class Dashboard(QWidget):
         self.refresh()
 
     # -- internals --------------------------------------------------------------------------
+    def _fresh_modules(self) -> None:
+        """An empty Modules tab in place of the old one (its gradient history has one curve per module seen)."""
+        index, current = self.tabs.indexOf(self.modules), self.tabs.currentIndex()
+        old, self.modules = self.modules, ModulesView()
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, self.modules, "Modules")
+        self.tabs.setCurrentIndex(current)
+        old.deleteLater()
+
     def _layer(self) -> Layer | None:
         name = self.routing.current()
         if name in self.data.layers:

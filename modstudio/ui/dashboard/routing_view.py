@@ -119,6 +119,19 @@ class RoutingView(QWidget):
         return len(self.bars.opts.get("height", []))
 
     # -- drawing ----------------------------------------------------------------------------
+    def clear(self) -> None:
+        """No layer and empty plots (a new run, or another project)."""
+        self.set_layers([])
+        self.bars.setOpts(x=[], height=[], width=0.7, brushes=None, pens=None)
+        self.capacity_line.setVisible(False)
+        self.fair_line.setVisible(False)
+        self.load_image.clear()
+        self.labels_image.clear()
+        for item in [*self.health.values(), *self.aux.values()]:
+            item.setData([], [])
+        style.coloured_title(self.aux_plot, "Auxiliary losses (weighted)", [], [], per_line=4)
+        self.summary.setText("Routing shows here while a network with MoE or gate layers trains")
+
     def draw(self, layer: Layer | None, label_name: str) -> None:
         if layer is None:
             self.summary.setText("No MoE or gate layers in this network")
