@@ -55,7 +55,8 @@ def make_editor(
         return MemberListEditor(members, modules or [], on_commit, on_open)
     if spec.kind == "module":
         return MemberEditor(value if isinstance(value, str) else None, modules or [], spec.optional, on_commit, on_open)
-    if spec.kind in ("int", "float") and (as_text or is_expression(value)):
+    unreadable = value is not None and not is_expression(value) and spec.check_value(value) is not None
+    if spec.kind in ("int", "float") and (as_text or is_expression(value) or unreadable):  # shown as written
         return _text_editor(
             value, lambda text: parse_number_or_expression(text, spec.kind), on_commit, spec.unset_label or "default"
         )
