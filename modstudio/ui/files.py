@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.graph.io import save_project
@@ -79,8 +80,12 @@ def after_opening(opened: LenientLoad, report: Callable[[str, str], None], mark_
     if opened.changed:
         mark_modified()
     text = opened_report(opened)
-    if text:
+    if not text:
+        return
+    if any(isinstance(w, QMainWindow) and w.isVisible() for w in QApplication.topLevelWidgets()):
         report("Opened with problems", text)
+    else:  # opened at start-up: say it over the window, once it is on screen
+        QTimer.singleShot(0, lambda: report("Opened with problems", text))
 
 
 def problems_left(project: Project, catalog: Catalog) -> list[Problem]:

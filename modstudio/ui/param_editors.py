@@ -19,6 +19,7 @@ from .member_editor import MemberEditor, MemberListEditor
 
 Commit = Callable[[Any], None]
 _BIG = 2_000_000_000
+_RED_BORDER = "border: 1px solid #e5484d;"
 
 
 def parse_number_or_expression(text: str, kind: str) -> Any:
@@ -57,9 +58,12 @@ def make_editor(
         return MemberEditor(value if isinstance(value, str) else None, modules or [], spec.optional, on_commit, on_open)
     unreadable = value is not None and not is_expression(value) and spec.check_value(value) is not None
     if spec.kind in ("int", "float") and (as_text or is_expression(value) or unreadable):  # shown as written
-        return _text_editor(
+        edit = _text_editor(
             value, lambda text: parse_number_or_expression(text, spec.kind), on_commit, spec.unset_label or "default"
         )
+        if unreadable:  # a value from a file opened for repair: red until replaced
+            edit.setStyleSheet(_RED_BORDER)
+        return edit
     if spec.kind == "int":
         return _int_editor(spec, value, on_commit)
     if spec.kind == "float":
@@ -94,7 +98,7 @@ def _text_editor(value: Any, parse: Callable[[str], Any], on_commit: Commit, pla
         try:
             parsed = parse(edit.text())
         except ValueError:
-            edit.setStyleSheet("border: 1px solid #e5484d;")
+            edit.setStyleSheet(_RED_BORDER)
             edit.setToolTip("not a number, a list of numbers, or an expression starting with '='")
             return
         edit.setStyleSheet("")

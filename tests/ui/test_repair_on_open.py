@@ -54,7 +54,7 @@ def test_a_param_of_the_wrong_type_is_kept_flagged_and_fixed_in_the_inspector(wi
     assert item.error == "params.out_features: must be a whole number, not 'eight'" == item.toolTip()
     assert "must be a whole number, not 'eight'" in window.inspector.findChild(QLabel, "error").text()
     editor = window.inspector.editors["out_features"]
-    assert editor.text() == "eight"  # shown as written, not clamped to a number
+    assert editor.text() == "eight" and "e5484d" in editor.styleSheet()  # as written, not clamped; red
     assert any("must be a whole number, not 'eight'" in p for p in result.problems)
     editor.setText("8")
     editor.editingFinished.emit()
@@ -126,3 +126,48 @@ def test_a_file_that_cannot_be_represented_gives_the_dialog_and_keeps_the_projec
         assert not window.open_path(CORPUS / f"{name}.msproj")
         assert len(window.reported) == 1 and str(CORPUS / f"{name}.msproj") in window.reported[0]
         assert window.doc.project is project and window.path == path and not window.isWindowModified()
+
+
+def test_every_representable_corpus_file_opens_with_its_problems_shown(window, tmp_path: Path) -> None:
+    """Each kind of broken file opens, every module can be shown and checked, nothing crashes."""
+    for name in ["missing_module", "recursive_module", "mutually_recursive_modules", "cycle", "duplicate_ids"]:
+        window.reported.clear()
+        path = opened(window, tmp_path, name)
+        assert len(window.reported) == 1 and "Traceback" not in window.reported[0], name
+        for module in window.doc.project.modules:
+            window.open_module(module)
+            window.scene.check_now()
+            assert not window.canvas.grab().isNull()
+        window.open_module(window.doc.project.main)
+        assert path.name in window.windowTitle()
+
+
+def test_a_reference_to_a_missing_module_is_marked_and_repaired_by_removing_it(window, tmp_path: Path) -> None:
+    path = opened(window, tmp_path, "missing_module")
+    node = window.scene.module.node_named("block")
+    item = window.scene.nodes[node.id]
+    assert item.missing and list(item.inputs) == ["x"] and list(item.outputs) == ["y"]  # its stored wires' ports
+    assert "refers to module 'Missing', which does not exist" in window.scene.check_now().node_errors[node.id]
+    window.canvas.perform(ops.RemoveNode(window.scene.module_name, node.id))
+    relu, head = window.scene.module.node_named("relu1"), window.scene.module.node_named("head")
+    window.canvas.perform(ops.Connect(window.scene.module_name, Edge(relu.id, "out", head.id, "in")))
+    save_and_load_strictly(window, path)
+
+
+def test_a_cycle_is_broken_and_listed(window, tmp_path: Path) -> None:
+    path = opened(window, tmp_path, "cycle")
+    assert "removed the edge from 'relu1' to 'fc1', which closed the cycle" in window.reported[0]
+    assert window.isWindowModified()
+    module = window.scene.module
+    x, fc1 = module.node_named("x"), module.node_named("fc1")
+    window.canvas.perform(ops.Connect(window.scene.module_name, Edge(x.id, "out", fc1.id, "in")))
+    save_and_load_strictly(window, path)
+
+
+def test_training_a_project_with_problems_left_is_refused_with_them(window, tmp_path: Path) -> None:
+    opened(window, tmp_path, "duplicate_names")
+    window.reported.clear()
+    assert not window.training.train()
+    assert len(window.reported) == 1
+    assert "problem to fix first: modules.main.nodes[2].name: duplicate node name 'fc1'" in window.reported[0]
+    assert not window.training.controller.busy
