@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
 from modstudio.graph.expressions import is_expression
+from modstudio.graph.numbers import shown as shown_value
 from modstudio.graph.schema import ParamSpec
 
 from .member_editor import MemberEditor, MemberListEditor
@@ -76,10 +77,13 @@ def make_editor(
     if spec.kind == "choice":
         combo = QComboBox()
         labels = ([spec.unset_label or "default"] if spec.optional else []) + list(spec.choices)
-        combo.addItems(labels)
-        combo.setCurrentIndex(0 if value is None else labels.index(value) if value in labels else 0)
-        offset = 1 if spec.optional else 0
-        combo.activated.connect(lambda i: on_commit(None if i < offset else spec.choices[i - offset]))
+        bad = [f"{shown_value(value)} (not allowed)"] if unreadable else []  # kept from a file opened for repair
+        combo.addItems(bad + labels)
+        combo.setCurrentIndex(0 if bad or value is None else labels.index(value) if value in labels else 0)
+        offset = len(bad) + (1 if spec.optional else 0)
+        combo.activated.connect(lambda i: i < len(bad) or on_commit(None if i < offset else spec.choices[i - offset]))
+        if bad:
+            combo.setStyleSheet(_RED_BORDER)
         return combo
     if spec.kind == "ints":
         shown = ", ".join(map(str, value)) if isinstance(value, list) else ""

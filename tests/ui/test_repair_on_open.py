@@ -171,3 +171,20 @@ def test_training_a_project_with_problems_left_is_refused_with_them(window, tmp_
     assert len(window.reported) == 1
     assert "problem to fix first: modules.main.nodes[2].name: duplicate node name 'fc1'" in window.reported[0]
     assert not window.training.controller.busy
+
+
+def test_a_choice_that_is_not_allowed_is_shown_as_written_and_chosen_again(window, tmp_path: Path) -> None:
+    data = json.loads((CORPUS / "valid.msproj").read_text())
+    data["modules"]["main"]["nodes"][5]["params"]["task"] = "clasification"
+    path = tmp_path / "typo.msproj"
+    path.write_text(json.dumps(data))
+    assert window.open_path(path)
+    node = select(window, "y")
+    assert "params.task: must be one of" in window.scene.nodes[node.id].error
+    combo = window.inspector.editors["task"]
+    assert combo.currentText() == "'clasification' (not allowed)"
+    combo.activated.emit(0)  # choosing the bad value again changes nothing
+    assert node.params["task"] == "clasification" and not window.isWindowModified()
+    combo.activated.emit(combo.findText("classification"))
+    assert node.params["task"] == "classification"
+    save_and_load_strictly(window, path)
