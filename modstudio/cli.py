@@ -80,7 +80,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         project = load_project(args.file, _catalog())
     except ProjectError as exc:
-        print(exc.describe(), file=sys.stderr)
+        print(_every_problem(args.file, exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         summary = summarize(project, _catalog())
@@ -96,6 +96,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if too_large:  # the file is valid: a warning, exit 0; `train` and `export` refuse it
         print(f"warning: {too_large}", file=sys.stderr)
     return EXIT_OK
+
+
+def _every_problem(file: str, refused: Exception) -> str:
+    """All problems of a file the strict load refused, in one report: those of its fields and
+    structure, nodes of unknown block types, and the shape problems of the nodes that have none of those."""
+    from modstudio.compile.shapes import ShapeInference
+    from modstudio.graph.problems import ProjectError
+    from modstudio.graph.repair import load_leniently, node_problems
+
+    try:
+        loaded = load_leniently(file, _catalog())
+    except ProjectError:
+        return str(refused)  # it cannot be read any further than the strict load did
+    project = loaded.project
+    text = ProjectError(loaded.all_problems, file).describe()
+    flagged = {node_id for name in project.modules for node_id in node_problems(loaded.all_problems, project, name)}
+    more = [p for p in ShapeInference(project, _catalog()).run().errors if p.node_id not in flagged]
+    if more:
+        text += f"\nand {len(more)} shape problem{'s' if len(more) != 1 else ''}:"
+        text += "".join(f"\n  {p.module}: {p.message}" for p in more)
+    return text
 
 
 def cmd_train(args: argparse.Namespace) -> int:

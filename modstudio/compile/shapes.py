@@ -206,7 +206,9 @@ class ShapeInference:
         result.nodes[node.id] = NodeShapes(received, dict(zip((p.name for p in spec.outputs), outputs)))
 
     def _infer_reference(self, result: ModuleShapes, module: ModuleDef, node: Node, values: dict[str, Number]) -> None:
-        target = self.project.modules[node.module]  # type: ignore[index]
+        target = self.project.modules.get(node.module)  # type: ignore[arg-type]
+        if target is None:  # only a file opened for repair holds one (the strict load refuses it)
+            raise ShapeError(f"uses module '{node.module}', which does not exist")
         ports = [n.name for n in target.input_nodes]
         received = self._gather_ports(result, module, node, ports)
         bindings: dict[str, Number] = {}

@@ -26,6 +26,7 @@ from modstudio.engine.dataset_facts import DatasetFacts, DatasetProblem, dataset
 from modstudio.engine.settings import TrainSettings
 from modstudio.graph.graft import split_weights
 from modstudio.graph.model import Project
+from modstudio.graph.validate import check_project
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -45,6 +46,8 @@ def training_problems(
         if not (folder / "optimizer.json").exists() or not (folder / "last.safetensors").exists():
             problems.append(f"{folder} is not a run folder with a checkpoint to resume")
         return problems  # the run continues the project saved in that folder
+    # only a project opened for repair in the editor has any (every other way in loads strictly)
+    problems += [f"The project has a problem to fix first: {p}" for p in check_project(project, default_catalog())]
     shapes = ShapeInference(project, default_catalog()).run()
     problems += [f"The network cannot be built: {p.message} (in module '{p.module}')" for p in shapes.errors]
     if memory and not shapes.errors:

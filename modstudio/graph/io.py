@@ -44,12 +44,9 @@ def project_to_json(project: Project) -> str:
     return json.dumps(project_to_dict(project), indent=2, ensure_ascii=False) + "\n"
 
 
-def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: str = "", text: str = "") -> Project:
-    """Validate every field of ``data`` and build a Project, or raise ProjectError.
-
-    ``text``, when given, is the JSON the data was read from: problems then also say the line and
-    column in it where the field starts.
-    """
+def check_representable(data: Any, source: str = "", text: str = "") -> None:
+    """Raise ProjectError where ``data`` cannot be a project at all, not even one shown to be repaired:
+    not a JSON object, values JSON cannot carry back unchanged, a missing, unknown or newer format."""
     if not isinstance(data, dict):
         raise ProjectError([Problem("", "a project file must hold a JSON object")], source)
     problems = json_text.check_values(data, text)
@@ -63,18 +60,23 @@ def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: st
         raise ProjectError([Problem("format_version", message)], source)
     if version < 1:
         raise ProjectError([Problem("format_version", f"unknown format {version}")], source)
+
+
+def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: str = "", text: str = "") -> Project:
+    """Validate every field of ``data`` and build a Project, or raise ProjectError.
+
+    ``text``, when given, is the JSON the data was read from: problems then also say the line and
+    column in it where the field starts.
+    """
+    check_representable(data, source, text)
     try:
         # JSON mode: strict about types (no "3" for 3), objects become the dataclasses. The copy
         # holds exactly the user's values: check_values has refused all that JSON cannot carry
         # back unchanged (NaN, infinities, lone surrogates, deep nesting), so each error's
         # field path is one of the user's file.
-        project = _adapter().validate_json(json.dumps(data))
+        project = validate_fields(data)
     except ValidationError as exc:
-        locator = json_text.Locator(text)
-        problems = [
-            Problem(join_path(*err["loc"]), _pydantic_message(err) + locator.at(tuple(err["loc"])))
-            for err in exc.errors()
-        ]
+        problems = field_problems(exc, text)
         if len(problems) > json_text.MAX_LISTED:
             more = len(problems) - json_text.MAX_LISTED
             problems = [*problems[: json_text.MAX_LISTED], Problem("", f"{more} more problems are not listed")]
@@ -84,6 +86,19 @@ def project_from_dict(data: Any, catalog: BlockCatalog | None = None, source: st
         if problems:
             raise ProjectError(problems, source)
     return project
+
+
+def validate_fields(data: dict[str, Any]) -> Project:
+    """The Project ``data`` describes, field types checked (raises pydantic's ValidationError)."""
+    return _adapter().validate_json(json.dumps(data))
+
+
+def field_problems(exc: ValidationError, text: str = "") -> list[Problem]:
+    """Each field error of a validation as a Problem with its path (and line and column in ``text``)."""
+    locator = json_text.Locator(text)
+    return [
+        Problem(join_path(*err["loc"]), _pydantic_message(err) + locator.at(tuple(err["loc"]))) for err in exc.errors()
+    ]
 
 
 def _pydantic_message(err: Any) -> str:
@@ -96,6 +111,11 @@ def _pydantic_message(err: Any) -> str:
 
 
 def project_from_json(text: str, catalog: BlockCatalog | None = None, source: str = "") -> Project:
+    return project_from_dict(parse_project_text(text, source), catalog, source, text)
+
+
+def parse_project_text(text: str, source: str = "") -> Any:
+    """The JSON value ``text`` holds, read with bounds (raises ProjectError)."""
     try:
         data = json_text.parse(text)
     except json.JSONDecodeError as exc:
@@ -103,11 +123,16 @@ def project_from_json(text: str, catalog: BlockCatalog | None = None, source: st
         raise ProjectError([problem], source) from None
     except json_text.TooDeep:
         raise ProjectError([json_text.too_deep(text)], source) from None
-    return project_from_dict(data, catalog, source, text)
+    return data
 
 
 def load_project(path: str | os.PathLike[str], catalog: BlockCatalog | None = None) -> Project:
     """Open a project file. Every problem is reported with its path in the file."""
+    return project_from_json(read_project_text(path), catalog, str(path))
+
+
+def read_project_text(path: str | os.PathLike[str]) -> str:
+    """The text of a project file (raises ProjectError: unreadable, not UTF-8)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -118,7 +143,7 @@ def load_project(path: str | os.PathLike[str], catalog: BlockCatalog | None = No
     except UnicodeDecodeError as exc:
         problem = Problem("", f"not a text file (bad UTF-8 at byte {exc.start})")
         raise ProjectError([problem], str(path)) from None
-    return project_from_json(text, catalog, str(path))
+    return text
 
 
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:

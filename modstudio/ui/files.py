@@ -1,18 +1,23 @@
-"""Project files for the editor: opening (with auto-layout of unplaced nodes), recent files,
-and the recovery file written by autosave."""
+"""Project files for the editor: opening (leniently, so that a file with errors can be repaired;
+with auto-layout of unplaced nodes), recent files, and the recovery file written by autosave."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from modstudio.blocks.catalog import Catalog
-from modstudio.graph.io import load_project, save_project
+from modstudio.graph.io import save_project
 from modstudio.graph.layout import layered_positions, missing_positions
 from modstudio.graph.model import Project
+from modstudio.graph.problems import Problem
+from modstudio.graph.repair import LenientLoad, load_leniently
+from modstudio.graph.validate import check_project
 
 DEFAULT_TEMPLATE = "moe_2d"  # what `modstudio` opens when started without a file
 MAX_RECENT = 8
@@ -32,11 +37,60 @@ def place_unplaced_nodes(project: Project) -> None:
             project.ui.positions[name] = {n.id: merged[n.id] for n in module.nodes}
 
 
-def open_project(path: str | os.PathLike[str], catalog: Catalog) -> Project:
-    """Load and validate (raises ProjectError with named problems), then place unplaced nodes."""
-    project = load_project(path, catalog)
-    place_unplaced_nodes(project)
-    return project
+def open_project(path: str | os.PathLike[str], catalog: Catalog) -> LenientLoad:
+    """Load for editing, keeping what can be kept (see graph/repair.py), then place unplaced nodes.
+
+    Raises ProjectError with named problems only where the file cannot be represented at all.
+    """
+    opened = load_leniently(path, catalog)
+    place_unplaced_nodes(opened.project)
+    return opened
+
+
+MAX_SHOWN = 12  # problems listed per part of the report after opening
+
+
+def opened_report(opened: LenientLoad) -> str | None:
+    """What the person is told after opening a file with problems; None for a file without.
+
+    Nodes of block types nobody here provides are marked on their node and not reported again.
+    """
+    if not opened.problems and not opened.repairs:
+        return None
+    count = len(opened.problems)
+    lines = [
+        f"This file has {count} problem{'s' if count != 1 else ''}. It is open so that you can repair it: "
+        "nodes with a problem are marked red (hover one or select it to read why); "
+        "save once they are fixed."
+    ]
+    parts = [("Problems:", opened.problems)]
+    if opened.repairs:
+        parts.append(
+            ("Changed so that it could be shown (the file itself is untouched until you save):", opened.repairs)
+        )
+    for title, problems in parts:
+        lines += ["", title, *(f"  • {p}" for p in problems[:MAX_SHOWN])]
+        if len(problems) > MAX_SHOWN:
+            lines.append(f"  … and {len(problems) - MAX_SHOWN} more")
+    return "\n".join(lines)
+
+
+def after_opening(opened: LenientLoad, report: Callable[[str, str], None], mark_modified: Callable[[], None]) -> None:
+    """Say what is wrong with a file just opened, and mark it modified where the loader changed it."""
+    if opened.changed:
+        mark_modified()
+    text = opened_report(opened)
+    if not text:
+        return
+    if any(isinstance(w, QMainWindow) and w.isVisible() for w in QApplication.topLevelWidgets()):
+        report("Opened with problems", text)
+    else:  # opened at start-up: say it over the window, once it is on screen
+        QTimer.singleShot(0, lambda: report("Opened with problems", text))
+
+
+def problems_left(project: Project, catalog: Catalog) -> list[Problem]:
+    """What the strict load would still refuse in ``project`` (told after saving it)."""
+    return check_project(project, catalog)
 
 
 def default_project(catalog: Catalog, template: str = DEFAULT_TEMPLATE) -> Project:

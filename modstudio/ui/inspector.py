@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.graph.document import Change, Operation
 from modstudio.graph.library import dependencies
 from modstudio.graph.model import Node
+from modstudio.graph.numbers import shown
 from modstudio.graph.ops import RenameNode, SetModuleParam, SetParam
 from modstudio.graph.schema import ParamSpec, params_that_matter
 
@@ -118,10 +119,12 @@ class Inspector(QScrollArea):
             for pname, default in (target.params if target else {}).items():
                 pspec = ParamSpec(pname, "float" if isinstance(default, float) else "int", default)
                 self._add_row(form, node, pspec, node.params.get(pname), as_text=True, placeholder=str(default))
+            self._unknown_params(form, node, set(target.params) if target else None)
         elif spec is not None:
             for pspec in params_that_matter(spec.params, node.params):  # the others stay in the file, hidden
                 value = node.params.get(pspec.name, pspec.default)
                 self._add_row(form, node, pspec, value, as_text=bool(module.params))
+            self._unknown_params(form, node, {p.name for p in spec.params})
         layout.addLayout(form)
         self._shapes(layout, node.id)
         if spec is not None and spec.doc:
@@ -147,6 +150,19 @@ class Inspector(QScrollArea):
         label.setToolTip(pspec.doc)
         form.addRow(label, editor)
         self.editors[name] = editor
+
+    def _unknown_params(self, form: QFormLayout, node: Node, known: set[str] | None) -> None:
+        """Params the block (or module) does not have, kept as a file wrote them: each can be removed."""
+        for pname in [p for p in node.params if known is not None and p not in known]:
+            button = QPushButton(f"{shown(node.params[pname])}: unknown, remove")
+            button.setToolTip(f"'{pname}' is not a parameter of this node; remove it from the file")
+            button.clicked.connect(
+                lambda _=False, n=pname, i=node.id: self.perform(SetParam(self.scene.module_name, i, n, None))
+            )
+            label = QLabel(pname)
+            label.setObjectName("error")
+            form.addRow(label, button)
+            self.editors[pname] = button
 
     def _shapes(self, layout: QVBoxLayout, node_id: str) -> None:
         result: CheckResult | None = self.scene.last_check

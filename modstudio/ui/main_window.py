@@ -19,7 +19,7 @@ from modstudio.graph.model import Project
 from .canvas import Canvas
 from .checking import CheckResult
 from .commands import UndoStack
-from .files import RecentFiles, clear_recovery, write_recovery
+from .files import RecentFiles, clear_recovery, problems_left, write_recovery
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel, library_import_ops
 from .menus import build_menus
@@ -204,15 +204,16 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> bool:
         from modstudio.graph.problems import ProjectError
 
-        from .files import open_project
+        from .files import after_opening, open_project
 
         try:
-            project = open_project(path, self.catalog)
+            opened = open_project(path, self.catalog)
         except ProjectError as exc:
             self.report("Cannot open the project", exc.describe())
             return False
-        self.load(project, Path(path))
+        self.load(opened.project, Path(path))
         self.recent.add(path)
+        after_opening(opened, self.report, self.stack.resetClean)  # type: ignore[union-attr]
         return True
 
     def save_to(self, path: str | Path) -> bool:
@@ -235,7 +236,9 @@ class MainWindow(QMainWindow):
         self.recent.add(path)
         clear_recovery()
         self._update_title()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        left = len(problems_left(self.doc.project, self.catalog))
+        still = f"; it still has {left} problem{'s' if left != 1 else ''} (marked red)" if left else ""
+        self.statusBar().showMessage(f"Saved {path}{still}", 8000 if left else 5000)
         return True
 
     def save_recovery(self) -> None:

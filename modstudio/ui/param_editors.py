@@ -13,12 +13,14 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
 from modstudio.graph.expressions import is_expression
+from modstudio.graph.numbers import shown as shown_value
 from modstudio.graph.schema import ParamSpec
 
 from .member_editor import MemberEditor, MemberListEditor
 
 Commit = Callable[[Any], None]
 _BIG = 2_000_000_000
+_RED_BORDER = "border: 1px solid #e5484d;"
 
 
 def parse_number_or_expression(text: str, kind: str) -> Any:
@@ -55,10 +57,14 @@ def make_editor(
         return MemberListEditor(members, modules or [], on_commit, on_open)
     if spec.kind == "module":
         return MemberEditor(value if isinstance(value, str) else None, modules or [], spec.optional, on_commit, on_open)
-    if spec.kind in ("int", "float") and (as_text or is_expression(value)):
-        return _text_editor(
+    unreadable = value is not None and not is_expression(value) and spec.check_value(value) is not None
+    if spec.kind in ("int", "float") and (as_text or is_expression(value) or unreadable):  # shown as written
+        edit = _text_editor(
             value, lambda text: parse_number_or_expression(text, spec.kind), on_commit, spec.unset_label or "default"
         )
+        if unreadable:  # a value from a file opened for repair: red until replaced
+            edit.setStyleSheet(_RED_BORDER)
+        return edit
     if spec.kind == "int":
         return _int_editor(spec, value, on_commit)
     if spec.kind == "float":
@@ -71,10 +77,13 @@ def make_editor(
     if spec.kind == "choice":
         combo = QComboBox()
         labels = ([spec.unset_label or "default"] if spec.optional else []) + list(spec.choices)
-        combo.addItems(labels)
-        combo.setCurrentIndex(0 if value is None else labels.index(value) if value in labels else 0)
-        offset = 1 if spec.optional else 0
-        combo.activated.connect(lambda i: on_commit(None if i < offset else spec.choices[i - offset]))
+        bad = [f"{shown_value(value)} (not allowed)"] if unreadable else []  # kept from a file opened for repair
+        combo.addItems(bad + labels)
+        combo.setCurrentIndex(0 if bad or value is None else labels.index(value) if value in labels else 0)
+        offset = len(bad) + (1 if spec.optional else 0)
+        combo.activated.connect(lambda i: i < len(bad) or on_commit(None if i < offset else spec.choices[i - offset]))
+        if bad:
+            combo.setStyleSheet(_RED_BORDER)
         return combo
     if spec.kind == "ints":
         shown = ", ".join(map(str, value)) if isinstance(value, list) else ""
@@ -93,7 +102,7 @@ def _text_editor(value: Any, parse: Callable[[str], Any], on_commit: Commit, pla
         try:
             parsed = parse(edit.text())
         except ValueError:
-            edit.setStyleSheet("border: 1px solid #e5484d;")
+            edit.setStyleSheet(_RED_BORDER)
             edit.setToolTip("not a number, a list of numbers, or an expression starting with '='")
             return
         edit.setStyleSheet("")

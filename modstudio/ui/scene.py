@@ -13,7 +13,9 @@ from modstudio.graph.document import Change, Document
 from modstudio.graph.layout import layered_positions
 from modstudio.graph.model import Edge, ModuleDef, Node
 from modstudio.graph.ports import node_ports
+from modstudio.graph.repair import node_problems
 from modstudio.graph.schema import values_that_matter
+from modstudio.graph.validate import check_project
 
 from . import theme
 from .checking import CheckResult, check_module
@@ -93,7 +95,7 @@ class ModuleScene(QGraphicsScene):
     def _add_node(self, node: Node, pos: list[float] | None = None) -> NodeItem:
         ports = node_ports(self.doc.project, self.catalog, node)
         inputs, outputs = ([p.name for p in ports[0]], [p.name for p in ports[1]]) if ports else ([], [])
-        missing = node.module is None and ports is None  # a block from a plugin that is not installed
+        missing = ports is None  # a block from a plugin that is not installed, a module that does not exist
         if missing:
             inputs, outputs = self._stored_ports(node.id)
         if node.module is not None:
@@ -224,6 +226,10 @@ class ModuleScene(QGraphicsScene):
     def check_now(self) -> CheckResult:
         self._check_timer.stop()
         result = check_module(self.doc.project, self.catalog, self.module_name)
+        # What the strict load would refuse (only a file opened for repair has any): on its node, first
+        problems = check_project(self.doc.project, self.catalog)
+        result.node_errors.update(node_problems(problems, self.doc.project, self.module_name))
+        result.problems[:0] = [str(p) for p in problems]
         for items in self.edges.values():
             for item in items:
                 item.set_label(result.edge_labels.get((item.edge.src, item.edge.src_port), ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,37 @@ def test_no_traceback_reaches_the_user(tmp_path):
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
         assert "problem" in result.stderr
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run(tmp_path: Path, capsys) -> None:
+    """A wrong type, an unknown block and a dangling edge: all three at once, not one per run."""
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    data = json.loads((corpus / "valid.msproj").read_text())
+    data["training"]["epochs"] = "ten"
+    module = data["modules"]["main"]
+    module["nodes"][1]["params"]["out_features"] = "eight"
+    module["nodes"][2]["block"] = "rectifier"
+    module["edges"][0]["dst"] = "0000-gone"
+    path = tmp_path / "broken.msproj"
+    path.write_text(json.dumps(data, indent=2))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: 4 problems:")
+    assert "training.epochs: should be a valid integer" in err
+    assert "modules.main.nodes[1].params.out_features: must be a whole number, not 'eight'" in err
+    assert "modules.main.edges[0]: dangling edge: it goes to node '0000-gone', which does not exist" in err
+    assert "modules.main.nodes[2].block: node 'relu1' has unknown block type 'rectifier'" in err
+    assert "shape problem" not in err and "Traceback" not in err  # all else lies downstream of a flagged node
+
+
+def test_validate_reports_shape_problems_beside_the_problems_of_fields(tmp_path: Path, capsys) -> None:
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    data = json.loads((corpus / "valid.msproj").read_text())
+    data["training"]["epochs"] = "ten"
+    data["modules"]["main"]["nodes"][0]["params"]["shape"] = [3, 4, 4]
+    path = tmp_path / "broken.msproj"
+    path.write_text(json.dumps(data, indent=2))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: 1 problem:\n  training.epochs: should be a valid integer")
+    assert "\nand 1 shape problem:\n  main: Linear 'fc1' expects a flat vector" in err

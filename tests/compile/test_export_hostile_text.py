@@ -194,7 +194,7 @@ def test_repro_names_and_docs_that_were_a_syntax_error_export(tmp_path, field, t
 def test_a_node_name_that_is_not_an_identifier_stops_the_export_with_its_name(tmp_path):
     project = load_template("mlp_2d", default_catalog())
     project.main_module.nodes[1].name = "fc1\n"  # '$' in a name pattern lets a last newline through
-    with pytest.raises(ExportError, match=r"node 'fc1\\n' of module 'main' cannot be written as code"):
+    with pytest.raises(ExportError, match=r"modules\.main\.nodes\[1\]\.name: 'fc1\\n' is not a valid name"):
         export_project(project, "python", tmp_path / "m.py")
     assert list(tmp_path.iterdir()) == []
 
@@ -308,3 +308,15 @@ def test_a_plugin_text_parameter_is_written_as_text_or_refused_never_run(places,
     written = [k.value for c in calls for k in c.keywords if k.arg == "label"]
     assert len(written) == 1 and isinstance(written[0], ast.Constant) and written[0].value == label
     assert import_file(out).Model().tag.label == label and not marker.exists()
+
+
+def test_a_project_opened_for_repair_is_not_exported_before_its_problems_are_fixed(tmp_path: Path) -> None:
+    """The editor keeps a file's bad names and values to be fixed (graph/repair.py); export refuses them."""
+    from modstudio.graph.repair import load_leniently
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    project = load_leniently(corpus / "reserved_name.msproj", default_catalog()).project
+    out = tmp_path / "model.py"
+    with pytest.raises(ExportError, match=r"the project has 1 problem to fix first: .*'forward' is reserved"):
+        export_project(project, "python", out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -32,13 +32,24 @@ def test_save_and_reopen_give_the_same_project(window, tmp_path: Path) -> None:
 
 def test_a_bad_file_opens_a_dialog_with_the_named_problems(window, tmp_path: Path) -> None:
     path = tmp_path / "bad.msproj"
-    path.write_text('{"format_version": 1, "main": "main", "modules": {"main": {"nodes": [{"id": "a"}]}}}')
+    path.write_text('{"format_version": 1, "main": "main", "modules": ["main"]}')
     name_before = window.doc.project.name
     assert not window.open_path(path)
     assert len(window.reported) == 1
     text = window.reported[0]
-    assert "modules.main.nodes[0]" in text and "Traceback" not in text
+    assert "modules: must be an object holding at least one module" in text and "Traceback" not in text
     assert window.doc.project.name == name_before
+
+
+def test_a_file_with_a_node_that_lacks_fields_opens_to_be_repaired(window, tmp_path: Path) -> None:
+    path = tmp_path / "bad.msproj"
+    path.write_text('{"format_version": 1, "main": "main", "modules": {"main": {"nodes": [{"id": "a"}]}}}')
+    assert window.open_path(path)
+    text = window.reported[0]
+    assert "modules.main.nodes[0].name: required field is missing" in text and "Traceback" not in text
+    assert "modules.main.nodes[0].name: replaced by 'node_1' (it had none)" in text
+    assert window.isWindowModified()
+    assert [n.name for n in window.scene.module.nodes] == ["node_1"]
 
 
 def test_autosave_writes_a_recovery_file_that_the_next_start_offers(window, tmp_path: Path) -> None:

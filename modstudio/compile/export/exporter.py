@@ -18,6 +18,7 @@ from modstudio.compile.graphnet import CompileError, GraphNet
 from modstudio.compile.memory import export_memory_problem
 from modstudio.compile.weights import WeightsError, apply_project_weights, fit_problems, read_tensors
 from modstudio.graph.model import Project
+from modstudio.graph.validate import check_project
 
 from . import formats
 from .check import argmax_agrees, import_file, largest_difference, sample_inputs, weights_not_finite
@@ -109,6 +110,10 @@ def export_project(
         raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
     if fmt == "onnx" and not formats.onnx_available():
         raise ExportError(f"ONNX export needs the onnx extra: {formats.ONNX_HINT}")
+    unfixed = check_project(project, catalog or default_catalog())  # only a project opened for repair has any
+    if unfixed:
+        count = len(unfixed)
+        raise ExportError(f"the project has {count} problem{'s' if count != 1 else ''} to fix first: {unfixed[0]}")
     too_large = export_memory_problem(project, catalog)  # before any weight is allocated
     if too_large:
         raise ExportError(too_large)
