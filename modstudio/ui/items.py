@@ -241,6 +241,9 @@ class EdgeItem(QGraphicsPathItem):
             self.update_path()
 
     def update_path(self) -> None:
+        """Path and label box; the scene is told first (setPath does nothing for an unchanged path,
+        so a label arriving later would be left out of the scene's index and paint cache)."""
+        self.prepareGeometryChange()
         a, b = self.src.scenePos(), self.dst.scenePos()
         self.setPath(bezier(a, b))
         if self.label:
@@ -250,6 +253,7 @@ class EdgeItem(QGraphicsPathItem):
             self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 8, width, 16)
         else:
             self._label_rect = QRectF()
+        self.update()
 
     def boundingRect(self) -> QRectF:
         return super().boundingRect().united(self._label_rect)
