@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -24,7 +25,7 @@ def test_log_axis_labels_are_a_line_apart(qtbot, low: float, high: float, pixels
     a, b = math.log10(low), math.log10(high)
     [(_spacing, values)] = axis.tickValues(a, b, pixels)
     line = QFontMetrics(axis.style["tickFont"] or view.font()).height()
-    gaps = [(y - x) / (b - a) * pixels for x, y in zip(values, values[1:])]
+    gaps = [(y - x) / (b - a) * pixels for x, y in itertools.pairwise(values)]
     assert all(gap >= line for gap in gaps), (values, gaps)
     assert all(a <= v <= b for v in values)
     if b - a >= 1:  # a decade or more in view: at least one power of ten is labelled
