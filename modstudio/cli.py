@@ -255,7 +255,13 @@ def cmd_graft(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="modstudio", description="A studio for modular deep learning.")
+    parser = argparse.ArgumentParser(
+        prog="modstudio",
+        usage="modstudio [FILE] | modstudio COMMAND ... | modstudio --selftest [TEMPLATE]",
+        description="A studio for modular deep learning. `modstudio FILE` opens the editor on a project "
+        "file (.msproj); `modstudio` alone opens it on a new project. The commands below work without a window.",
+        epilog="Each command has its own help: modstudio COMMAND --help",
+    )
     parser.add_argument("--version", action="version", version=f"modstudio {__version__}")
     parser.add_argument(
         "--selftest",
@@ -264,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEMPLATE",
         help="check this installation: train one epoch of a template (default moe_2d), export it, exit 0 if all works",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", prog="modstudio"
+    )  # "modstudio validate", not the usage
 
     p = sub.add_parser("templates", help="list the project templates")
     p.add_argument("--brief", action="store_true", help="names and titles only, without descriptions")
@@ -337,6 +345,21 @@ def launch_gui(path: str | None) -> int:
     return run(path)
 
 
+def unreadable_file(path: str) -> str | None:
+    """Why ``path`` cannot be read as a project file, in a sentence; None when it can. Asked before
+    plugins, torch or Qt load, so that a mistyped name is reported at once."""
+    file = Path(path)
+    if not file.exists():
+        return f"{path} does not exist"
+    if file.is_dir():
+        return f"{path} is a folder, not a project file"
+    try:
+        with file.open("rb"):
+            return None
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+
+
 def _tell_plugin_problems() -> None:
     """Load the plugins (once per process) and say which did not load; the command carries on."""
     from modstudio.blocks.plugins import print_plugin_problems
@@ -354,9 +377,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _tell_plugin_problems()
         return launch_gui(None)
     if len(argv) == 1 and (argv[0].endswith(".msproj") or Path(argv[0]).is_file()):
+        problem = unreadable_file(argv[0])
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         _tell_plugin_problems()
         return launch_gui(argv[0])
     args = parser.parse_args(argv)  # --version, --help and a command's -h end here: no plugin is imported
+    for name in ("file", "source"):  # every command's FILE (and graft's --from): checked before anything loads
+        problem = unreadable_file(getattr(args, name)) if getattr(args, name, None) is not None else None
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if args.selftest:
         from modstudio.selftest import run_selftest
 

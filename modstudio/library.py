@@ -30,6 +30,9 @@ def resources_dir() -> Path:
     raise FileNotFoundError("ModStudio's resources folder is missing; reinstall ModStudio")
 
 
+EMPTY = "empty"  # the template listed first: an almost empty project to build on
+
+
 @dataclass(frozen=True)
 class TemplateInfo:
     name: str  # file stem, what `modstudio new --template` takes
@@ -42,7 +45,8 @@ class TemplateInfo:
 @lru_cache(maxsize=1)
 def _index(folder: str) -> dict[str, TemplateInfo]:
     out: dict[str, TemplateInfo] = {}
-    for path in sorted((resources_dir() / folder).glob(f"*{PROJECT_SUFFIX}")):
+    paths = sorted((resources_dir() / folder).glob(f"*{PROJECT_SUFFIX}"), key=lambda p: (p.stem != EMPTY, p.stem))
+    for path in paths:
         out[path.stem] = _info(path.stem, path)
     return out
 

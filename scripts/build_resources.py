@@ -280,6 +280,19 @@ def _demo(pb: ProjectBuilder, first: str, uses: list[tuple[str, dict[str, object
 # ---------------------------------------------------------------- templates
 
 
+def empty_template() -> Project:
+    pb = ProjectBuilder("templates/empty")
+    b = pb.module("main", "Build your network between the Input and the Output.")
+    b.output("y", b.add("linear", "linear", b.input("x", [2]), out_features=2), task="classification")
+    return pb.project(
+        "Empty project",
+        doc="The smallest project that trains: an Input, one Linear layer and an Output, on the two moons "
+        "(2-D points, 2 classes). Replace the Linear layer with your own network.",
+        data=DataSection(dataset="moons", options={"samples": 1000, "noise": 0.2}),
+        training=TrainingSection(optimizer="adam", learning_rate=0.01, epochs=10),
+    )
+
+
 def mlp_template() -> Project:
     pb = ProjectBuilder("templates/mlp_2d")
     b = pb.module("main", "Two hidden layers of 64 units; a first network on 2-D data.")
@@ -596,6 +609,7 @@ def all_files() -> dict[str, Project]:
         "library/wide_resnet.msproj": wide_resnet_library(),
         "library/inception.msproj": inception_library(),
         "library/transformer.msproj": transformer,
+        "templates/empty.msproj": empty_template(),
         "templates/mlp_2d.msproj": mlp_template(),
         "templates/cnn_digits.msproj": cnn_template(),
         "templates/resnet18.msproj": resnet18_template(resnet),

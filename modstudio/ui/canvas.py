@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFontInfo,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -34,7 +35,7 @@ from modstudio.graph.references import referenced_modules
 from . import theme
 from .clipboard import MIME_NODES, copy_nodes, paste_operation
 from .commands import UndoStack
-from .items import DETAIL_LOD, EdgeItem, NodeItem, PortItem, bezier
+from .items import DETAIL_LOD, EdgeItem, NodeItem, PortItem, bezier, title_font
 from .scene import ModuleScene
 from .wiring import WiringCheck
 
@@ -42,6 +43,23 @@ MIME_BLOCK = "application/x-modstudio-block"  # payload: a block id
 MIME_MODULE = "application/x-modstudio-module"  # payload: a module name of the project
 MIME_LIBRARY = "application/x-modstudio-library"  # payload: "file:module" of the built-in library
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+READABLE_TITLE_PX = 9.0  # framing never shows node titles smaller than this on screen
+FRAME_MARGIN = 60.0  # scene units of room around what is framed
+
+
+def readable_zoom() -> float:
+    """The smallest zoom at which a node's title is READABLE_TITLE_PX pixels high on screen."""
+    return READABLE_TITLE_PX / QFontInfo(title_font()).pixelSize()
+
+
+def _view_centre(low: float, high: float, start: float, span: float) -> float:
+    """Centre, along one axis, of a view ``span`` long on the graph from ``low`` to ``high``:
+    the middle of the graph when it fits, else a view that begins at ``start`` and shows as
+    much of the graph as it can."""
+    if high - low <= span:
+        return (low + high) / 2
+    begin = max(low, min(start, high - span))
+    return begin + span / 2
 
 
 class Canvas(QGraphicsView):
@@ -162,25 +180,45 @@ class Canvas(QGraphicsView):
 
     # view -----------------------------------------------------------------------------
 
-    def show_start(self, min_zoom: float = 0.5) -> None:
-        """The view on opening: everything if it fits at a readable zoom, else the inputs end."""
+    def show_start(self) -> None:
+        """The view on opening a project or a module: the same as Frame All."""
         self.frame_all()
-        rect = self.scene().itemsBoundingRect()
-        if rect.isEmpty() or self.transform().m11() >= min_zoom:
-            return
-        self.resetTransform()
-        self.scale(min_zoom, min_zoom)
-        width = self.viewport().width() / min_zoom
-        self.centerOn(QPointF(rect.left() - 40 + width / 2, rect.center().y()))
 
     def frame_all(self) -> None:
-        rect = self.scene().itemsBoundingRect()
-        if rect.isEmpty():
+        """Everything if it fits at a readable zoom (never enlarged past 120 %); a graph too large
+        for that is shown from its start (its inputs) at the readable zoom instead."""
+        graph = self.scene().itemsBoundingRect()
+        if graph.isEmpty():
             return
-        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > 1.2:
-            self.resetTransform()
-            self.centerOn(rect.center())
+        graph = graph.adjusted(-FRAME_MARGIN, -FRAME_MARGIN, FRAME_MARGIN, FRAME_MARGIN)
+        self.fitInView(graph, Qt.AspectRatioMode.KeepAspectRatio)
+        zoom = self.transform().m11()
+        if zoom <= 1.2 and zoom >= readable_zoom():
+            return
+        zoom = 1.0 if zoom > 1.2 else readable_zoom()
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        width, height = self.viewport().width() / zoom, self.viewport().height() / zoom
+        start = self._start_rect().adjusted(-FRAME_MARGIN, -FRAME_MARGIN, FRAME_MARGIN, FRAME_MARGIN)
+        x = _view_centre(graph.left(), graph.right(), start.left(), width)
+        y = _view_centre(graph.top(), graph.bottom(), start.top(), height)
+        self.centerOn(QPointF(x, y))
+
+    def _start_rect(self) -> QRectF:
+        """Where the graph starts: its Input nodes, else the nodes nothing feeds, else everything."""
+        module = self.module_scene.module
+        fed = {e.dst for e in module.edges}
+        for wanted in (
+            [n.id for n in module.nodes if n.block == "input"],
+            [n.id for n in module.nodes if n.id not in fed],
+        ):
+            items = [self.module_scene.nodes[i] for i in wanted if i in self.module_scene.nodes]
+            if items:
+                rect = QRectF()
+                for item in items:
+                    rect = rect.united(item.sceneBoundingRect())
+                return rect
+        return self.scene().itemsBoundingRect()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         self.update_detail()

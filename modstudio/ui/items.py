@@ -4,7 +4,7 @@ and EdgeItem (a bezier wire with its tensor shape). Items show the document; the
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -34,6 +34,11 @@ def _fonts() -> tuple:
     if _TITLE_FONT is None:
         _TITLE_FONT, _SMALL_FONT = theme.ui_font(9.5, bold=True), theme.ui_font(7.5)
     return _TITLE_FONT, _SMALL_FONT
+
+
+def title_font() -> QFont:
+    """The font of node titles (what framing keeps readable)."""
+    return _fonts()[0]
 
 
 _BIG_FONT = None
@@ -236,6 +241,9 @@ class EdgeItem(QGraphicsPathItem):
             self.update_path()
 
     def update_path(self) -> None:
+        """Path and label box; the scene is told first (setPath does nothing for an unchanged path,
+        so a label arriving later would be left out of the scene's index and paint cache)."""
+        self.prepareGeometryChange()
         a, b = self.src.scenePos(), self.dst.scenePos()
         self.setPath(bezier(a, b))
         if self.label:
@@ -245,6 +253,7 @@ class EdgeItem(QGraphicsPathItem):
             self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 8, width, 16)
         else:
             self._label_rect = QRectF()
+        self.update()
 
     def boundingRect(self) -> QRectF:
         return super().boundingRect().united(self._label_rect)

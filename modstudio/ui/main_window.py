@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self.problem_label = QLabel()
         self.problem_label.setObjectName("error")
         self.count_label = QLabel("parameters: …")
-        self.statusBar().addPermanentWidget(self.problem_label, 1)
+        self.statusBar().addPermanentWidget(self.problem_label)  # no stretch: it left no room for messages
         self.statusBar().addPermanentWidget(self.count_label)
         self.counter = ParamCounter(catalog, self)
         self.counter.counted.connect(self.count_label.setText)

@@ -1,17 +1,39 @@
-"""Palette: every block by category, with a search box; drag a block onto the canvas."""
+"""Palette: every block by category, with a search box; drag a block onto the canvas.
+
+While searching, the matches are one list, best first: a title, id or alias equal to the
+search, then those starting with it, then a word starting with it, then those containing it,
+then a category, then a description that mentions it."""
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from modstudio.blocks.catalog import Catalog
+from modstudio.blocks.spec import BlockSpec
 
 from . import theme
 from .canvas import MIME_BLOCK
 
 BLOCK_ROLE = Qt.ItemDataRole.UserRole
+
+
+def match_rank(spec: BlockSpec, needle: str) -> int | None:
+    """How well a block matches a (lower-case) search: 0 is best; None when it does not match."""
+    names = [name.lower() for name in (spec.title, spec.id, *spec.aliases)]
+    words = [word for name in names for word in re.split(r"[\s_\-/]+", name)]
+    tests = (
+        needle in names,
+        any(name.startswith(needle) for name in names),
+        any(word.startswith(needle) for word in words),
+        any(needle in name for name in names),
+        needle in spec.category.lower(),
+        needle in spec.doc.lower(),
+    )
+    return next((rank for rank, found in enumerate(tests) if found), None)
 
 
 def _swatch(colour: QColor) -> QIcon:
@@ -38,7 +60,7 @@ class BlockTree(QTreeWidget):
 
 
 class Palette(QWidget):
-    """Blocks by category; the search box filters by title, id, category and doc text."""
+    """Blocks by category; searching lists the matches by title, id, alias, category and doc text, best first."""
 
     def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +77,7 @@ class Palette(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.tree)
         self.items: dict[str, QTreeWidgetItem] = {}
+        self.groups: list[QTreeWidgetItem] = []
         for category, specs in catalog.categories().items():
             group = QTreeWidgetItem([category])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -72,25 +95,46 @@ class Palette(QWidget):
                 group.addChild(item)
                 self.items[spec.id] = item
             self.tree.addTopLevelItem(group)
+            self.groups.append(group)
         self.tree.expandAll()
         self.search.textChanged.connect(self.filter)
 
     def filter(self, text: str) -> None:
+        """Categories when the search is empty; else the matching blocks, best first, in one list."""
         needle = text.strip().lower()
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
-            visible = 0
-            for j in range(group.childCount()):
-                item = group.child(j)
-                spec = self.catalog[item.data(0, BLOCK_ROLE)]
-                hay = f"{spec.title} {spec.id} {spec.category} {spec.doc}".lower()
-                hidden = bool(needle) and needle not in hay
-                item.setHidden(hidden)
-                visible += not hidden
-            group.setHidden(visible == 0)
+        for item in self.items.values():
+            parent = item.parent()
+            if parent is not None:
+                parent.removeChild(item)
+            elif (index := self.tree.indexOfTopLevelItem(item)) >= 0:
+                self.tree.takeTopLevelItem(index)
+        for group in self.groups:
+            group.setHidden(bool(needle))
+        order = list(self.items)  # palette order breaks ties
+        if not needle:
+            for block in order:
+                category = self.catalog[block].category
+                next(g for g in self.groups if g.text(0) == category).addChild(self.items[block])
+            self.tree.expandAll()
+            return
+        ranks = {block: match_rank(self.catalog[block], needle) for block in order}
+        found = [block for block in order if ranks[block] is not None]
+        found.sort(key=lambda block: (ranks[block], len(self.catalog[block].title), order.index(block)))
+        for block in found:
+            self.tree.addTopLevelItem(self.items[block])
+        if found:
+            self.tree.setCurrentItem(self.items[found[0]])
 
     def visible_blocks(self) -> list[str]:
-        return [block for block, item in self.items.items() if not item.isHidden() and not item.parent().isHidden()]
+        """The blocks the palette shows, top to bottom."""
+        shown: list[str] = []
+        for i in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(i)
+            if top.isHidden():
+                continue
+            children = [top.child(j) for j in range(top.childCount())] if top.data(0, BLOCK_ROLE) is None else [top]
+            shown += [str(item.data(0, BLOCK_ROLE)) for item in children if not item.isHidden()]
+        return shown
 
     def mime_for(self, block: str) -> QMimeData:
         """The mime data a drag of ``block`` carries (what the canvas receives on drop)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont
 
+from modstudio.library import resources_dir
+
 BACKGROUND = QColor("#1e1f24")
 GRID = QColor("#272931")
 GRID_MAJOR = QColor("#30333d")
@@ -48,6 +50,8 @@ def ui_font(point_size: float = 9.0, bold: bool = False) -> QFont:
     return font
 
 
+CHECK_MARK = (resources_dir() / "icons" / "check.svg").as_posix()
+
 STYLE_SHEET = """
 QMainWindow, QWidget { background: #23252b; color: #e6e8ee; }
 QDockWidget::title { background: #2b2e36; padding: 4px 6px; font-weight: bold; }
@@ -65,4 +69,14 @@ QStatusBar { background: #2b2e36; }
 QLabel#doc { color: #aeb5c4; }
 QLabel#error { color: #ff7b7f; }
 QToolBar { background: #2b2e36; border: none; spacing: 4px; }
-"""
+QPushButton:disabled, QToolButton:disabled { background: #26282e; border-color: #30333b; color: #676d7a; }
+QCheckBox::indicator, QGroupBox::indicator, QTreeView::indicator, QListView::indicator {
+    width: 13px; height: 13px; border: 1px solid #8c95a8; border-radius: 3px; background: #1b1c21;
+}
+QCheckBox::indicator:hover, QGroupBox::indicator:hover { border-color: #c9cfdb; }
+QCheckBox::indicator:checked, QGroupBox::indicator:checked, QTreeView::indicator:checked,
+QListView::indicator:checked { background: #3d6fd6; border-color: #5b8def; image: url(CHECK_MARK); }
+QCheckBox::indicator:disabled { border-color: #4a4f5c; background: #23252b; }
+QCheckBox::indicator:checked:disabled { background: #3a4559; border-color: #4a4f5c; }
+QCheckBox:disabled { color: #676d7a; }
+""".replace("CHECK_MARK", CHECK_MARK)

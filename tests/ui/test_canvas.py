@@ -70,7 +70,15 @@ def test_removing_an_edge_by_operation_removes_its_item(window) -> None:
 
 
 def test_zoomed_out_canvas_still_frames_every_node(window) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from modstudio.ui.canvas import readable_zoom
+
+    window.resize(2600, 900)  # room for the mlp's 7 nodes in a row at a readable zoom
+    QApplication.processEvents()
+    window.canvas.scale(0.2, 0.2)
     window.canvas.frame_all()
+    assert window.canvas.transform().m11() >= readable_zoom()
     view_rect = window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect()
     for item in window.scene.nodes.values():
         assert view_rect.contains(item.sceneBoundingRect().center() + QPointF(0, 0))

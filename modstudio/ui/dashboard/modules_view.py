@@ -4,12 +4,42 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from . import style
 from .data import Layer, Series
 
 SHORT = {"experts": "E", "groups": "G", "branches": "B"}
+MANTISSAS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1, 3), (1,))  # richest first
+
+
+class LogAxis(pg.AxisItem):
+    """A log-scale axis whose labels never overlap: 1 to 9 times each power of ten where there is
+    room, else 1-2-5, 1-3, each power of ten, or every second, third... power of ten."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # type: ignore[override]
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        low, high = sorted((minVal, maxVal))
+        per_decade = size / max(high - low, 1e-9)  # pixels per power of ten
+        gap = QFontMetrics(self.style.get("tickFont") or QFont()).height() * 1.2
+        step = 1
+        choice: tuple[int, ...] = (1,)
+        for mantissas in MANTISSAS:
+            ratios = [*mantissas[1:], 10]
+            if min(np.log10(r / m) for m, r in zip(mantissas, ratios)) * per_decade >= gap:
+                choice = mantissas
+                break
+        else:
+            step = int(np.ceil(gap / per_decade))
+        values = [
+            float(decade + np.log10(m))
+            for decade in range(int(np.floor(low)), int(np.ceil(high)) + 1)
+            if decade % step == 0
+            for m in choice
+        ]
+        return [(float(step), [v for v in values if low <= v <= high])]
 
 
 class ModulesView(QWidget):
@@ -29,7 +59,7 @@ class ModulesView(QWidget):
         self.grad_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(style.TRAIN))
         self.grad_plot.addItem(self.grad_bars)
         self.grad_plot.setMouseEnabled(x=False, y=False)
-        self.history_plot = self.canvas.addPlot(row=2, col=0)
+        self.history_plot = self.canvas.addPlot(row=2, col=0, axisItems={"left": LogAxis("left")})
         style.style_plot(self.history_plot, "Gradient norm over time", "‖∇‖₂", "step")
         self.history_plot.setLogMode(y=True)
         self.history_legend = style.legend(self.history_plot)
