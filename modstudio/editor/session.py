@@ -12,6 +12,7 @@ still training keeps writing where it is and moves once it has ended (:meth:`tra
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,6 @@ class EditorSession:
         self._clean_index: int | None = 0  # None: the saved state cannot be reached by undo/redo any more
         self._dirty = False
         self.current_run: Path | None = None  # the run training now (its folder, once the worker named it)
-        self._waiting: list[Path] = []  # runs to move beside the file once they end
         self.history_changed = Event("history_changed")
         self.dirty_changed = Event("dirty_changed")
         self.path_changed = Event("path_changed")
@@ -225,12 +225,15 @@ class EditorSession:
         self.runs_changed.emit()
 
     def training_ended(self) -> RunMove | None:
-        """The training process has exited: a run that waited to move beside the file moves now."""
+        """The training process has exited. If the project was saved meanwhile, the runs still in the
+        session's own folder move beside the file now: the one that was training, and one whose folder
+        the worker made only after the save (nothing else writes to that folder)."""
         self.current_run = None
         moved = None
-        if self._waiting and self._path is not None:
-            waiting, self._waiting = self._waiting, []
-            moved = self._move(waiting, runs_root_of(self._path))
+        if self._path is not None and self.scratch_runs is not None and self.scratch_runs.is_dir():
+            with contextlib.suppress(OSError):
+                left = sorted(p for p in self.scratch_runs.iterdir() if is_run_folder(p))
+                moved = self._move(left, runs_root_of(self._path)) if left else None
         self.runs_changed.emit()
         return moved
 
@@ -243,7 +246,6 @@ class EditorSession:
         except OSError as exc:
             return RunMove(target, failed=[f"could not read the runs in {source}: {exc.strerror}"])
         going = [f for f in folders if f == self.current_run or read_run(f).status == "running"]
-        self._waiting = going
         move = self._move([f for f in folders if f not in going], target)
         move.waiting = list(going)
         return move

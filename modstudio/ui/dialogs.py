@@ -94,3 +94,11 @@ def last_folder(settings: QSettings, key: str = LAST_FOLDER) -> Path:
 def start_folder(settings: QSettings, project_path: Path | None, key: str = LAST_FOLDER) -> Path:
     """Where a file dialog about the project starts: beside the project, else in the last folder used."""
     return project_path.parent if project_path is not None else last_folder(settings, key)
+
+
+def dialog_folder(settings: QSettings, key: str, project_path: Path | None) -> Path:
+    """Where one dialog starts: the folder last chosen in it (under ``key``), else :func:`start_folder`."""
+    value = settings.value(key, "")
+    if isinstance(value, str) and value and Path(value).is_dir():
+        return Path(value)
+    return start_folder(settings, project_path)

@@ -27,7 +27,7 @@ from modstudio.editor.session import WEIGHT_FILES
 from modstudio.graph.model import Project
 
 from .background import Background
-from .dialogs import remember_folder, start_folder
+from .dialogs import dialog_folder, remember_folder
 from .runs_panel import run_cell
 
 EXPORT_FOLDER = "export_folder"  # QSettings key: where the last export was written
@@ -110,11 +110,7 @@ class ExportDialog(QDialog):
         """In the folder last chosen for an export; before any, beside the project (or the last folder used)."""
         path = self.window_.path
         stem = path.stem if path is not None else "model"
-        remembered = self.window_.settings.value(EXPORT_FOLDER, "")
-        if isinstance(remembered, str) and remembered and Path(remembered).is_dir():
-            folder = Path(remembered)
-        else:
-            folder = start_folder(self.window_.settings, path)
+        folder = dialog_folder(self.window_.settings, EXPORT_FOLDER, path)
         suffix = FORMATS[fmt][1]
         return folder / (f"{stem}_torchrun" if fmt == "torchrun" else f"{stem}{suffix}")
 

@@ -156,7 +156,7 @@ class TrainingUI(QObject):
 
     def _training_state(self, state: str) -> None:
         """The training process is gone: a run that waited to move beside the saved file moves now."""
-        if state == IDLE and self.session is not None and self.session.current_run is not None:
+        if state == IDLE and self.session is not None:
             moved = self.session.training_ended()
             if moved is not None and moved.text():
                 self.w.show_status(moved.text(), 12000)
@@ -178,8 +178,9 @@ class TrainingUI(QObject):
         self.show_dashboard()
         self.progress_label.setText("starting the training process…")
         settings = self.settings
-        if self.session is not None and self.session.path is None and self.session.runs_root is not None:
-            settings = dataclasses.replace(settings, runs_root=str(self.session.runs_root))  # the session's own folder
+        unsaved = self.session is not None and self.session.path is None and self.session.runs_root is not None
+        if unsaved and settings.runs_root is None:  # into the session's own folder, not the shared user data one
+            settings = dataclasses.replace(settings, runs_root=str(self.session.runs_root))
         self.controller.start(w.doc.project, w.path, settings)
         return True
 

@@ -179,3 +179,12 @@ def test_a_failing_view_does_not_stop_the_session(session: EditorSession) -> Non
     session.dirty_changed.connect(broken)
     session.perform(AddNode("main", block="relu"))
     assert session.dirty and seen == [("dirty", True)]
+
+
+def test_a_run_whose_folder_appeared_after_the_save_moves_when_training_ends(
+    session: EditorSession, tmp_path: Path
+) -> None:
+    session.save(tmp_path / "net.msproj")  # the worker had not made its folder yet
+    late = fake_run(session.scratch_runs, "20260101-130000-dddddd")
+    moved = session.training_ended()
+    assert moved is not None and moved.moved == [tmp_path / "net.runs" / late.name] and not late.exists()
