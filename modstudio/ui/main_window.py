@@ -70,7 +70,9 @@ class MainWindow(QMainWindow):
         self.problem_label = QLabel()
         self.problem_label.setObjectName("error")
         self.count_label = QLabel("parameters: …")
-        self.statusBar().addPermanentWidget(self.problem_label, 1)
+        # A normal (not permanent) widget: Qt hides it while a message shows, so "Saved …" and the canvas hints
+        # are readable (a stretched permanent widget left them no room), and it comes back after the message.
+        self.statusBar().addWidget(self.problem_label, 1)
         self.statusBar().addPermanentWidget(self.count_label)
         self.counter = ParamCounter(catalog, self)
         self.counter.counted.connect(self.count_label.setText)
