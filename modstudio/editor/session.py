@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modstudio.engine.run_history import RunRecord, is_run_folder, list_runs, read_run, runs_root_of
-from modstudio.graph.document import Document, History, Operation
+from modstudio.graph.document import Change, Document, History, Operation
 from modstudio.graph.io import PROJECT_SUFFIX, save_project
 from modstudio.graph.model import Project
 from modstudio.graph.schema import BlockCatalog
@@ -264,7 +264,24 @@ class EditorSession:
                 move.failed.append(f"{folder.name} stays in {folder.parent}: {exc.strerror or exc}")
                 continue
             move.moved.append(destination)
+        self._repoint_initial_weights(move)
         return move
+
+    def _repoint_initial_weights(self, move: RunMove) -> None:
+        """Starting weights taken from a run that just moved now name its new place, relative to the project's
+        folder, in the document and in the file (not an edit to undo: the file moved, not the choice)."""
+        chosen = self.project.training.init_weights
+        if not chosen or self.scratch_runs is None or self._path is None:
+            return
+        for destination in move.moved:
+            old = self.scratch_runs / destination.name
+            if Path(chosen).is_relative_to(old):
+                new = destination.relative_to(self._path.parent) / Path(chosen).relative_to(old)
+                self.project.training.init_weights = new.as_posix()
+                self.doc.emit(Change("training_changed", self.project.main))
+                with contextlib.suppress(OSError):  # the file keeps the old name; the next save writes the new
+                    save_project(self.project, self._path)
+                return
 
 
 __all__ = ["EditorSession", "RunMove", "SessionHistory"]

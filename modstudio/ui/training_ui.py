@@ -278,9 +278,19 @@ class TrainingUI(QObject):
         if w.canvas is not None:
             w.canvas.centerOn(item)
 
+    def _gone(self, *folders: Path) -> bool:
+        """A run folder moved or deleted since the list was read: say so and read the list again."""
+        missing = [f for f in folders if not f.is_dir()]
+        if missing:
+            self.runs.refresh()
+            self.w.report("Run not found", f"{missing[0]} is gone (moved or deleted); the Runs list was read again.")
+        return bool(missing)
+
     def open_run(self, folder: Path) -> None:
         from modstudio.engine.run_history import read_metrics, read_routing
 
+        if self._gone(folder):
+            return
         self.dashboard.clear_comparison()
         self.dashboard.show_history(read_metrics(folder), read_routing(folder))
         self.show_dashboard()
@@ -291,6 +301,8 @@ class TrainingUI(QObject):
     def compare_runs(self, first: Path, second: Path) -> None:
         from modstudio.engine.run_history import read_metrics, read_routing
 
+        if self._gone(first, second):
+            return
         self.dashboard.show_history(read_metrics(first), read_routing(first))
         self.dashboard.compare(second.name, read_metrics(second))
         self.show_dashboard()
@@ -300,6 +312,8 @@ class TrainingUI(QObject):
         from modstudio.graph.graft import SetInitWeights
 
         w = self.w
+        if self._gone(folder):
+            return
         weights = folder / "best.safetensors"
         if not weights.exists():
             weights = folder / "last.safetensors"

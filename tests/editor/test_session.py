@@ -188,3 +188,15 @@ def test_a_run_whose_folder_appeared_after_the_save_moves_when_training_ends(
     late = fake_run(session.scratch_runs, "20260101-130000-dddddd")
     moved = session.training_ended()
     assert moved is not None and moved.moved == [tmp_path / "net.runs" / late.name] and not late.exists()
+
+
+def test_starting_weights_from_a_run_that_moved_name_its_new_place(session: EditorSession, tmp_path: Path) -> None:
+    from modstudio.graph.graft import SetInitWeights
+
+    run = fake_run(session.runs_root, "20260101-100000-aaaaaa")
+    session.perform(SetInitWeights(str(run / "best.safetensors")))  # what Load weights does while unsaved
+    path, _ = session.save(tmp_path / "net.msproj")
+    assert session.project.training.init_weights == f"net.runs/{run.name}/best.safetensors"
+    saved = load_project(path, default_catalog())
+    assert saved.training.init_weights == f"net.runs/{run.name}/best.safetensors"
+    assert (tmp_path / saved.training.init_weights).is_file()

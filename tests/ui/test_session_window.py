@@ -154,3 +154,18 @@ def test_export_suggests_a_file_beside_the_project_and_remembers_the_folder_chos
     again = show_export_dialog(window)  # the folder chosen is remembered (QSettings)
     assert again.output.text() == str(elsewhere / "net.py")
     again.reject()
+
+
+def test_a_run_folder_gone_since_the_list_was_read_is_reported_not_shown_empty(window, tmp_path) -> None:
+    run = fake_run(window.session.runs_root, "20260101-100000-aaaaaa")
+    runs = window.training.runs
+    runs.refresh()
+    assert [r.folder for r in runs.records] == [run]
+    for name in ("best.safetensors", "metrics.jsonl", "run.json"):
+        (run / name).unlink()
+    run.rmdir()  # deleted (or moved) by hand meanwhile
+    window.training.open_run(run)
+    assert window.reported == [f"{run} is gone (moved or deleted); the Runs list was read again."]
+    assert runs.records == [] and not window.training.analysis_dock.isVisible()
+    window.training.load_weights(run)
+    assert len(window.reported) == 2 and window.doc.project.training.init_weights is None
