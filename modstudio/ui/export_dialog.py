@@ -34,6 +34,7 @@ EXPORT_FOLDER = "export_folder"  # QSettings key: where the last export was writ
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
+    from .shell import Shell
 
 FORMATS = {
     "python": ("Python source (.py)", ".py"),
@@ -45,9 +46,11 @@ FORMATS = {
 
 
 class ExportDialog(QDialog):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window_ = window
+    """Export the shell's open project; it asks the shell only for the session, the settings and the reports."""
+
+    def __init__(self, shell: Shell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.shell = shell
         self.setWindowTitle("Export")
         self.setMinimumWidth(560)
         self.format = QComboBox()
@@ -93,7 +96,7 @@ class ExportDialog(QDialog):
 
     def _fill_weight_choices(self) -> None:
         """The best (else last) weights of each run of the project, the latest first and chosen; then fresh weights."""
-        session = self.window_.session
+        session = self.shell.session
         for record in session.runs() if session is not None else []:
             weights = next((record.folder / n for n in WEIGHT_FILES if (record.folder / n).is_file()), None)
             if weights is not None:
@@ -108,9 +111,9 @@ class ExportDialog(QDialog):
 
     def _default_output(self, fmt: str) -> Path:
         """In the folder last chosen for an export; before any, beside the project (or the last folder used)."""
-        path = self.window_.path
+        path = self.shell.session.path if self.shell.session is not None else None
         stem = path.stem if path is not None else "model"
-        folder = dialog_folder(self.window_.settings, EXPORT_FOLDER, path)
+        folder = dialog_folder(self.shell.settings, EXPORT_FOLDER, path)
         suffix = FORMATS[fmt][1]
         return folder / (f"{stem}_torchrun" if fmt == "torchrun" else f"{stem}{suffix}")
 
@@ -136,13 +139,13 @@ class ExportDialog(QDialog):
             chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.output.text())
         if chosen:
             self.output.setText(chosen)
-            remember_folder(self.window_.settings, Path(chosen).parent, EXPORT_FOLDER)
+            remember_folder(self.shell.settings, Path(chosen).parent, EXPORT_FOLDER)
 
     def _folder(self) -> Path:
         return Path(self.output.text()).parent if self.output.text().strip() else Path.home()
 
     def _browse_weights(self) -> None:
-        folder = self.window_.session.runs_root if self.window_.session is not None else None
+        folder = self.shell.session.runs_root if self.shell.session is not None else None
         start = str(folder) if folder is not None and folder.is_dir() else str(self._folder())
         chosen, _ = QFileDialog.getOpenFileName(self, "Weights", start, "safetensors (*.safetensors)")
         if chosen:
@@ -150,16 +153,16 @@ class ExportDialog(QDialog):
 
     def start(self) -> None:
         """Run the export in a thread on a copy of the project; the dialog stays responsive."""
-        doc = self.window_.doc
-        if doc is None:
+        session = self.shell.session
+        if session is None:
             return
         fmt, out = self.format.currentData(), self.output.text().strip()
         weights = self.weights.text().strip() or None
         if not out:
             self.note.setText("Choose where to write the export.")
             return
-        project = copy.deepcopy(doc.project)
-        base = self.window_.path.parent if self.window_.path is not None else None
+        project = copy.deepcopy(session.project)
+        base = session.path.parent if session.path is not None else None
         self.export_button.setEnabled(False)
         self.progress.show()
         self.note.setText(f"Exporting to {fmt}: building, writing, loading back and comparing outputs…")
@@ -170,11 +173,11 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         if ok:
             self.accept()
-            remember_folder(self.window_.settings, Path(self.output.text().strip()).parent, EXPORT_FOLDER)
-            self.window_.inform("Export finished", text)
+            remember_folder(self.shell.settings, Path(self.output.text().strip()).parent, EXPORT_FOLDER)
+            self.shell.inform("Export finished", text)
         else:
             self.note.setText(f"Could not export: {text}")
-            self.window_.report("Export failed", text)
+            self.shell.report("Export failed", text)
 
 
 def _export(project: Project, fmt: str, out: str, weights: str | None, base: Path | None) -> tuple[bool, str]:
@@ -196,6 +199,6 @@ def _export(project: Project, fmt: str, out: str, weights: str | None, base: Pat
 
 def show_export_dialog(window: MainWindow) -> ExportDialog:
     """Open the dialog without a nested event loop (``open``, not ``exec``: qasync-safe)."""
-    dialog = ExportDialog(window)
+    dialog = ExportDialog(window, window)
     dialog.open()
     return dialog

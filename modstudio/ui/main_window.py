@@ -37,7 +37,9 @@ AUTOSAVE_MS = 60_000
 
 
 class MainWindow(QMainWindow):
-    """One project at a time; ``load`` swaps in a new Document with its own undo stack."""
+    """The shell and the view of one EditorSession at a time: ``load`` builds a new session and all its views,
+    then swaps them in (the old project stays when that fails). Docks and dialogs use the shell's small
+    interface (:class:`~modstudio.ui.shell.Shell`: add a dock, ask, choose, report, inform, status)."""
 
     def __init__(self, catalog: Catalog, settings: QSettings | None = None) -> None:
         super().__init__()
