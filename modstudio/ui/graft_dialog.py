@@ -165,7 +165,7 @@ class GraftDialog(QDialog):
         ids = w.canvas.selected_node_ids()
         if len(ids) != 1:
             return None
-        node = w.doc.module(w.canvas.module_name).find(ids[0])
+        node = w.doc.module(w.session.shown_module).find(ids[0])
         return None if node is None else node.name
 
     def _update_button(self) -> None:
@@ -203,7 +203,7 @@ class GraftDialog(QDialog):
             return
         replace = self.replace_name if self.replace.isVisible() and self.replace.isChecked() else None
         doc, catalog = w.doc, w.catalog
-        into = w.canvas.module_name
+        into = w.session.shown_module
         args = (copy.deepcopy(doc.project), self.source, self.source_file, run, module, w.path.parent, catalog)
         options = {"frozen": self.frozen.isChecked(), "into": into, "replace": replace}
         self.graft_button.setEnabled(False)

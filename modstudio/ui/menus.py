@@ -116,7 +116,7 @@ def select_all(w: MainWindow):  # type: ignore[no-untyped-def]
 def auto_layout(w: MainWindow) -> None:
     assert w.scene is not None and w.canvas is not None
     positions = layered_positions(w.scene.module)
-    w.canvas.perform(SetPositions(w.scene.module_name, positions, "Auto-layout"))
+    w.canvas.perform(SetPositions(w.session.shown_module, positions, "Auto-layout"))
     w.canvas.frame_all()
 
 

@@ -264,9 +264,9 @@ class TrainingUI(QObject):
         w = self.w
         if w.scene is None or w.doc is None or not path:
             return
-        name = path.split(".")[0] if w.scene.module_name == w.doc.project.main else path.rsplit(".", 1)[-1]
+        name = path.split(".")[0] if w.module_path == [w.doc.project.main] else path.rsplit(".", 1)[-1]
         node = next((n for n in w.scene.module.nodes if n.name == name), None)
-        if node is None and w.scene.module_name != w.doc.project.main:
+        if node is None and w.module_path != [w.doc.project.main]:
             w.show_module([w.doc.project.main])
             name = path.split(".")[0]
             node = next((n for n in w.scene.module.nodes if n.name == name), None)

@@ -169,3 +169,12 @@ def test_a_run_folder_gone_since_the_list_was_read_is_reported_not_shown_empty(w
     assert runs.records == [] and not window.training.analysis_dock.isVisible()
     window.training.load_weights(run)
     assert len(window.reported) == 2 and window.doc.project.training.init_weights is None
+
+
+def test_a_dashboard_warning_inside_a_module_selects_its_node_from_main(window) -> None:
+    window.load(load_template("moe_2d", window.catalog))
+    window.drill_in("Expert")
+    window.training.select_node("moe")  # a probe path of the main network, clicked while inside Expert
+    assert window.session.module_path == ["main"]
+    moe = window.doc.project.main_module.node_named("moe")
+    assert window.scene.selectedItems() == [window.scene.nodes[moe.id]]
