@@ -38,9 +38,7 @@ def offer_recovery(window) -> None:  # type: ignore[no-untyped-def]
         return
     question = "ModStudio did not close cleanly. Open the work it saved automatically?"
     if window.ask("Recover unsaved work?", question) and window.open_path(path):
-        window.path = None
-        window.stack.resetClean()  # recovered work is unsaved work
-        window.setWindowModified(True)
+        window.session.forget_file()
         return
     clear_recovery()
 

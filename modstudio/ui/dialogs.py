@@ -1,8 +1,11 @@
-"""Dialogs: the new-from-template gallery and the bad-file report."""
+"""Dialogs: the new-from-template gallery, the bad-file report, questions with named answers, and the
+folders file dialogs start in."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -61,3 +64,42 @@ def show_bad_file(parent: QWidget | None, error: ProjectError) -> None:
     )
     box.setInformativeText(bad_file_text(error))
     box.exec()
+
+
+def choose_with_a_dialog(parent: QWidget | None, title: str, text: str, options: list[str]) -> str:
+    """Ask with named buttons: the first is the default, the last answers Escape (and closing the box)."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    buttons = [box.addButton(option, QMessageBox.ButtonRole.ActionRole) for option in options]
+    box.setDefaultButton(buttons[0])
+    box.setEscapeButton(buttons[-1])
+    box.exec()
+    clicked = box.clickedButton()
+    return options[buttons.index(clicked)] if clicked in buttons else options[-1]
+
+
+LAST_FOLDER = "last_folder"
+
+
+def remember_folder(settings: QSettings, folder: Path, key: str = LAST_FOLDER) -> None:
+    """The folder a file dialog starts in next time."""
+    settings.setValue(key, str(folder))
+
+
+def last_folder(settings: QSettings, key: str = LAST_FOLDER) -> Path:
+    """The folder last chosen (under ``key``), else the home folder; never the process's current folder."""
+    value = settings.value(key, "")
+    folder = Path(value) if isinstance(value, str) and value else None
+    return folder if folder is not None and folder.is_dir() else Path.home()
+
+
+def start_folder(settings: QSettings, project_path: Path | None, key: str = LAST_FOLDER) -> Path:
+    """Where a file dialog about the project starts: beside the project, else in the last folder used."""
+    return project_path.parent if project_path is not None else last_folder(settings, key)
+
+
+def dialog_folder(settings: QSettings, key: str, project_path: Path | None) -> Path:
+    """Where one dialog starts: the folder last chosen in it (under ``key``), else :func:`start_folder`."""
+    value = settings.value(key, "")
+    if isinstance(value, str) and value and Path(value).is_dir():
+        return Path(value)
+    return start_folder(settings, project_path)

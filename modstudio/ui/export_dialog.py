@@ -23,12 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from modstudio.editor.session import WEIGHT_FILES
 from modstudio.graph.model import Project
 
 from .background import Background
+from .dialogs import dialog_folder, remember_folder
+from .runs_panel import run_cell
+
+EXPORT_FOLDER = "export_folder"  # QSettings key: where the last export was written
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
+    from .shell import Shell
 
 FORMATS = {
     "python": ("Python source (.py)", ".py"),
@@ -40,17 +46,21 @@ FORMATS = {
 
 
 class ExportDialog(QDialog):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window_ = window
+    """Export the shell's open project; it asks the shell only for the session, the settings and the reports."""
+
+    def __init__(self, shell: Shell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.shell = shell
         self.setWindowTitle("Export")
         self.setMinimumWidth(560)
         self.format = QComboBox()
         for key, (label, _) in FORMATS.items():
             self.format.addItem(label, key)
         self.output = QLineEdit(str(self._default_output("python")))
+        self.weights_from = QComboBox()  # the project's runs with weights (newest first), or fresh weights
         self.weights = QLineEdit()
         self.weights.setPlaceholderText("fresh weights from the project's seed")
+        self._fill_weight_choices()
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.progress = QProgressBar()
@@ -59,7 +69,8 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("Write to", self._with_browse(self.output, self._browse_output))
-        form.addRow("Weights", self._with_browse(self.weights, self._browse_weights))
+        form.addRow("Weights", self.weights_from)
+        form.addRow("", self._with_browse(self.weights, self._browse_weights))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.start)
@@ -83,10 +94,26 @@ class ExportDialog(QDialog):
         row.addWidget(button)
         return box
 
+    def _fill_weight_choices(self) -> None:
+        """The best (else last) weights of each run of the project, the latest first and chosen; then fresh weights."""
+        session = self.shell.session
+        for record in session.runs() if session is not None else []:
+            weights = next((record.folder / n for n in WEIGHT_FILES if (record.folder / n).is_file()), None)
+            if weights is not None:
+                result = run_cell(record, "test result")
+                kind = "best" if weights.name.startswith("best") else "last"
+                self.weights_from.addItem(
+                    f"{kind} weights of the run of {run_cell(record, 'started')} ({result})", str(weights)
+                )
+        self.weights_from.addItem("fresh weights from the project's seed", "")
+        self.weights_from.currentIndexChanged.connect(lambda _i: self.weights.setText(self.weights_from.currentData()))
+        self.weights.setText(self.weights_from.currentData())
+
     def _default_output(self, fmt: str) -> Path:
-        path = self.window_.path
+        """In the folder last chosen for an export; before any, beside the project (or the last folder used)."""
+        path = self.shell.session.path if self.shell.session is not None else None
         stem = path.stem if path is not None else "model"
-        folder = path.parent if path is not None else Path.home()
+        folder = dialog_folder(self.shell.settings, EXPORT_FOLDER, path)
         suffix = FORMATS[fmt][1]
         return folder / (f"{stem}_torchrun" if fmt == "torchrun" else f"{stem}{suffix}")
 
@@ -107,29 +134,35 @@ class ExportDialog(QDialog):
     def _browse_output(self) -> None:
         fmt = self.format.currentData()
         if fmt == "torchrun":
-            chosen = QFileDialog.getExistingDirectory(self, "Folder for the torchrun export")
+            chosen = QFileDialog.getExistingDirectory(self, "Folder for the torchrun export", str(self._folder()))
         else:
             chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.output.text())
         if chosen:
             self.output.setText(chosen)
+            remember_folder(self.shell.settings, Path(chosen).parent, EXPORT_FOLDER)
+
+    def _folder(self) -> Path:
+        return Path(self.output.text()).parent if self.output.text().strip() else Path.home()
 
     def _browse_weights(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Weights", "", "safetensors (*.safetensors)")
+        folder = self.shell.session.runs_root if self.shell.session is not None else None
+        start = str(folder) if folder is not None and folder.is_dir() else str(self._folder())
+        chosen, _ = QFileDialog.getOpenFileName(self, "Weights", start, "safetensors (*.safetensors)")
         if chosen:
             self.weights.setText(chosen)
 
     def start(self) -> None:
         """Run the export in a thread on a copy of the project; the dialog stays responsive."""
-        doc = self.window_.doc
-        if doc is None:
+        session = self.shell.session
+        if session is None:
             return
         fmt, out = self.format.currentData(), self.output.text().strip()
         weights = self.weights.text().strip() or None
         if not out:
             self.note.setText("Choose where to write the export.")
             return
-        project = copy.deepcopy(doc.project)
-        base = self.window_.path.parent if self.window_.path is not None else None
+        project = copy.deepcopy(session.project)
+        base = session.path.parent if session.path is not None else None
         self.export_button.setEnabled(False)
         self.progress.show()
         self.note.setText(f"Exporting to {fmt}: building, writing, loading back and comparing outputs…")
@@ -140,10 +173,11 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         if ok:
             self.accept()
-            self.window_.report("Export finished", text)
+            remember_folder(self.shell.settings, Path(self.output.text().strip()).parent, EXPORT_FOLDER)
+            self.shell.inform("Export finished", text)
         else:
             self.note.setText(f"Could not export: {text}")
-            self.window_.report("Export failed", text)
+            self.shell.report("Export failed", text)
 
 
 def _export(project: Project, fmt: str, out: str, weights: str | None, base: Path | None) -> tuple[bool, str]:
@@ -165,6 +199,6 @@ def _export(project: Project, fmt: str, out: str, weights: str | None, base: Pat
 
 def show_export_dialog(window: MainWindow) -> ExportDialog:
     """Open the dialog without a nested event loop (``open``, not ``exec``: qasync-safe)."""
-    dialog = ExportDialog(window)
+    dialog = ExportDialog(window, window)
     dialog.open()
     return dialog

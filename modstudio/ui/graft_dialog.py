@@ -39,6 +39,7 @@ from modstudio.graph.model import Project
 from modstudio.graph.problems import ProjectError
 
 from .background import Background
+from .dialogs import dialog_folder, remember_folder
 from .runs_panel import run_cell
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 ERROR_STYLE = "color: #c0392b;"
 RUN_COLUMNS = ("run", "status", "test result")
+GRAFT_FOLDER = "graft_folder"  # QSettings key: where the last project to graft from was
 
 
 class GraftDialog(QDialog):
@@ -100,11 +102,12 @@ class GraftDialog(QDialog):
     # the other project ------------------------------------------------------------------
 
     def browse(self) -> None:
-        start = str(self.window_.path.parent) if self.window_.path is not None else ""
+        start = str(dialog_folder(self.window_.settings, GRAFT_FOLDER, self.window_.path))
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Project to graft from", start, f"ModStudio projects (*{PROJECT_SUFFIX})"
         )
         if chosen:
+            remember_folder(self.window_.settings, Path(chosen).parent, GRAFT_FOLDER)
             self.path.setText(chosen)
             self.choose_source(chosen)
 
@@ -162,7 +165,7 @@ class GraftDialog(QDialog):
         ids = w.canvas.selected_node_ids()
         if len(ids) != 1:
             return None
-        node = w.doc.module(w.canvas.module_name).find(ids[0])
+        node = w.doc.module(w.session.shown_module).find(ids[0])
         return None if node is None else node.name
 
     def _update_button(self) -> None:
@@ -200,7 +203,7 @@ class GraftDialog(QDialog):
             return
         replace = self.replace_name if self.replace.isVisible() and self.replace.isChecked() else None
         doc, catalog = w.doc, w.catalog
-        into = w.canvas.module_name
+        into = w.session.shown_module
         args = (copy.deepcopy(doc.project), self.source, self.source_file, run, module, w.path.parent, catalog)
         options = {"frozen": self.frozen.isChecked(), "into": into, "replace": replace}
         self.graft_button.setEnabled(False)
@@ -226,7 +229,7 @@ class GraftDialog(QDialog):
         except OperationError as exc:
             self._error(f"Could not graft: {exc}")
             return
-        w.statusBar().showMessage(note[:1].upper() + note[1:], 15000)
+        w.show_status(note[:1].upper() + note[1:], 15000)
         self.accept()
 
 

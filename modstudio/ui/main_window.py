@@ -4,6 +4,7 @@ status bar (messages, shape problems, parameter count), files, autosave and reco
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from modstudio.blocks.catalog import Catalog
+from modstudio.editor.session import EditorSession
 from modstudio.graph.document import Document
 from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.model import Project
@@ -19,6 +21,7 @@ from modstudio.graph.model import Project
 from .canvas import Canvas
 from .checking import CheckResult
 from .commands import UndoStack
+from .dialogs import choose_with_a_dialog, remember_folder
 from .files import RecentFiles, clear_recovery, problems_left, write_recovery
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel, library_import_ops
@@ -26,23 +29,30 @@ from .menus import build_menus
 from .palette import Palette
 from .param_count import ParamCounter
 from .scene import ModuleScene
+from .views import Views, new_scratch_runs
+
+log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 60_000
 
 
 class MainWindow(QMainWindow):
-    """One project at a time; ``load`` swaps in a new Document with its own undo stack."""
+    """The shell and the view of one EditorSession at a time: ``load`` builds a new session and all its views,
+    then swaps them in (the old project stays when that fails). Docks and dialogs use the shell's small
+    interface (:class:`~modstudio.ui.shell.Shell`: add a dock, ask, choose, report, inform, status)."""
 
     def __init__(self, catalog: Catalog, settings: QSettings | None = None) -> None:
         super().__init__()
         self.catalog = catalog
-        self.recent = RecentFiles(settings)
-        self.path: Path | None = None
-        self.doc: Document | None = None
-        self.module_path: list[str] = []
-        # Questions and reports go through these two, so tests can answer them.
+        self.settings = settings or QSettings("ModStudio", "ModStudio")
+        self.recent = RecentFiles(self.settings)
+        self.session: EditorSession | None = None
+        self._views: Views | None = None
+        # Questions and reports go through these, so tests can answer them.
         self.ask: Callable[[str, str], bool] = self._ask
+        self.choose: Callable[[str, str, list[str]], str] = self._choose
         self.report: Callable[[str, str], None] = self._report
+        self.inform: Callable[[str, str], None] = self._inform
         self.resize(1400, 860)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -62,7 +72,9 @@ class MainWindow(QMainWindow):
         self.problem_label = QLabel()
         self.problem_label.setObjectName("error")
         self.count_label = QLabel("parameters: …")
-        self.statusBar().addPermanentWidget(self.problem_label)  # no stretch: it left no room for messages
+        # A normal (not permanent) widget: Qt hides it while a message shows, so "Saved …" and the canvas hints
+        # are readable (a stretched permanent widget left them no room), and it comes back after the message.
+        self.statusBar().addWidget(self.problem_label, 1)
         self.statusBar().addPermanentWidget(self.count_label)
         self.counter = ParamCounter(catalog, self)
         self.counter.counted.connect(self.count_label.setText)
@@ -71,9 +83,6 @@ class MainWindow(QMainWindow):
         self.autosave.setInterval(AUTOSAVE_MS)
         self.autosave.timeout.connect(self.save_recovery)
         self.autosave.start()
-        self.canvas: Canvas | None = None
-        self.scene: ModuleScene | None = None
-        self.stack: UndoStack | None = None
         self.actions_by_name: dict[str, QAction] = {}
         from .training_ui import TrainingUI
 
@@ -81,6 +90,18 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
+
+    def add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, beside: QDockWidget | None = None
+    ) -> QDockWidget:
+        """The shell's one way to add a dock: in ``area``, or as a tab beside another dock."""
+        dock = self._dock(title, widget, area)
+        if beside is not None:
+            self.tabifyDockWidget(beside, dock)
+        return dock
+
+    def show_status(self, text: str, milliseconds: int = 8000) -> None:
+        self.statusBar().showMessage(text, milliseconds)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -92,62 +113,130 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    # loading a project ----------------------------------------------------------------
+    # the session and its views --------------------------------------------------------
 
-    def load(self, project: Project, path: Path | None = None) -> None:
-        """Show ``project``: a fresh Document, undo stack, scene, canvas, inspector and library."""
-        if self.scene is not None:
-            self.scene.close()
-        if isinstance(self.library_dock.widget(), ModuleLibraryPanel):
-            self.library_dock.widget().close_document()
-        old_canvas, old_stack = self.canvas, self.stack
-        if old_stack is not None:
-            old_stack.cleanChanged.disconnect(self._clean_changed)
-            old_stack.deleteLater()
-        self.doc = Document(project, self.catalog)
-        self.stack = UndoStack(self.doc, self)
-        self.scene = ModuleScene(self.doc, self.catalog, self)
-        self.canvas = Canvas(self.stack, self.scene)
-        self.canvas.resolve_library = lambda key: library_import_ops(self.doc, self.catalog, key)  # type: ignore[arg-type]
-        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.canvas.drill_in.connect(self.drill_in)
-        self.canvas.files_dropped.connect(self.open_dropped)
-        self.scene.checked.connect(self._checked)
-        self.scene.module_gone.connect(lambda: QTimer.singleShot(0, lambda: self.show_module([self.doc.project.main])))
-        if old_canvas is not None:
-            self.central.layout().removeWidget(old_canvas)
-            old_canvas.deleteLater()
-        self.central.layout().addWidget(self.canvas)
-        self.inspector = Inspector(self.scene, self.catalog, self.canvas.perform)
-        self.inspector.open_member = self.drill_in
-        self.inspector_dock.setWidget(self.inspector)
-        self.library = ModuleLibraryPanel(self.doc, self.catalog, self.canvas.perform)
-        self.library.open_module.connect(self.open_module)
-        self.library_dock.setWidget(self.library)
-        self.stack.cleanChanged.connect(self._clean_changed)
-        self.path = path
+    @property
+    def doc(self) -> Document | None:
+        return self.session.doc if self.session is not None else None
+
+    @property
+    def path(self) -> Path | None:
+        return self.session.path if self.session is not None else None
+
+    @property
+    def module_path(self) -> list[str]:
+        return self.session.module_path if self.session is not None else []
+
+    @property
+    def stack(self) -> UndoStack | None:
+        return self._views.stack if self._views is not None else None
+
+    @property
+    def scene(self) -> ModuleScene | None:
+        return self._views.scene if self._views is not None else None
+
+    @property
+    def canvas(self) -> Canvas | None:
+        return self._views.canvas if self._views is not None else None
+
+    @property
+    def inspector(self) -> Inspector:
+        assert self._views is not None
+        return self._views.inspector
+
+    @property
+    def library(self) -> ModuleLibraryPanel:
+        assert self._views is not None
+        return self._views.library
+
+    # loading a project: a transaction ------------------------------------------------------
+
+    def load(self, project: Project, path: Path | None = None) -> bool:
+        """Show ``project`` in a new session. The session and its views are built completely, then
+        swapped in; if anything fails, the project shown before stays and ``report`` says why."""
+        old = self._views
+        try:
+            views = self._build(EditorSession.of_project(project, self.catalog, path, new_scratch_runs()))
+        except Exception as exc:  # a sentence for the person, the traceback for the log
+            log.exception("building the views of %s failed", path or project.name)
+            self.report("Cannot open the project", f"{path or project.name}: {type(exc).__name__}: {exc}")
+            return False
+        try:
+            self._install(views)
+        except Exception as exc:
+            log.exception("showing %s failed", path or project.name)
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    self._install(old)
+            views.discard()
+            self.report(
+                "Cannot open the project",
+                f"{path or project.name}: {type(exc).__name__}: {exc}\n\nThe project shown before stays open.",
+            )
+            return False
+        if old is not None:
+            old.discard()
+        return True
+
+    def _build(self, session: EditorSession) -> Views:
+        """Every view of ``session``, not shown yet (the window still shows the old project)."""
+        stack = UndoStack(session, self)
+        scene = ModuleScene(session.doc, self.catalog, self)
+        canvas = Canvas(stack, scene)
+        canvas.resolve_library = lambda key: library_import_ops(session.doc, self.catalog, key)  # type: ignore[arg-type]
+        canvas.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        canvas.drill_in.connect(self.drill_in)
+        canvas.files_dropped.connect(self.open_dropped)
+        scene.checked.connect(self._checked)
+        scene.module_gone.connect(lambda: QTimer.singleShot(0, lambda: self.show_module([session.project.main])))
+        inspector = Inspector(scene, self.catalog, canvas.perform)
+        inspector.open_member = self.drill_in
+        library = ModuleLibraryPanel(session.doc, self.catalog, canvas.perform)
+        library.open_module.connect(self.open_module)
+        return Views(session, stack, scene, canvas, inspector, library)
+
+    def _install(self, views: Views) -> None:
+        """Put ``views`` on screen and point the menus and training docks at their session."""
+        if self._views is not None:
+            self._views.disconnect()
+            self.central.layout().removeWidget(self._views.canvas)
+            self._views.canvas.hide()
+        self._views, self.session = views, views.session
+        self.central.layout().addWidget(views.canvas)
+        views.canvas.show()
+        self.inspector_dock.setWidget(views.inspector)
+        self.library_dock.setWidget(views.library)
+        session = views.session
+        views.connect(
+            session.dirty_changed.connect(self._dirty_changed),
+            session.module_shown.connect(self._module_shown),
+            session.path_changed.connect(lambda _path: self._update_title()),
+        )
         self.count_label.setText("parameters: …")
         build_menus(self)
-        self.training.attach()
-        self.show_module([project.main])
-        self.setWindowModified(False)
+        self.training.attach(session)
+        self._module_shown(session.module_path)
+        self.setWindowModified(session.dirty)
         self._update_title()
-        QTimer.singleShot(0, self.canvas.show_start)
+        QTimer.singleShot(0, views.canvas.show_start)
 
-    def _clean_changed(self, clean: bool) -> None:
-        with contextlib.suppress(RuntimeError):  # the undo stack outlives a window being destroyed
-            self.setWindowModified(not clean)
+    def _dirty_changed(self, dirty: bool) -> None:
+        with contextlib.suppress(RuntimeError):  # the session outlives a window being destroyed
+            self.setWindowModified(dirty)
 
     def _update_title(self) -> None:
-        assert self.doc is not None
-        where = f" — {self.path.name}" if self.path else ""
-        self.setWindowTitle(f"{self.doc.project.name}{where}[*] — ModStudio")
+        assert self.session is not None
+        self.setWindowTitle(f"{self.session.title}[*] — ModStudio")
 
     # modules: drill in and breadcrumb ---------------------------------------------------
 
     def show_module(self, path: list[str]) -> None:
+        assert self.session is not None
+        self.session.show_module(path)
+
+    def _module_shown(self, path: list[str]) -> None:
+        """The session shows another module: the scene, the breadcrumb, the inspector and the overlay follow."""
         assert self.scene is not None and self.canvas is not None
-        self.module_path = path
         self.scene.show_module(path[-1])
         self.breadcrumb.clear()
         for i, name in enumerate(path):
@@ -162,17 +251,16 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.canvas.show_start)
 
     def drill_in(self, module: str) -> None:
-        self.show_module([*self.module_path, module])
+        assert self.session is not None
+        self.session.drill_in(module)
 
     def open_module(self, module: str) -> None:
-        assert self.doc is not None
-        self.show_module(
-            [self.doc.project.main] if module == self.doc.project.main else [self.doc.project.main, module]
-        )
+        assert self.session is not None
+        self.session.open_module(module)
 
     def go_up(self) -> None:
-        if len(self.module_path) > 1:
-            self.show_module(self.module_path[:-1])
+        assert self.session is not None
+        self.session.go_up()
 
     # live checking and the parameter count ------------------------------------------------
 
@@ -194,12 +282,18 @@ class MainWindow(QMainWindow):
     # files ----------------------------------------------------------------------------
 
     def is_dirty(self) -> bool:
-        return self.stack is not None and not self.stack.isClean()
+        return self.session is not None and self.session.dirty
 
     def confirm_discard(self) -> bool:
+        """Before the project is replaced or closed: Save (then go on), Discard, or Cancel (stay)."""
         if not self.is_dirty():
             return True
-        return self.ask("Unsaved changes", "The project has unsaved changes. Discard them?")
+        answer = self.choose("Unsaved changes", "The project has unsaved changes.", ["Save", "Discard", "Cancel"])
+        if answer == "Save":
+            from .menus import save
+
+            return save(self)
+        return answer == "Discard"
 
     def open_path(self, path: str | Path) -> bool:
         from modstudio.graph.problems import ProjectError
@@ -211,34 +305,29 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.report("Cannot open the project", exc.describe())
             return False
-        self.load(opened.project, Path(path))
+        if not self.load(opened.project, Path(path)):
+            return False
         self.recent.add(path)
-        after_opening(opened, self.report, self.stack.resetClean)  # type: ignore[union-attr]
+        remember_folder(self.settings, Path(path).parent)
+        after_opening(opened, self.report, self.session.mark_modified)  # type: ignore[union-attr]
         return True
 
     def save_to(self, path: str | Path) -> bool:
-        from modstudio.graph.io import save_project
-
-        assert self.doc is not None and self.stack is not None
-        path = Path(path)
-        if path.suffix != PROJECT_SUFFIX:
-            path = path.with_suffix(PROJECT_SUFFIX)
+        assert self.session is not None and self.stack is not None
         try:
-            save_project(self.doc.project, path)
+            path, moved = self.session.save(path)
         except OSError as exc:
-            self.report("Cannot save", f"{path}: {exc.strerror}")
+            self.report("Cannot save", f"{exc.filename or path}: {exc.strerror or exc}")
             return False
-        if path != self.path:
-            self.path = path
-            self.training.runs.set_project_path(path)
-            self.training.panel.set_project_path(path)
         self.stack.setClean()
         self.recent.add(path)
+        remember_folder(self.settings, path.parent)
         clear_recovery()
         self._update_title()
         left = len(problems_left(self.doc.project, self.catalog))
         still = f"; it still has {left} problem{'s' if left != 1 else ''} (marked red)" if left else ""
-        self.statusBar().showMessage(f"Saved {path}{still}", 8000 if left else 5000)
+        moved_text = moved.text() if moved is not None else ""
+        self.statusBar().showMessage(f"Saved {path}{still}" + (f". {moved_text}" if moved_text else ""), 12000)
         return True
 
     def save_recovery(self) -> None:
@@ -276,8 +365,16 @@ class MainWindow(QMainWindow):
         buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
         return QMessageBox.question(self, title, text, buttons) == QMessageBox.StandardButton.Yes
 
+    def _choose(self, title: str, text: str, options: list[str]) -> str:
+        """A question with named answers (the first is the default, the last is Escape); returns the one chosen."""
+        return choose_with_a_dialog(self, title, text, options)
+
     def _report(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
+
+    def _inform(self, title: str, text: str) -> None:
+        """Good news: an information icon, not a warning."""
+        QMessageBox.information(self, title, text)
 
 
 __all__ = ["MainWindow"]

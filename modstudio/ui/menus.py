@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -12,6 +14,7 @@ from modstudio.graph.document import SetPositions
 from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.layout import layered_positions
 
+from .dialogs import start_folder
 from .export_dialog import show_export_dialog
 from .graft_dialog import show_graft_dialog
 from .plugins_dialog import show_plugins_dialog
@@ -113,7 +116,7 @@ def select_all(w: MainWindow):  # type: ignore[no-untyped-def]
 def auto_layout(w: MainWindow) -> None:
     assert w.scene is not None and w.canvas is not None
     positions = layered_positions(w.scene.module)
-    w.canvas.perform(SetPositions(w.scene.module_name, positions, "Auto-layout"))
+    w.canvas.perform(SetPositions(w.session.shown_module, positions, "Auto-layout"))
     w.canvas.frame_all()
 
 
@@ -131,7 +134,8 @@ def new_from_template(w: MainWindow) -> None:
 def open_dialog(w: MainWindow) -> None:
     if not w.confirm_discard():
         return
-    path, _ = QFileDialog.getOpenFileName(w, "Open project", "", FILTER)
+    folder = start_folder(w.settings, w.path)
+    path, _ = QFileDialog.getOpenFileName(w, "Open project", str(folder), FILTER)
     if path:
         w.open_path(path)
 
@@ -141,8 +145,18 @@ def save(w: MainWindow) -> bool:
 
 
 def save_as(w: MainWindow) -> bool:
-    path, _ = QFileDialog.getSaveFileName(w, "Save project as", str(w.path or "untitled.msproj"), FILTER)
+    path, _ = QFileDialog.getSaveFileName(w, "Save project as", str(suggested_save_path(w)), FILTER)
     return bool(path) and w.save_to(path)
+
+
+def suggested_save_path(w: MainWindow) -> Path:
+    """Save As starts on the project's own file, or for an unsaved project in the last folder used
+    (never the process's current folder), named after the project."""
+    if w.path is not None:
+        return w.path
+    assert w.doc is not None
+    stem = re.sub(r"[^\w-]+", "_", w.doc.project.name).strip("_") or "untitled"
+    return start_folder(w.settings, None) / f"{stem}{PROJECT_SUFFIX}"
 
 
 __all__ = ["build_menus"]

@@ -57,6 +57,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.ask: Ask = ask or self._ask_with_a_dialog
         self.project_path: Path | None = None
+        self._unsaved_root: Path | None = None  # where an unsaved project's runs go (its session's folder)
         self.records: list[RunRecord] = []
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -95,11 +96,13 @@ class RunsPanel(QWidget):
 
     @property
     def runs_root(self) -> Path | None:
-        return runs_root_of(self.project_path) if self.project_path is not None else None
+        return runs_root_of(self.project_path) if self.project_path is not None else self._unsaved_root
 
-    def set_project_path(self, path: Path | None) -> None:
-        """Show the runs of the project saved at ``path`` (None: an unsaved project, no runs)."""
+    def set_project_path(self, path: Path | None, unsaved_root: Path | None = None) -> None:
+        """Show the runs of the project saved at ``path``, or (``path`` None) those of an unsaved project
+        kept in ``unsaved_root`` until its first save."""
         self.project_path = Path(path) if path is not None else None
+        self._unsaved_root = Path(unsaved_root) if path is None and unsaved_root is not None else None
         self.refresh()
 
     def refresh(self) -> None:
@@ -131,8 +134,16 @@ class RunsPanel(QWidget):
             self._poll.stop()
 
     def _describe(self) -> None:
-        if self.project_path is None:
+        if self.project_path is None and self.runs_root is None:
             self.where.setText("Runs are kept beside the saved project; save it to keep its runs here.")
+        elif self.project_path is None and not self.records:
+            self.where.setText("No runs yet. Runs of an unsaved project move beside the file when it is first saved.")
+        elif self.project_path is None:
+            count = len(self.records)
+            self.where.setText(
+                f"{count} run{'s' if count != 1 else ''} of the unsaved project; they move beside the file when it"
+                " is first saved."
+            )
         elif not self.records:
             self.where.setText(f"No runs yet. Train to add one to {self.runs_root}.")
         else:

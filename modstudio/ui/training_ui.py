@@ -9,7 +9,9 @@ next turn of the event loop, so no modal dialog ever runs inside the polling cor
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,8 @@ from .training_controller import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPP
 from .usage_overlay import RoutingOverlay
 
 if TYPE_CHECKING:
+    from modstudio.editor.session import EditorSession
+
     from .items import NodeItem
     from .main_window import MainWindow
 
@@ -50,6 +54,8 @@ class TrainingUI(QObject):
         from .training_panel import TrainingPanel
 
         self.w = window
+        self.session: EditorSession | None = None
+        self._session_links: list[Callable[[], None]] = []
         # What the GUI asks beyond the project's own training section: the worker leaves one core to the
         # interface, so plots and editing stay smooth while training runs on the CPU.
         self.settings = TrainSettings(threads=max(1, (os.cpu_count() or 2) - 1))
@@ -68,6 +74,7 @@ class TrainingUI(QObject):
         self._build_docks()
         self.controller.message.connect(self.on_message)
         self.controller.state_changed.connect(self._state_changed)
+        self.controller.state_changed.connect(self._training_state)
         self.dashboard.node_selected.connect(self.select_node)
         self.runs.open_run.connect(self.open_run)
         self.runs.compare_runs.connect(self.compare_runs)
@@ -108,15 +115,12 @@ class TrainingUI(QObject):
             Qt.DockWidgetArea.RightDockWidgetArea,
             Qt.DockWidgetArea.LeftDockWidgetArea,
         )
-        self.panel_dock = w._dock("Training", self.panel, right)
-        w.tabifyDockWidget(w.inspector_dock, self.panel_dock)
-        self.dashboard_dock = w._dock("Dashboard", self.dashboard, right)
-        w.tabifyDockWidget(self.panel_dock, self.dashboard_dock)
+        self.panel_dock = w.add_dock("Training", self.panel, right, beside=w.inspector_dock)
+        self.dashboard_dock = w.add_dock("Dashboard", self.dashboard, right, beside=self.panel_dock)
         w.inspector_dock.raise_()
-        self.runs_dock = w._dock("Runs", self.runs, left)
-        w.tabifyDockWidget(w.library_dock, self.runs_dock)
+        self.runs_dock = w.add_dock("Runs", self.runs, left, beside=w.library_dock)
         w.library_dock.raise_()
-        self.analysis_dock = w._dock("Analysis", self.analysis, bottom)
+        self.analysis_dock = w.add_dock("Analysis", self.analysis, bottom)
         self.analysis_dock.hide()  # analysed when first shown (torch loads for it, in a thread)
         self.analysis_dock.visibilityChanged.connect(self._analysis_shown)
         self.analysis_dock.dockLocationChanged.connect(self.analysis.follow_dock_area)
@@ -136,17 +140,39 @@ class TrainingUI(QObject):
     def docks(self) -> list[QDockWidget]:
         return [self.dashboard_dock, self.panel_dock, self.runs_dock, self.analysis_dock]
 
-    def attach(self) -> None:
-        """A project was loaded (or saved under a new path): point the views at it."""
+    def attach(self, session: EditorSession) -> None:
+        """A project was loaded: point the views at its session (and follow its path and runs)."""
         w = self.w
-        assert w.doc is not None and w.canvas is not None
-        self.panel.set_document(w.doc, w.canvas.perform, w.path)
-        self.runs.set_project_path(w.path)
+        assert w.canvas is not None
+        for disconnect in self._session_links:
+            disconnect()
+        self.session = session
+        self.panel.set_document(session.doc, w.canvas.perform, session.path)
+        self._show_runs()
+        self._session_links = [
+            session.path_changed.connect(self._path_changed),
+            session.runs_changed.connect(self._show_runs),
+        ]
         self.overlay.clear(self._canvas_nodes())
         self._analysed_run = False
         self.reset()
         if self.analysis_dock.isVisible():
             self.analysis.show_project(w.doc.project)
+
+    def _path_changed(self, path: Path) -> None:
+        self.panel.set_project_path(path)
+        self._show_runs()
+
+    def _show_runs(self) -> None:
+        if self.session is not None:
+            self.runs.set_project_path(self.session.path, self.session.runs_root)
+
+    def _training_state(self, state: str) -> None:
+        """The training process is gone: a run that waited to move beside the saved file moves now."""
+        if state == IDLE and self.session is not None:
+            moved = self.session.training_ended()
+            if moved is not None and moved.text():
+                self.w.show_status(moved.text(), 12000)
 
     # training ---------------------------------------------------------------------------
 
@@ -164,7 +190,11 @@ class TrainingUI(QObject):
         self.overlay.clear(self._canvas_nodes())
         self.reset("Starting the training process…")
         self.show_dashboard()
-        self.controller.start(w.doc.project, w.path, self.settings)
+        settings = self.settings
+        unsaved = self.session is not None and self.session.path is None and self.session.runs_root is not None
+        if unsaved and settings.runs_root is None:  # into the session's own folder, not the shared user data one
+            settings = dataclasses.replace(settings, runs_root=str(self.session.runs_root))
+        self.controller.start(w.doc.project, w.path, settings)
         return True
 
     def show_dashboard(self) -> None:
@@ -223,6 +253,8 @@ class TrainingUI(QObject):
     def on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         self.dashboard.handle(message)
+        if kind == "started" and self.session is not None:
+            self.session.training_started(message.get("run_folder"))
         if kind == "started":  # the dashboard resets itself on it
             self._run_text = f"training on {message.get('device')} · {message.get('parameters', 0):,} parameters"
             self._run_at = ""
@@ -238,7 +270,7 @@ class TrainingUI(QObject):
             self.refresh_overlay()
         elif kind == "error":
             text = message.get("message", "training failed")
-            self.w.statusBar().showMessage(f"Training failed: {text}", 15000)
+            self.w.show_status(f"Training failed: {text}", 15000)
             QTimer.singleShot(0, lambda: self.w.report("Training failed", text))
         elif kind == "finished":
             self._run_text = self._finished_text(message)
@@ -274,9 +306,9 @@ class TrainingUI(QObject):
         w = self.w
         if w.scene is None or w.doc is None or not path:
             return
-        name = path.split(".")[0] if w.scene.module_name == w.doc.project.main else path.rsplit(".", 1)[-1]
+        name = path.split(".")[0] if w.module_path == [w.doc.project.main] else path.rsplit(".", 1)[-1]
         node = next((n for n in w.scene.module.nodes if n.name == name), None)
-        if node is None and w.scene.module_name != w.doc.project.main:
+        if node is None and w.module_path != [w.doc.project.main]:
             w.show_module([w.doc.project.main])
             name = path.split(".")[0]
             node = next((n for n in w.scene.module.nodes if n.name == name), None)
@@ -288,9 +320,19 @@ class TrainingUI(QObject):
         if w.canvas is not None:
             w.canvas.centerOn(item)
 
+    def _gone(self, *folders: Path) -> bool:
+        """A run folder moved or deleted since the list was read: say so and read the list again."""
+        missing = [f for f in folders if not f.is_dir()]
+        if missing:
+            self.runs.refresh()
+            self.w.report("Run not found", f"{missing[0]} is gone (moved or deleted); the Runs list was read again.")
+        return bool(missing)
+
     def open_run(self, folder: Path) -> None:
         from modstudio.engine.run_history import read_metrics, read_routing
 
+        if self._gone(folder):
+            return
         self.dashboard.clear_comparison()
         self.dashboard.show_history(read_metrics(folder), read_routing(folder))
         self.show_dashboard()
@@ -301,6 +343,8 @@ class TrainingUI(QObject):
     def compare_runs(self, first: Path, second: Path) -> None:
         from modstudio.engine.run_history import read_metrics, read_routing
 
+        if self._gone(first, second):
+            return
         self.dashboard.show_history(read_metrics(first), read_routing(first))
         self.dashboard.compare(second.name, read_metrics(second))
         self.show_dashboard()
@@ -310,6 +354,8 @@ class TrainingUI(QObject):
         from modstudio.graph.graft import SetInitWeights
 
         w = self.w
+        if self._gone(folder):
+            return
         weights = folder / "best.safetensors"
         if not weights.exists():
             weights = folder / "last.safetensors"
@@ -321,7 +367,7 @@ class TrainingUI(QObject):
             with contextlib.suppress(ValueError):
                 reference = str(weights.relative_to(w.path.parent))
         w.canvas.perform(SetInitWeights(reference))
-        w.statusBar().showMessage(f"The next training starts from {reference}", 8000)
+        w.show_status(f"The next training starts from {reference}", 8000)
 
 
 __all__ = ["TrainingUI"]

@@ -25,7 +25,16 @@ def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     win.asked: list[str] = []  # type: ignore[misc]
     win.reported: list[str] = []  # type: ignore[misc]
     win.ask = lambda title, text: win.asked.append(text) or True  # type: ignore[method-assign]
+    # Save / Discard / Cancel and the like: the tests discard unless they answer otherwise.
+    win.choose = lambda title, text, options: (
+        win.asked.append(text)
+        or (  # type: ignore[method-assign]
+            "Discard" if "Discard" in options else options[0]
+        )
+    )
     win.report = lambda title, text: win.reported.append(text)  # type: ignore[method-assign]
+    win.informed: list[str] = []  # type: ignore[misc]
+    win.inform = lambda title, text: win.informed.append(text)  # type: ignore[method-assign]
     win.load(default_project(default_catalog(), "mlp_2d"))  # the tests below name its nodes
     qtbot.addWidget(win)
     win.resize(1200, 800)

@@ -72,7 +72,7 @@ def test_autosave_writes_a_recovery_file_that_the_next_start_offers(window, tmp_
 
 def test_closing_with_unsaved_changes_asks_first(window) -> None:
     window.canvas.add_block("dropout", QPointF(100, 300))
-    window.ask = lambda title, text: False
+    window.choose = lambda title, text, options: "Cancel"
     assert not window.close()
     assert window.isVisible()
 
