@@ -81,6 +81,8 @@ def train_and_shoot(app, window, out: Path) -> None:  # type: ignore[no-untyped-
 def child(out: Path) -> None:
     """Runs on the virtual display: the real MainWindow, driven to each state."""
     sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import Qt
+
     from modstudio.blocks import default_catalog
     from modstudio.ui.app import create_app
     from modstudio.ui.files import default_project
@@ -117,7 +119,9 @@ def child(out: Path) -> None:
     window.open_path(ROOT / "resources" / "templates" / "resnet18.msproj")
     window.start_counting()
     settle(app, 0.5)
-    window.canvas.frame_all()
+    # zoomed out past the readable zoom that Frame All stops at: the whole network, ports hidden
+    window.canvas.fitInView(window.scene.itemsBoundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
+    window.canvas.update_detail()
     wait_for_count(app, window)
     shoot(out / "resnet18-zoomed-out.png")
 
@@ -128,8 +132,37 @@ def child(out: Path) -> None:
         window.scene.nodes[node.id].setSelected(True)
     settle(app, 0.8)
     shoot(out / "drilled-in-module.png")
+    broken_file_shot(app, window, out)
     window.stack.setClean()
     window.close()
+
+
+def broken_file_shot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The default project with two mistakes typed into its file, opened in the editor to be repaired."""
+    import json
+    import tempfile
+
+    from modstudio.blocks import default_catalog
+    from modstudio.graph.io import project_to_dict
+    from modstudio.ui.files import default_project
+
+    data = project_to_dict(default_project(default_catalog()))
+    nodes = data["modules"][data["main"]]["nodes"]
+    moe = next(n for n in nodes if n["name"] == "moe")
+    moe["params"]["num_experts"] = "four"
+    data["modules"][data["main"]]["edges"].append(
+        {"src": "gone", "src_port": "out", "dst": moe["id"], "dst_port": "in"}
+    )
+    path = Path(tempfile.mkdtemp(prefix="modstudio-shots-")) / "broken.msproj"
+    path.write_text(json.dumps(data, indent=2))
+    window.report = lambda title, text: print(title, text)  # the report dialog is modal; the canvas and inspector say it too
+    window.open_path(path)
+    window.start_counting()
+    settle(app, 0.8)
+    window.scene.nodes[moe["id"]].setSelected(True)
+    window.inspector.rebuild()
+    settle(app, 0.8)
+    shoot(out / "opened-with-problems.png")
 
 
 def main() -> int:

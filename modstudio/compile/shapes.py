@@ -16,6 +16,7 @@ from modstudio.blocks.spec import BlockSpec
 from modstudio.blocks.tensors import ShapeError, TensorInfo
 from modstudio.graph.expressions import ExpressionError, evaluate, is_expression
 from modstudio.graph.model import Edge, ModuleDef, Node, Project
+from modstudio.graph.numbers import shown
 from modstudio.graph.schema import INPUT_BLOCK, ParamSpec
 from modstudio.graph.validate import missing_block_message
 
@@ -101,6 +102,9 @@ def label(node: Node, spec: BlockSpec | None) -> str:
 def resolve_value(value: Any, spec: ParamSpec, bindings: Mapping[str, Number]) -> Any:
     """Evaluate an expression parameter and check the result against the spec's type and range."""
     if not is_expression(value):
+        why = spec.check(value)  # a file opened for repair may hold a value its block cannot take
+        if why:
+            raise ExpressionError(why)
         return value
     result = evaluate(value, bindings)
     if spec.kind == "int":
@@ -213,7 +217,10 @@ class ShapeInference:
         received = self._gather_ports(result, module, node, ports)
         bindings: dict[str, Number] = {}
         for pname, value in node.params.items():
-            bindings[pname] = evaluate(value, values) if is_expression(value) else value
+            bound = evaluate(value, values) if is_expression(value) else value
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)):  # a file opened for repair
+                raise ShapeError(f"cannot set {pname}: must be a number or an expression, not {shown(bound)}")
+            bindings[pname] = bound
         child = self.run(node.module, [received[p] for p in ports], bindings)  # type: ignore[misc]
         result.children[node.id] = child
         if child.errors:

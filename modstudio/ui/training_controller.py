@@ -98,6 +98,9 @@ class TrainingController(QObject):
             client.start(project, settings or TrainSettings(), path)
             if self.state == STOPPING:  # Stop pressed before the process existed: it stops before its first step
                 client.stop()
+            elif self.pause_waiting:  # Pause pressed while starting: the pipe holds it until the worker's first
+                self.pause_waiting = False  # look between steps, so it pauses before its first step
+                client.pause()
         except Exception as exc:  # the process could not be started (no resources, frozen-app problem)
             self._set_state(IDLE)
             failed = {"type": "finished", "status": "failed", "error": f"could not start training: {exc}"}
@@ -130,7 +133,7 @@ class TrainingController(QObject):
             if self.pause_waiting and self.client is not None:  # the worker is up: the waiting pause goes now
                 self.pause_waiting = False
                 self.client.pause()
-            else:
+            elif self.state != PAUSING:  # PAUSING: the pause went with the start and is on its way
                 self._set_state(RUNNING)
         elif kind == "paused":
             self._set_state(PAUSED)
@@ -143,11 +146,12 @@ class TrainingController(QObject):
     # commands -----------------------------------------------------------------------------
 
     def pause(self) -> None:
-        """Pause after the current step; pressed while the worker starts, it waits and goes with ``started``."""
-        if self.state == STARTING:
+        """Pause after the current step. Pressed while the worker starts, it goes into the worker's command pipe
+        (which holds it until the worker's first look between steps) or, before the process exists, waits for it."""
+        if self.state == STARTING and self.client is None:
             self.pause_waiting = True
             self._set_state(PAUSING)
-        elif self.client is not None and self.state == RUNNING:
+        elif self.client is not None and self.state in (STARTING, RUNNING):
             self.client.pause()
             self._set_state(PAUSING)
 

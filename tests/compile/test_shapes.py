@@ -124,3 +124,26 @@ def test_embedding_needs_indices_and_gives_features():
     b.output("y", b.add("flatten", "flat", b.add("embedding", "emb", h, num_embeddings=10, embedding_dim=3)))
     [problem] = infer_shapes(pb.project("t")).errors
     assert problem.message.startswith("Embedding 'emb'")
+
+
+def test_values_a_repaired_file_may_still_hold_are_named_not_raised() -> None:
+    """A file opened for repair keeps wrong values as written; shape inference names them on their node
+    instead of passing them to a block's rule or a module's expressions (a TypeError before)."""
+    from modstudio.compile.shapes import ShapeInference
+    from modstudio.library import load_template
+
+    project = load_template("resnet18", default_catalog())
+    main = project.modules[project.main]
+    use = next(n for n in main.nodes if n.module == "BasicBlockDown")
+    use.params["channels"] = "many"
+    problems = [p.message for p in ShapeInference(project, default_catalog()).run().errors]
+    assert any(
+        f"'{use.name}'" in p and "cannot set channels: must be a number or an expression, not 'many'" in p
+        for p in problems
+    )
+    moe = load_template("moe_2d", default_catalog())
+    moe.modules[moe.main].node_named("moe").params["num_experts"] = "four"
+    problems = [p.message for p in ShapeInference(moe, default_catalog()).run().errors]
+    assert any(
+        "'moe' has a bad parameter: cannot set num_experts: must be a whole number, not 'four'" in p for p in problems
+    )

@@ -188,3 +188,26 @@ def test_a_choice_that_is_not_allowed_is_shown_as_written_and_chosen_again(windo
     combo.activated.emit(combo.findText("classification"))
     assert node.params["task"] == "classification"
     save_and_load_strictly(window, path)
+
+
+def test_a_wrong_value_on_a_block_whose_shape_rule_uses_it_opens_flagged(window, tmp_path: Path) -> None:
+    """The default project with the MoE's expert count typed as a word and a wire from nowhere: shape inference
+    met the word in the MoE's rule (TypeError) and the whole file was refused; now it opens, flagged."""
+    from modstudio.graph.io import project_to_dict
+    from modstudio.ui.files import default_project
+
+    data = project_to_dict(default_project(default_catalog()))
+    main = data["modules"][data["main"]]
+    moe = next(n for n in main["nodes"] if n["name"] == "moe")
+    moe["params"]["num_experts"] = "four"
+    main["edges"].append({"src": "gone", "src_port": "out", "dst": moe["id"], "dst_port": "in"})
+    path = tmp_path / "broken.msproj"
+    path.write_text(json.dumps(data, indent=2))
+    assert window.open_path(path)
+    assert window.path == path and window.isWindowModified()  # the dangling wire was dropped, and said
+    assert "dangling edge" in window.reported[0] and "num_experts" in window.reported[0]
+    node = select(window, "moe")
+    assert "num_experts: must be a whole number, not 'four'" in window.scene.nodes[node.id].toolTip()
+    window.canvas.perform(ops.SetParam(window.scene.module_name, node.id, "num_experts", 4))
+    assert not any("four" in p for p in window.scene.check_now().problems)
+    assert save_and_load_strictly(window, path).modules[data["main"]].node_named("moe").params["num_experts"] == 4

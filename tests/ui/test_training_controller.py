@@ -135,15 +135,17 @@ def test_commands_reach_the_worker_only_in_the_right_state() -> None:
     controller._stop_timer.stop()
 
 
-def test_pause_pressed_while_the_worker_starts_goes_out_once_it_is_up() -> None:
+def test_pause_pressed_while_the_worker_starts_goes_into_its_pipe_at_once() -> None:
+    """The process exists but the worker is still importing torch: the pause waits in its command pipe and
+    is the first thing it reads between steps, so it pauses before its first step."""
     create_app([])
     client = FakeClient([])
     controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
     controller.client, controller.state = client, "starting"  # type: ignore[assignment]
     controller.pause()
-    assert controller.state == "pausing" and controller.pause_waiting and client.sent == []
+    assert controller.state == "pausing" and client.sent == ["pause"] and not controller.pause_waiting
     controller._dispatch({"type": "started"})
-    assert client.sent == ["pause"] and controller.state == "pausing" and not controller.pause_waiting
+    assert controller.state == "pausing"  # 'started' does not make it look running while the pause is on its way
     controller._dispatch({"type": "paused"})
     assert controller.state == "paused"
     controller.resume()
@@ -151,14 +153,28 @@ def test_pause_pressed_while_the_worker_starts_goes_out_once_it_is_up() -> None:
     assert client.sent == ["pause", "resume"] and controller.state == "running"
 
 
-def test_a_waiting_pause_can_be_taken_back_before_the_worker_is_up() -> None:
+def test_pause_pressed_before_the_process_exists_goes_with_its_start(loop) -> None:  # type: ignore[no-untyped-def]
+    client = FakeClient([[{"type": "started"}], [{"type": "paused"}], [], [{"type": "finished", "status": "stopped"}]])
+    controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
+    states: list[str] = []
+    controller.state_changed.connect(states.append)
+    task = controller.start(default_project(default_catalog(), "mlp_2d"))
+    controller.pause()  # run() has not made the client yet
+    assert controller.pause_waiting and client.sent == []
+    finished = loop.run_until_complete(task)
+    assert client.sent == ["pause"] and finished["status"] == "stopped"
+    assert states[:3] == ["starting", "pausing", "paused"]  # never 'running' in between
+
+
+def test_a_waiting_pause_can_be_taken_back_before_the_process_exists() -> None:
     create_app([])
     client = FakeClient([])
     controller = TrainingController(client_factory=lambda: client)  # type: ignore[arg-type,return-value]
-    controller.client, controller.state = client, "starting"  # type: ignore[assignment]
+    controller.state = "starting"  # start() ran; run() has not made the client yet
     controller.pause()
     controller.resume()
     assert controller.state == "starting" and not controller.pause_waiting
+    controller.client = client  # type: ignore[assignment]
     controller._dispatch({"type": "started"})
     assert controller.state == "running" and client.sent == []
 
