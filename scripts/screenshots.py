@@ -155,7 +155,8 @@ def broken_file_shot(app, window, out: Path) -> None:  # type: ignore[no-untyped
     )
     path = Path(tempfile.mkdtemp(prefix="modstudio-shots-")) / "broken.msproj"
     path.write_text(json.dumps(data, indent=2))
-    window.report = lambda title, text: print(title, text)  # the report dialog is modal; the canvas and inspector say it too
+    # the report dialog is modal: print it; the canvas and the inspector say it too
+    window.report = lambda title, text: print(title, text)
     window.open_path(path)
     window.start_counting()
     settle(app, 0.8)
