@@ -105,6 +105,7 @@ def child(out: Path) -> None:
     train_and_shoot(app, window, out)
 
     window.open_path(ROOT / "resources" / "templates" / "switch_transformer.msproj")
+    window.inspector_dock.raise_()  # the dashboard was in front while training
     window.start_counting()
     window.drill_in("SwitchEncoder")
     settle(app, 0.5)
@@ -113,6 +114,7 @@ def child(out: Path) -> None:
     if moe is not None:
         window.scene.nodes[moe.id].setSelected(True)
         window.inspector.rebuild()
+        window.canvas.centerOn(window.scene.nodes[moe.id])  # attention on the left, the MoE in the middle
     wait_for_count(app, window)
     shoot(out / "mixture-of-experts.png")
 
@@ -130,6 +132,8 @@ def child(out: Path) -> None:
     node = window.scene.module.node_named("conv1")
     if node is not None:
         window.scene.nodes[node.id].setSelected(True)
+    window.inspector.rebuild()
+    window.inspector_dock.raise_()
     settle(app, 0.8)
     shoot(out / "drilled-in-module.png")
     broken_file_shot(app, window, out)
@@ -162,6 +166,7 @@ def broken_file_shot(app, window, out: Path) -> None:  # type: ignore[no-untyped
     settle(app, 0.8)
     window.scene.nodes[moe["id"]].setSelected(True)
     window.inspector.rebuild()
+    window.inspector_dock.raise_()
     settle(app, 0.8)
     shoot(out / "opened-with-problems.png")
 

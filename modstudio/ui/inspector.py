@@ -46,7 +46,11 @@ class Inspector(QScrollArea):
         self.rebuild()
 
     def _selection_changed(self) -> None:
-        ids = [i.node_id for i in self.scene.selectedItems() if hasattr(i, "node_id")]
+        try:
+            items = self.scene.selectedItems()
+        except RuntimeError:  # the scene is being destroyed: its items go and it says the selection changed
+            return
+        ids = [i.node_id for i in items if hasattr(i, "node_id")]
         self.node_id = ids[0] if len(ids) == 1 else None
         self._refresh.start()
 

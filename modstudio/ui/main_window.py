@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
     def _checked(self, result: CheckResult) -> None:
         count = len(result.problems)
         self.problem_label.setText(
-            "" if not count else f"⚠ {count} shape problem{'s' if count != 1 else ''}: {result.problems[0]}"
+            "" if not count else f"⚠ {count} problem{'s' if count != 1 else ''}: {result.problems[0]}"
         )
         self.problem_label.setToolTip("\n".join(result.problems))
         if self.counting_enabled and self.doc is not None:

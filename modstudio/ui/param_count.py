@@ -60,7 +60,7 @@ class ParamCounter(QObject):
         self._note = check.note
         if not check.countable:
             self._timer.stop()
-            text = "parameters: — (fix the shape problems first)" if check.shapes_known else "parameters: —"
+            text = "parameters: — (fix the problems first)" if check.shapes_known else "parameters: —"
             self.counted.emit(self._with_note(text))
             return
         self._project, self._module = project, check.module

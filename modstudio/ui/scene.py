@@ -70,7 +70,9 @@ class ModuleScene(QGraphicsScene):
         self._unsubscribe = doc.subscribe(self._on_change)
 
     def close(self) -> None:
+        """Stop following the document; a scene on its way out says nothing more to the views."""
         self._unsubscribe()
+        self.blockSignals(True)
 
     @property
     def module(self) -> ModuleDef:

@@ -45,7 +45,7 @@ class Views:
         with contextlib.suppress(RuntimeError):  # already deleted with the window
             self.scene.close()
             self.library.close_document()
-            for widget in (self.canvas, self.inspector, self.library, self.stack):
+            for widget in (self.canvas, self.inspector, self.library, self.stack, self.scene):
                 widget.deleteLater()
 
 

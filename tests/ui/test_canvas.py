@@ -53,7 +53,7 @@ def test_a_node_that_cannot_take_its_input_shows_the_sentence(window) -> None:
     assert node_named(window, "fc1").error is not None
     assert "Linear 'fc1'" in node_named(window, "fc1").error
     assert node_named(window, "fc1").toolTip() == node_named(window, "fc1").error
-    assert result.problems and window.problem_label.text().startswith("⚠ 1 shape problem")
+    assert result.problems and window.problem_label.text().startswith("⚠ 1 problem: ")
 
 
 def test_removing_an_edge_by_operation_removes_its_item(window) -> None:

@@ -178,3 +178,20 @@ def test_a_dashboard_warning_inside_a_module_selects_its_node_from_main(window) 
     assert window.session.module_path == ["main"]
     moe = window.doc.project.main_module.node_named("moe")
     assert window.scene.selectedItems() == [window.scene.nodes[moe.id]]
+
+
+def test_opening_another_project_with_a_node_selected_leaves_no_view_behind(window, other_file, qtbot) -> None:
+    """The scenes of the projects shown before were kept as the window's children (all their items too), and a
+    scene on its way out told the old inspector its selection changed ('Internal C++ object already deleted')."""
+    node = window.scene.module.nodes[1]
+    window.scene.nodes[node.id].setSelected(True)
+    window.inspector.rebuild()
+    assert window.open_path(other_file)
+    window.scene.nodes[window.scene.module.nodes[1].id].setSelected(True)
+    assert window.open_path(other_file)
+    for _ in range(3):  # the old views are deleted from the event loop
+        QApplication.processEvents()
+        qtbot.wait(10)
+    assert window.reported == []
+    scenes = [child for child in window.children() if type(child).__name__ == "ModuleScene"]
+    assert scenes == [window.scene]
