@@ -257,7 +257,8 @@ def _ask_to_stop(thread: threading.Thread) -> None:
 
 def _forget(name: str) -> None:
     """Remove a late import's half-made module (and its submodules) from sys.modules."""
-    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+    # list(): the keys in one step, while a late import thread may still be adding modules
+    for key in [k for k in list(sys.modules) if k == name or k.startswith(name + ".")]:
         sys.modules.pop(key, None)
 
 
@@ -300,8 +301,7 @@ def _import_file(name: str, path: Path, init: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
-            del sys.modules[key]
+        _forget(name)
         raise
     return module
 
