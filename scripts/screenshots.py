@@ -185,7 +185,7 @@ def main() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb", "MODSTUDIO_SCREENSHOT_CHILD": "1"}
-        return subprocess.run([sys.executable, __file__, str(out)], env=env, timeout=180).returncode
+        return subprocess.run([sys.executable, __file__, str(out)], env=env, timeout=600).returncode
     finally:
         xvfb.terminate()
         xvfb.wait(10)
