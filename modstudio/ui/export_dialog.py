@@ -33,7 +33,6 @@ from .runs_panel import run_cell
 EXPORT_FOLDER = "export_folder"  # QSettings key: where the last export was written
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
     from .shell import Shell
 
 FORMATS = {
@@ -197,8 +196,8 @@ def _export(project: Project, fmt: str, out: str, weights: str | None, base: Pat
     return True, f"Wrote {result.path} ({fmt}, top class {result.top_class}).{checked}{notes}"
 
 
-def show_export_dialog(window: MainWindow) -> ExportDialog:
+def show_export_dialog(shell: Shell) -> ExportDialog:
     """Open the dialog without a nested event loop (``open``, not ``exec``: qasync-safe)."""
-    dialog = ExportDialog(window, window)
+    dialog = ExportDialog(shell, shell.window())
     dialog.open()
     return dialog

@@ -4,6 +4,7 @@ status bar (messages, shape problems, parameter count), files, autosave and reco
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,13 +24,14 @@ from .checking import CheckResult
 from .commands import UndoStack
 from .dialogs import choose_with_a_dialog, remember_folder
 from .files import RecentFiles, clear_recovery, problems_left, write_recovery
+from .graft_dialog import show_graft_dialog
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel, library_import_ops
 from .menus import build_menus
 from .palette import Palette
 from .param_count import ParamCounter
 from .scene import ModuleScene
-from .views import Views, new_scratch_runs
+from .views import Views, canvas_hooks, new_scratch_runs
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,8 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         from .training_ui import TrainingUI
 
-        self.training = TrainingUI(self)
+        hooks = canvas_hooks(lambda: self._views)  # whichever project's canvas is shown when training asks
+        self.training = TrainingUI(self, catalog, hooks, (self.inspector_dock, self.library_dock), parent=self)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
@@ -99,6 +102,18 @@ class MainWindow(QMainWindow):
         if beside is not None:
             self.tabifyDockWidget(beside, dock)
         return dock
+
+    def add_toolbar(self, bar: QToolBar) -> None:
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        self.statusBar().addPermanentWidget(widget)
+
+    def give_dock_room(self, dock: QDockWidget, size: int, orientation: Qt.Orientation) -> None:
+        self.resizeDocks([dock], [size], orientation)
+
+    def dock_area(self, dock: QDockWidget) -> Qt.DockWidgetArea:
+        return self.dockWidgetArea(dock)
 
     def show_status(self, text: str, milliseconds: int = 8000) -> None:
         self.statusBar().showMessage(text, milliseconds)
@@ -181,7 +196,7 @@ class MainWindow(QMainWindow):
     def _build(self, session: EditorSession) -> Views:
         """Every view of ``session``, not shown yet (the window still shows the old project)."""
         stack = UndoStack(session, self)
-        scene = ModuleScene(session.doc, self.catalog, self)
+        scene = ModuleScene(session, self.catalog, self)
         canvas = Canvas(stack, scene)
         canvas.resolve_library = lambda key: library_import_ops(session.doc, self.catalog, key)  # type: ignore[arg-type]
         canvas.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -213,7 +228,13 @@ class MainWindow(QMainWindow):
             session.path_changed.connect(lambda _path: self._update_title()),
         )
         self.count_label.setText("parameters: …")
-        build_menus(self)
+        docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks())
+        toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
+        graft = functools.partial(show_graft_dialog, self)  # the graft dialog still takes the window
+        menus = build_menus(
+            self, self.menuBar(), session, views.canvas, views.stack, toggles, self.training.actions(), graft
+        )
+        self.actions_by_name, self.recent_menu = menus.actions_by_name, menus.recent_menu
         self.training.attach(session)
         self._module_shown(session.module_path)
         self.setWindowModified(session.dirty)
@@ -237,7 +258,7 @@ class MainWindow(QMainWindow):
     def _module_shown(self, path: list[str]) -> None:
         """The session shows another module: the scene, the breadcrumb, the inspector and the overlay follow."""
         assert self.scene is not None and self.canvas is not None
-        self.scene.show_module(path[-1])
+        self.scene.show_module()  # it reads the module from the session
         self.breadcrumb.clear()
         for i, name in enumerate(path):
             if i:
@@ -280,6 +301,9 @@ class MainWindow(QMainWindow):
             self._checked(self.scene.last_check)
 
     # files ----------------------------------------------------------------------------
+
+    def recent_paths(self) -> list[str]:
+        return self.recent.paths()
 
     def is_dirty(self) -> bool:
         return self.session is not None and self.session.dirty

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from modstudio.blocks.catalog import Catalog
-from modstudio.graph.document import Change, Document
+from modstudio.graph.document import Change
 from modstudio.graph.layout import layered_positions
 from modstudio.graph.model import Edge, ModuleDef, Node
 from modstudio.graph.ports import node_ports
@@ -20,6 +20,9 @@ from modstudio.graph.validate import check_project
 from . import theme
 from .checking import CheckResult, check_module
 from .items import EdgeItem, NodeItem
+
+if TYPE_CHECKING:
+    from modstudio.editor.session import EditorSession
 
 EdgeKey = tuple[str, str, str, str]
 _GRID = 24.0
@@ -53,11 +56,11 @@ class ModuleScene(QGraphicsScene):
     checked = Signal(object)  # CheckResult, after each round of live checking
     module_gone = Signal()  # the shown module was removed or renamed
 
-    def __init__(self, doc: Document, catalog: Catalog, parent: QObject | None = None) -> None:
+    def __init__(self, session: EditorSession, catalog: Catalog, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.doc = doc
+        self.session = session
+        self.doc = session.doc
         self.catalog = catalog
-        self.module_name = doc.project.main
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[EdgeKey, list[EdgeItem]] = {}
         self.last_check: CheckResult | None = None
@@ -67,7 +70,7 @@ class ModuleScene(QGraphicsScene):
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(0)
         self._check_timer.timeout.connect(self.check_now)
-        self._unsubscribe = doc.subscribe(self._on_change)
+        self._unsubscribe = self.doc.subscribe(self._on_change)
 
     def close(self) -> None:
         """Stop following the document; a scene on its way out says nothing more to the views."""
@@ -75,13 +78,19 @@ class ModuleScene(QGraphicsScene):
         self.blockSignals(True)
 
     @property
+    def module_name(self) -> str:
+        """The module shown: the session's (the scene keeps no copy that could disagree)."""
+        return self.session.shown_module
+
+    @property
     def module(self) -> ModuleDef:
         return self.doc.project.modules[self.module_name]
 
     # building -------------------------------------------------------------------------
 
-    def show_module(self, name: str) -> None:
-        self.module_name = name
+    def show_module(self) -> None:
+        """Draw the module the session shows now (called on the session's ``module_shown``)."""
+        name = self.module_name
         self.clear()
         self.nodes.clear()
         self.edges.clear()

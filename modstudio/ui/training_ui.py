@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QToolBar
 
+from modstudio.blocks.catalog import Catalog
 from modstudio.engine.settings import TrainSettings
 
 from .training_controller import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, TrainingController
@@ -26,9 +28,11 @@ from .usage_overlay import RoutingOverlay
 
 if TYPE_CHECKING:
     from modstudio.editor.session import EditorSession
+    from modstudio.graph.document import Operation
+    from modstudio.graph.model import Node
 
     from .items import NodeItem
-    from .main_window import MainWindow
+    from .shell import Shell
 
 PAUSE_TIPS = {  # what the Pause / Resume button does in each state
     IDLE: "Pause training (nothing is training now)",
@@ -40,20 +44,40 @@ PAUSE_TIPS = {  # what the Pause / Resume button does in each state
 }
 
 
+@dataclass
+class CanvasHooks:
+    """What training needs of the canvas shown now (the window provides it; each project gets a new canvas)."""
+
+    node_items: Callable[[], dict[str, NodeItem]]  # the node items on the canvas now, by node id (none: no project)
+    perform: Callable[[Operation], bool]  # an undoable edit of the open project
+    focus: Callable[[NodeItem], None]  # select only this item and bring it into view
+    frame_all: Callable[[], None]
+
+
 class TrainingUI(QObject):
-    """Owns the training controller and the training views of one main window."""
+    """Owns the training controller and the training views of one window: a view of the open session that asks
+    the shell for docks, a toolbar, status and reports, and draws on the canvas through :class:`CanvasHooks`."""
 
     _run_text = ""  # the run's latest news for the status bar (what started, progress or finished said)
     _run_at = ""  # where the run stands ("epoch 2 · step 7/40"; empty before its first step)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(
+        self,
+        shell: Shell,
+        catalog: Catalog,
+        canvas: CanvasHooks,
+        beside: tuple[QDockWidget, QDockWidget],
+        parent: QObject | None = None,
+    ) -> None:
+        """``beside``: the docks (right, left) whose tabs the training and runs docks join."""
+        super().__init__(parent)
         from .analysis_panel import AnalysisPanel
         from .dashboard import Dashboard
         from .runs_panel import RunsPanel
         from .training_panel import TrainingPanel
 
-        self.w = window
+        self.shell = shell
+        self.canvas = canvas
         self.session: EditorSession | None = None
         self._session_links: list[Callable[[], None]] = []
         # What the GUI asks beyond the project's own training section: the worker leaves one core to the
@@ -64,14 +88,14 @@ class TrainingUI(QObject):
         self.dashboard = Dashboard()
         self.panel = TrainingPanel()
         self.runs = RunsPanel()
-        self.analysis = AnalysisPanel(window.catalog)
+        self.analysis = AnalysisPanel(catalog)
         self.runs.setMinimumWidth(180)  # its table scrolls; the left column stays as narrow as the palette
         self.dashboard.setMinimumWidth(320)
         self.progress_label = QLabel("")
         self._analysed_run = False  # the Analysis dock shows a run's analysis, not the project's
-        window.statusBar().addPermanentWidget(self.progress_label)
+        shell.add_status_widget(self.progress_label)
         self._build_toolbar()
-        self._build_docks()
+        self._build_docks(*beside)
         self.controller.message.connect(self.on_message)
         self.controller.state_changed.connect(self._state_changed)
         self.controller.state_changed.connect(self._training_state)
@@ -84,11 +108,11 @@ class TrainingUI(QObject):
     # building ---------------------------------------------------------------------------
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Training", self.w)
+        bar = QToolBar("Training")
         bar.setObjectName("Training")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        icons = self.w.style()
+        icons = bar.style()
         self._play = icons.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
         self._pause = icons.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
         stop = icons.standardIcon(QStyle.StandardPixmap.SP_MediaStop)
@@ -97,30 +121,34 @@ class TrainingUI(QObject):
         )
         self.pause_action = self._action(bar, self._pause, "Pause", self.toggle_pause, "F6", "Pause or resume training")
         self.stop_action = self._action(bar, stop, "Stop", self.controller.stop, "Shift+F5", "Stop after this step")
-        self.w.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.shell.add_toolbar(bar)
         self.toolbar = bar
 
+    def actions(self) -> list[QAction]:
+        """Train, Pause and Stop, for the Run menu."""
+        return [self.train_action, self.pause_action, self.stop_action]
+
     def _action(self, bar: QToolBar, icon: QIcon, text: str, slot: Any, shortcut: str, tip: str) -> QAction:
-        action = QAction(icon, text, self.w)
+        action = QAction(icon, text, self)
         action.setShortcut(QKeySequence(shortcut))
         action.setToolTip(f"{tip} ({shortcut})")
         action.triggered.connect(lambda _=False: slot())
         bar.addAction(action)
         return action
 
-    def _build_docks(self) -> None:
-        w = self.w
+    def _build_docks(self, right_dock: QDockWidget, left_dock: QDockWidget) -> None:
+        shell = self.shell
         bottom, right, left = (
             Qt.DockWidgetArea.BottomDockWidgetArea,
             Qt.DockWidgetArea.RightDockWidgetArea,
             Qt.DockWidgetArea.LeftDockWidgetArea,
         )
-        self.panel_dock = w.add_dock("Training", self.panel, right, beside=w.inspector_dock)
-        self.dashboard_dock = w.add_dock("Dashboard", self.dashboard, right, beside=self.panel_dock)
-        w.inspector_dock.raise_()
-        self.runs_dock = w.add_dock("Runs", self.runs, left, beside=w.library_dock)
-        w.library_dock.raise_()
-        self.analysis_dock = w.add_dock("Analysis", self.analysis, bottom)
+        self.panel_dock = shell.add_dock("Training", self.panel, right, beside=right_dock)
+        self.dashboard_dock = shell.add_dock("Dashboard", self.dashboard, right, beside=self.panel_dock)
+        right_dock.raise_()
+        self.runs_dock = shell.add_dock("Runs", self.runs, left, beside=left_dock)
+        left_dock.raise_()
+        self.analysis_dock = shell.add_dock("Analysis", self.analysis, bottom)
         self.analysis_dock.hide()  # analysed when first shown (torch loads for it, in a thread)
         self.analysis_dock.visibilityChanged.connect(self._analysis_shown)
         self.analysis_dock.dockLocationChanged.connect(self.analysis.follow_dock_area)
@@ -132,22 +160,21 @@ class TrainingUI(QObject):
             self._analysis_sized = True  # the first time: a third of the window, the canvas keeps the rest
             from .analysis_panel import WIDE_AREAS  # loaded with the panel in __init__
 
-            if self.w.dockWidgetArea(self.analysis_dock) in WIDE_AREAS:
-                self.w.resizeDocks([self.analysis_dock], [max(260, self.w.height() // 3)], Qt.Orientation.Vertical)
-        if visible and self.w.doc is not None and not self._analysed_run:
-            self.analysis.show_project(self.w.doc.project)
+            if self.shell.dock_area(self.analysis_dock) in WIDE_AREAS:
+                height = max(260, self.shell.height() // 3)
+                self.shell.give_dock_room(self.analysis_dock, height, Qt.Orientation.Vertical)
+        if visible and self.session is not None and not self._analysed_run:
+            self.analysis.show_project(self.session.project)
 
     def docks(self) -> list[QDockWidget]:
         return [self.dashboard_dock, self.panel_dock, self.runs_dock, self.analysis_dock]
 
     def attach(self, session: EditorSession) -> None:
         """A project was loaded: point the views at its session (and follow its path and runs)."""
-        w = self.w
-        assert w.canvas is not None
         for disconnect in self._session_links:
             disconnect()
         self.session = session
-        self.panel.set_document(session.doc, w.canvas.perform, session.path)
+        self.panel.set_document(session.doc, self.canvas.perform, session.path)
         self._show_runs()
         self._session_links = [
             session.path_changed.connect(self._path_changed),
@@ -157,7 +184,7 @@ class TrainingUI(QObject):
         self._analysed_run = False
         self.reset()
         if self.analysis_dock.isVisible():
-            self.analysis.show_project(w.doc.project)
+            self.analysis.show_project(session.project)
 
     def _path_changed(self, path: Path) -> None:
         self.panel.set_project_path(path)
@@ -172,7 +199,7 @@ class TrainingUI(QObject):
         if state == IDLE and self.session is not None:
             moved = self.session.training_ended()
             if moved is not None and moved.text():
-                self.w.show_status(moved.text(), 12000)
+                self.shell.show_status(moved.text(), 12000)
 
     # training ---------------------------------------------------------------------------
 
@@ -180,21 +207,21 @@ class TrainingUI(QObject):
         """Check the settings, then start; bad settings are refused with a message, nothing starts."""
         from modstudio.engine.precheck import training_problems
 
-        w = self.w
-        if self.controller.busy or w.doc is None:
+        session = self.session
+        if self.controller.busy or session is None:
             return False
-        problems = training_problems(w.doc.project, self.settings, memory=True)  # refused before allocating
+        problems = training_problems(session.project, self.settings, memory=True)  # refused before allocating
         if problems:
-            w.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
+            self.shell.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
             return False
         self.overlay.clear(self._canvas_nodes())
         self.reset("Starting the training process…")
         self.show_dashboard()
         settings = self.settings
-        unsaved = self.session is not None and self.session.path is None and self.session.runs_root is not None
+        unsaved = session.path is None and session.runs_root is not None
         if unsaved and settings.runs_root is None:  # into the session's own folder, not the shared user data one
-            settings = dataclasses.replace(settings, runs_root=str(self.session.runs_root))
-        self.controller.start(w.doc.project, w.path, settings)
+            settings = dataclasses.replace(settings, runs_root=str(session.runs_root))
+        self.controller.start(session.project, session.path, settings)
         return True
 
     def show_dashboard(self) -> None:
@@ -203,11 +230,10 @@ class TrainingUI(QObject):
         self.dashboard_dock.raise_()
         if not self._widened:
             self._widened = True
-            wanted = max(560, min(720, self.w.width() // 2 - 120))
+            wanted = max(560, min(720, self.shell.width() // 2 - 120))
             if self.dashboard_dock.width() < wanted:
-                self.w.resizeDocks([self.dashboard_dock], [wanted], Qt.Orientation.Horizontal)
-                if self.w.canvas is not None:  # the canvas got narrower: keep the network in view
-                    QTimer.singleShot(0, self.w.canvas.frame_all)
+                self.shell.give_dock_room(self.dashboard_dock, wanted, Qt.Orientation.Horizontal)
+                QTimer.singleShot(0, self.canvas.frame_all)  # the canvas got narrower: keep the network in view
 
     def reset(self, status: str = "No training yet") -> None:
         """The last run's curves, routing, warnings and test accuracy go (a live run keeps its views)."""
@@ -270,8 +296,8 @@ class TrainingUI(QObject):
             self.refresh_overlay()
         elif kind == "error":
             text = message.get("message", "training failed")
-            self.w.show_status(f"Training failed: {text}", 15000)
-            QTimer.singleShot(0, lambda: self.w.report("Training failed", text))
+            self.shell.show_status(f"Training failed: {text}", 15000)
+            QTimer.singleShot(0, lambda: self.shell.report("Training failed", text))
         elif kind == "finished":
             self._run_text = self._finished_text(message)
             self.progress_label.setText(self._progress_text())
@@ -290,42 +316,45 @@ class TrainingUI(QObject):
 
     def _canvas_nodes(self) -> list[NodeItem]:
         """The node items on the canvas now (none while no project is shown)."""
-        return [] if self.w.scene is None else list(self.w.scene.nodes.values())
+        return list(self.canvas.node_items().values())
+
+    def _shown_nodes(self) -> list[Node]:
+        """The nodes of the module the session shows (none before a project is attached)."""
+        if self.session is None:
+            return []
+        module = self.session.project.modules.get(self.session.shown_module)
+        return list(module.nodes) if module is not None else []
 
     def refresh_overlay(self) -> None:
-        scene = self.w.scene
-        if scene is None:
-            return
-        by_name = {node.name: scene.nodes[node.id] for node in scene.module.nodes if node.id in scene.nodes}
-        self.overlay.apply(by_name)
+        items = self.canvas.node_items()
+        self.overlay.apply({node.name: items[node.id] for node in self._shown_nodes() if node.id in items})
 
     # selecting, runs ----------------------------------------------------------------------
 
     def select_node(self, path: str) -> None:
         """Select the node a probe path or warning names (looking in the main module if needed)."""
-        w = self.w
-        if w.scene is None or w.doc is None or not path:
+        session = self.session
+        if session is None or not path:
             return
-        name = path.split(".")[0] if w.module_path == [w.doc.project.main] else path.rsplit(".", 1)[-1]
-        node = next((n for n in w.scene.module.nodes if n.name == name), None)
-        if node is None and w.module_path != [w.doc.project.main]:
-            w.show_module([w.doc.project.main])
+        main = [session.project.main]
+        name = path.split(".")[0] if session.module_path == main else path.rsplit(".", 1)[-1]
+        node = next((n for n in self._shown_nodes() if n.name == name), None)
+        if node is None and session.module_path != main:
+            session.show_module(main)  # the canvas follows the session's event
             name = path.split(".")[0]
-            node = next((n for n in w.scene.module.nodes if n.name == name), None)
-        if node is None or node.id not in w.scene.nodes:
-            return
-        w.scene.clearSelection()
-        item = w.scene.nodes[node.id]
-        item.setSelected(True)
-        if w.canvas is not None:
-            w.canvas.centerOn(item)
+            node = next((n for n in self._shown_nodes() if n.name == name), None)
+        items = self.canvas.node_items()
+        if node is not None and node.id in items:
+            self.canvas.focus(items[node.id])
 
     def _gone(self, *folders: Path) -> bool:
         """A run folder moved or deleted since the list was read: say so and read the list again."""
         missing = [f for f in folders if not f.is_dir()]
         if missing:
             self.runs.refresh()
-            self.w.report("Run not found", f"{missing[0]} is gone (moved or deleted); the Runs list was read again.")
+            self.shell.report(
+                "Run not found", f"{missing[0]} is gone (moved or deleted); the Runs list was read again."
+            )
         return bool(missing)
 
     def open_run(self, folder: Path) -> None:
@@ -353,21 +382,21 @@ class TrainingUI(QObject):
         """The run's best weights become the project's starting weights (undoable)."""
         from modstudio.graph.graft import SetInitWeights
 
-        w = self.w
-        if self._gone(folder):
+        if self._gone(folder) or self.session is None:
             return
         weights = folder / "best.safetensors"
         if not weights.exists():
             weights = folder / "last.safetensors"
-        if not weights.exists() or w.canvas is None:
-            w.report("No weights", f"{folder} holds no saved weights")
+        if not weights.exists():
+            self.shell.report("No weights", f"{folder} holds no saved weights")
             return
         reference = str(weights)
-        if w.path is not None:
+        path = self.session.path
+        if path is not None:
             with contextlib.suppress(ValueError):
-                reference = str(weights.relative_to(w.path.parent))
-        w.canvas.perform(SetInitWeights(reference))
-        w.show_status(f"The next training starts from {reference}", 8000)
+                reference = str(weights.relative_to(path.parent))
+        self.canvas.perform(SetInitWeights(reference))
+        self.shell.show_status(f"The next training starts from {reference}", 8000)
 
 
-__all__ = ["TrainingUI"]
+__all__ = ["CanvasHooks", "TrainingUI"]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modstudio.editor.session import EditorSession
 
@@ -18,6 +19,12 @@ from .commands import UndoStack
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel
 from .scene import ModuleScene
+from .training_ui import CanvasHooks
+
+if TYPE_CHECKING:
+    from modstudio.graph.document import Operation
+
+    from .items import NodeItem
 
 
 @dataclass
@@ -47,6 +54,32 @@ class Views:
             self.library.close_document()
             for widget in (self.canvas, self.inspector, self.library, self.stack, self.scene):
                 widget.deleteLater()
+
+
+def canvas_hooks(shown: Callable[[], Views | None]) -> CanvasHooks:
+    """What training draws on and does to the canvas of the views ``shown()`` returns (None: no project yet)."""
+
+    def node_items() -> dict[str, NodeItem]:
+        views = shown()
+        return dict(views.scene.nodes) if views is not None else {}
+
+    def perform(op: Operation) -> bool:
+        views = shown()
+        return views is not None and views.canvas.perform(op)
+
+    def focus(item: NodeItem) -> None:
+        views = shown()
+        if views is not None:
+            views.scene.clearSelection()
+            item.setSelected(True)
+            views.canvas.centerOn(item)
+
+    def frame_all() -> None:
+        views = shown()
+        if views is not None:
+            views.canvas.frame_all()
+
+    return CanvasHooks(node_items, perform, focus, frame_all)
 
 
 _made = itertools.count(1)

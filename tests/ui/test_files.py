@@ -113,7 +113,7 @@ def test_opened_and_saved_files_are_listed_newest_first_in_open_recent(window, t
     for path in (first, second):
         window.save_to(path)
     window.open_path(first)
-    fill_recent(window)
+    fill_recent(window.recent_menu, window)
     listed = [a.text() for a in window.recent_menu.actions()]
     assert listed[:2] == [str(first.resolve()), str(second.resolve())]
     window.recent_menu.actions()[1].trigger()

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QFontInfo
 
 from modstudio.blocks import default_catalog
-from modstudio.graph.document import Document
+from modstudio.editor.session import EditorSession
 from modstudio.library import load_template, templates
 from modstudio.ui.app import create_app
 from modstudio.ui.canvas import READABLE_TITLE_PX, Canvas, readable_zoom
@@ -24,9 +24,9 @@ def canvas_on(qtbot):  # type: ignore[no-untyped-def]
     def make(name: str) -> Canvas:
         create_app()
         catalog = default_catalog()
-        doc = Document(load_template(name, catalog), catalog)
-        scenes.append(ModuleScene(doc, catalog))
-        view = Canvas(UndoStack(doc), scenes[-1])
+        session = EditorSession.of_project(load_template(name, catalog), catalog)
+        scenes.append(ModuleScene(session, catalog))
+        view = Canvas(UndoStack(session), scenes[-1])
         qtbot.addWidget(view)
         view.resize(900, 600)
         view.show()
@@ -47,11 +47,17 @@ def test_readable_zoom_makes_titles_nine_pixels_high() -> None:
     assert QFontInfo(title_font()).pixelSize() * readable_zoom() == pytest.approx(READABLE_TITLE_PX)
 
 
+def show(canvas: Canvas, module: str) -> None:
+    """The session shows ``module``; the scene draws what the session shows."""
+    canvas.module_scene.session.open_module(module)
+    canvas.module_scene.show_module()
+
+
 @pytest.mark.parametrize("name", [t.name for t in templates()])
 def test_framing_every_module_of_a_template_stays_readable_and_shows_its_input(canvas_on, name: str) -> None:
     canvas = canvas_on(name)
     for module_name, module in canvas.stack.doc.project.modules.items():
-        canvas.module_scene.show_module(module_name)
+        show(canvas, module_name)
         canvas.frame_all()
         zoom = canvas.transform().m11()
         assert zoom >= readable_zoom() - 1e-9, f"{name}/{module_name}: zoom {zoom:.2f}"
@@ -63,12 +69,12 @@ def test_framing_every_module_of_a_template_stays_readable_and_shows_its_input(c
 
 def test_a_small_graph_is_framed_whole_and_a_long_one_from_its_input(canvas_on) -> None:
     canvas = canvas_on("moe_2d")  # 3 nodes in a row: all in view, enlarged
-    canvas.module_scene.show_module("main")
+    show(canvas, "main")
     canvas.frame_all()
     assert readable_zoom() < canvas.transform().m11() <= 1.2
     assert all(visible(canvas).contains(item.sceneBoundingRect()) for item in canvas.module_scene.nodes.values())
     canvas = canvas_on("resnet18")  # 16 nodes in a row: too long to read whole
-    canvas.module_scene.show_module("main")
+    show(canvas, "main")
     canvas.frame_all()
     assert canvas.transform().m11() == pytest.approx(readable_zoom())
     module = canvas.module_scene.module

@@ -195,3 +195,12 @@ def test_opening_another_project_with_a_node_selected_leaves_no_view_behind(wind
     assert window.reported == []
     scenes = [child for child in window.children() if type(child).__name__ == "ModuleScene"]
     assert scenes == [window.scene]
+
+
+def test_the_scene_keeps_no_copy_of_the_shown_module(window) -> None:
+    window.load(load_template("moe_2d", window.catalog))
+    window.session.show_module(["main", "Expert"])
+    assert window.scene.module_name == window.canvas.module_name == "Expert"
+    assert {n.id for n in window.session.project.modules["Expert"].nodes} == set(window.scene.nodes)
+    with pytest.raises(AttributeError):
+        window.scene.module_name = "main"  # read-only: the session says which module is shown
