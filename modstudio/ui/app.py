@@ -21,11 +21,13 @@ from . import theme
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    existing = QApplication.instance()
+    app = existing or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("ModStudio")
     app.setOrganizationName("ModStudio")
-    app.setStyle("Fusion")
-    app.setStyleSheet(theme.STYLE_SHEET)
+    if existing is None or app.styleSheet() != theme.STYLE_SHEET:  # setting them again re-polishes every widget
+        app.setStyle("Fusion")
+        app.setStyleSheet(theme.STYLE_SHEET)
     return app  # type: ignore[return-value]
 
 

@@ -43,7 +43,11 @@ from .dialogs import dialog_folder, remember_folder
 from .runs_panel import run_cell
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from collections.abc import Callable
+
+    from modstudio.graph.document import Operation
+
+    from .shell import Shell
 
 ERROR_STYLE = "color: #c0392b;"
 RUN_COLUMNS = ("run", "status", "test result")
@@ -51,9 +55,14 @@ GRAFT_FOLDER = "graft_folder"  # QSettings key: where the last project to graft 
 
 
 class GraftDialog(QDialog):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window_ = window
+    """A view of the open session: it asks the shell (folders, status) and edits through ``perform`` (the undo
+    stack's, which raises OperationError when refused); ``selected_ids`` are the nodes selected on the canvas."""
+
+    def __init__(
+        self, shell: Shell, selected_ids: Callable[[], list[str]], perform: Callable[[Operation], object]
+    ) -> None:
+        super().__init__(shell.window())
+        self.shell, self.selected_ids, self.perform = shell, selected_ids, perform
         self.source: Project | None = None
         self.source_file: Path | None = None
         self.setWindowTitle("Graft Module from a Run")
@@ -102,12 +111,13 @@ class GraftDialog(QDialog):
     # the other project ------------------------------------------------------------------
 
     def browse(self) -> None:
-        start = str(dialog_folder(self.window_.settings, GRAFT_FOLDER, self.window_.path))
+        session = self.shell.session
+        start = str(dialog_folder(self.shell.settings, GRAFT_FOLDER, session.path if session else None))
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Project to graft from", start, f"ModStudio projects (*{PROJECT_SUFFIX})"
         )
         if chosen:
-            remember_folder(self.window_.settings, Path(chosen).parent, GRAFT_FOLDER)
+            remember_folder(self.shell.settings, Path(chosen).parent, GRAFT_FOLDER)
             self.path.setText(chosen)
             self.choose_source(chosen)
 
@@ -124,7 +134,7 @@ class GraftDialog(QDialog):
         self.module.clear()
         file = Path(path).expanduser().resolve()
         try:
-            source = load_project(file, self.window_.catalog)
+            source = load_project(file, self.shell.catalog)
         except ProjectError as exc:
             self._update_button()
             problems = "; ".join(str(p) for p in exc.problems)
@@ -159,13 +169,11 @@ class GraftDialog(QDialog):
         return None if item is None else item.data(0, Qt.ItemDataRole.UserRole)
 
     def _selected_node_name(self) -> str | None:
-        w = self.window_
-        if w.canvas is None or w.doc is None:
+        session = self.shell.session
+        ids = self.selected_ids()
+        if session is None or len(ids) != 1:
             return None
-        ids = w.canvas.selected_node_ids()
-        if len(ids) != 1:
-            return None
-        node = w.doc.module(w.session.shown_module).find(ids[0])
+        node = session.doc.module(session.shown_module).find(ids[0])
         return None if node is None else node.name
 
     def _update_button(self) -> None:
@@ -189,10 +197,10 @@ class GraftDialog(QDialog):
 
     def start(self) -> None:
         """Plan the graft in a thread on a copy of the project; apply it here when it is ready."""
-        w = self.window_
-        if w.doc is None or w.canvas is None:
+        session = self.shell.session
+        if session is None:
             return
-        if w.path is None:
+        if session.path is None:
             self._error(
                 "Save this project first: the grafted weights are referred to relative to the project's folder."
             )
@@ -202,9 +210,9 @@ class GraftDialog(QDialog):
             self._error("Choose the other project, one of its runs and the module to graft.")
             return
         replace = self.replace_name if self.replace.isVisible() and self.replace.isChecked() else None
-        doc, catalog = w.doc, w.catalog
-        into = w.session.shown_module
-        args = (copy.deepcopy(doc.project), self.source, self.source_file, run, module, w.path.parent, catalog)
+        doc, catalog = session.doc, self.shell.catalog
+        into = session.shown_module
+        args = (copy.deepcopy(doc.project), self.source, self.source_file, run, module, session.path.parent, catalog)
         options = {"frozen": self.frozen.isChecked(), "into": into, "replace": replace}
         self.graft_button.setEnabled(False)
         self._say(f"Reading the weights of '{module}' from {Path(run).name} and checking that they fit…")
@@ -212,7 +220,6 @@ class GraftDialog(QDialog):
 
     def _finished(self, doc: Any, outcome: Any) -> None:
         self._update_button()
-        w = self.window_
         if isinstance(outcome, Exception):  # not a GraftError: still a sentence, never a traceback
             self._error(f"Could not graft: {type(outcome).__name__}: {outcome}")
             return
@@ -220,16 +227,16 @@ class GraftDialog(QDialog):
         if not ok:
             self._error(f"Could not graft: {result}")
             return
-        if w.doc is not doc or w.stack is None:
+        if self.shell.session is None or self.shell.session.doc is not doc:
             self._error("Could not graft: another project was opened meanwhile.")
             return
         op, note = result
         try:
-            w.stack.perform(op)
+            self.perform(op)
         except OperationError as exc:
             self._error(f"Could not graft: {exc}")
             return
-        w.show_status(note[:1].upper() + note[1:], 15000)
+        self.shell.show_status(note[:1].upper() + note[1:], 15000)
         self.accept()
 
 
@@ -244,9 +251,11 @@ def _plan(args: tuple, options: dict[str, Any]) -> tuple[bool, Any]:
     return True, (plan.op, plan.note)
 
 
-def show_graft_dialog(window: MainWindow) -> GraftDialog:
+def show_graft_dialog(
+    shell: Shell, selected_ids: Callable[[], list[str]], perform: Callable[[Operation], object]
+) -> GraftDialog:
     """Open the dialog without a nested event loop (``open``, not ``exec``: qasync-safe)."""
-    dialog = GraftDialog(window)
+    dialog = GraftDialog(shell, selected_ids, perform)
     dialog.open()
     return dialog
 

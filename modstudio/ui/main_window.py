@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.autosave.timeout.connect(self.save_recovery)
         self.autosave.start()
         self.actions_by_name: dict[str, QAction] = {}
+        self.open_graft_dialog: Callable[[], object] = lambda: None  # set for each project shown
         from .training_ui import TrainingUI
 
         hooks = canvas_hooks(lambda: self._views)  # whichever project's canvas is shown when training asks
@@ -230,11 +231,12 @@ class MainWindow(QMainWindow):
         self.count_label.setText("parameters: …")
         docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks())
         toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
-        graft = functools.partial(show_graft_dialog, self)  # the graft dialog still takes the window
+        graft = functools.partial(show_graft_dialog, self, views.canvas.selected_node_ids, views.stack.perform)
         menus = build_menus(
             self, self.menuBar(), session, views.canvas, views.stack, toggles, self.training.actions(), graft
         )
         self.actions_by_name, self.recent_menu = menus.actions_by_name, menus.recent_menu
+        self.open_graft_dialog = graft  # File > Graft Module from a Run…
         self.training.attach(session)
         self._module_shown(session.module_path)
         self.setWindowModified(session.dirty)

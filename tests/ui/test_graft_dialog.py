@@ -13,7 +13,7 @@ from modstudio.engine.train import Trainer
 from modstudio.graph.builder import ProjectBuilder
 from modstudio.graph.io import save_project
 from modstudio.graph.model import DataSection, TrainingSection
-from modstudio.ui.graft_dialog import ERROR_STYLE, show_graft_dialog
+from modstudio.ui.graft_dialog import ERROR_STYLE
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_grafting_a_trained_module_replaces_the_selected_node_and_undo_removes_i
     assert window.actions_by_name["graft"].text() == "&Graft Module from a Run…"
     assert window.save_to(tmp_path / "mine.msproj")
     select_node(window, "fc1")
-    dialog = show_graft_dialog(window)
+    dialog = window.open_graft_dialog()
     assert dialog.replace.isVisible() and "'fc1'" in dialog.replace.text()
     assert dialog.choose_source(source_file)
     assert [dialog.module.itemText(i) for i in range(dialog.module.count())] == ["Block"]
@@ -85,7 +85,7 @@ def test_grafting_a_trained_module_replaces_the_selected_node_and_undo_removes_i
 def test_an_unsaved_project_is_refused_with_a_sentence_and_nothing_changes(window, qtbot, source_file) -> None:
     before = window.stack.count()
     modules = set(window.doc.project.modules)
-    dialog = show_graft_dialog(window)
+    dialog = window.open_graft_dialog()
     assert not dialog.replace.isVisible()  # nothing selected on the canvas
     assert dialog.choose_source(source_file)
     dialog.graft_button.click()
@@ -100,7 +100,7 @@ def test_a_bad_source_file_is_named_in_the_dialog_and_nothing_changes(window, tm
     before = window.stack.count()
     bad = tmp_path / "bad.msproj"
     bad.write_text("{ not json")
-    dialog = show_graft_dialog(window)
+    dialog = window.open_graft_dialog()
     assert not dialog.choose_source(bad)
     assert dialog.is_error() and "bad.msproj cannot be used" in dialog.note.text()
     assert not dialog.graft_button.isEnabled() and dialog.module.count() == 0
@@ -114,7 +114,7 @@ def test_a_graft_that_does_not_fit_is_said_in_red_and_nothing_changes(window, qt
     assert window.save_to(tmp_path / "mine.msproj")
     select_node(window, "fc2")  # its input has 64 features; the trained Block takes 2
     before = window.stack.count()
-    dialog = show_graft_dialog(window)
+    dialog = window.open_graft_dialog()
     assert dialog.choose_source(source_file)
     dialog.replace.setChecked(True)
     dialog.graft_button.click()
