@@ -6,11 +6,6 @@ A second test drives the same path with a real mouse under X11 (xdotool), where 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,13 +18,12 @@ from modstudio.ui import menus
 from modstudio.ui.export_dialog import show_export_dialog
 from modstudio.ui.files import default_project
 from modstudio.ui.main_window import MainWindow
-from modstudio.ui.preflight import display_problem, reachable
 from modstudio.ui.usage_overlay import bars_of
 
 from .test_training_gui import loop, until  # noqa: F401 (loop is a fixture)
+from .x11 import AVAILABLE, NOT_AVAILABLE, prelude, run_driver
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def small_default_project():
@@ -124,39 +118,12 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
     assert w.reported == []
 
 
-DRIVER = r"""
-import subprocess, sys, time
-from modstudio.blocks import default_catalog
+DRIVER = (
+    prelude("moe_2d")
+    + r"""
 from modstudio.graph.io import save_project
-from modstudio.ui.app import create_app
-from modstudio.ui.files import default_project
-from modstudio.ui.main_window import MainWindow
 from modstudio.ui.usage_overlay import bars_of
 
-app = create_app([])
-catalog = default_catalog()
-w = MainWindow(catalog)
-w.ask = lambda *args: True
-w.choose = lambda *args, **kwargs: "Discard"
-w.load(default_project(catalog))
-w.setGeometry(0, 0, 1440, 860)
-w.show()
-
-def settle(seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-def xdotool(script):
-    proc = subprocess.Popen("xdotool " + script, shell=True)
-    end = time.monotonic() + 10
-    while proc.poll() is None and time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-    settle(0.5)
-
-settle(1.0)
 main = w.doc.project.main
 moe = w.doc.project.modules[main].node_named("moe")
 report = {"type": "routing", "kind": "train", "step": 5, "epoch": 1,
@@ -180,27 +147,12 @@ print("opened", w.open_path(other), w.windowTitle())
 w.session.mark_saved()
 w.close()
 """
+)
 
 
-@pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool")
+@pytest.mark.skipif(not AVAILABLE, reason=NOT_AVAILABLE)
 def test_first_hour_with_a_real_mouse_under_x11(tmp_path: Path) -> None:
-    display = f":{80 + os.getpid() % 9}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1440x860x24", "-nolisten", "tcp"])
-    try:
-        deadline = time.monotonic() + 15
-        while not reachable(display) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(tmp_path)}
-        problem = display_problem(env)
-        if problem is not None:  # the machine, not ModStudio: Qt's X11 libraries or the X server
-            pytest.skip(f"Qt cannot use X11 here: {problem}")
-        other = tmp_path / "other.msproj"
-        result = subprocess.run(
-            [sys.executable, "-c", DRIVER, str(other)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    result = run_driver(DRIVER, tmp_path, str(tmp_path / "other.msproj"))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "already deleted" not in result.stderr, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
