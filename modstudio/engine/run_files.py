@@ -173,24 +173,43 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def damaged_files(folder: Path, metrics: bool = True) -> list[str]:
-    """What is wrong with a run folder's files, one line each, reading only JSON and weight headers (cheap
-    enough for the runs list; ``metrics``: read ``metrics.jsonl`` too). A missing file is not damage: a run
-    writes its files as it goes."""
-    folder = Path(folder)
+JSON_FILES = ("project.msproj", "run.json", "optimizer.json")
+WEIGHT_FILES = ("best.safetensors", "last.safetensors", "optimizer.safetensors")
+
+
+def read_json_files(folder: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The run's JSON files that are there, each parsed once (by file name), and what is wrong with the others."""
+    objects: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    for name in ("project.msproj", "run.json", "optimizer.json"):
+    for name in JSON_FILES:
         if (folder / name).exists():
             try:
-                read_json_object(folder / name, f"{name} (the run's snapshot)" if name == "project.msproj" else name)
+                objects[name] = read_json_object(
+                    folder / name, f"{name} (the run's snapshot)" if name == "project.msproj" else name
+                )
             except RunFileError as exc:
                 problems.append(exc.message)
-    if metrics:
-        problems += read_json_lines(folder / "metrics.jsonl").problems
-    for name in ("best.safetensors", "last.safetensors", "optimizer.safetensors"):
+    return objects, problems
+
+
+def damaged_weights(folder: Path) -> list[str]:
+    """What is wrong with the run's weight files that are there (their headers only)."""
+    problems: list[str] = []
+    for name in WEIGHT_FILES:
         if (folder / name).exists():
             try:
                 check_safetensors(folder / name)
             except RunFileError as exc:
                 problems.append(exc.message)
     return problems
+
+
+def damaged_files(folder: Path, metrics: bool = True) -> list[str]:
+    """What is wrong with a run folder's files, one line each, reading only JSON and weight headers (cheap
+    enough for the runs list; ``metrics``: read ``metrics.jsonl`` too). A missing file is not damage: a run
+    writes its files as it goes."""
+    folder = Path(folder)
+    problems = read_json_files(folder)[1]
+    if metrics:
+        problems += read_json_lines(folder / "metrics.jsonl").problems
+    return problems + damaged_weights(folder)

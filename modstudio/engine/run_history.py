@@ -10,8 +10,6 @@ all of these and says what it found.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -105,11 +103,9 @@ def read_run(folder: Path, now: float | None = None) -> RunRecord:
     metrics = lines.records
     epochs = [m for m in metrics if m.get("type") == "epoch"]
     test = next((m for m in reversed(metrics) if m.get("type") == "test"), None)
-    problems = lines.problems + run_files.damaged_files(folder, metrics=False)
-    info: dict[str, Any] = {}
-    if (folder / "run.json").exists():
-        with contextlib.suppress(run_files.RunFileError):  # damage is in ``problems``
-            info = run_files.read_json_object(folder / "run.json")
+    objects, damaged = run_files.read_json_files(folder)  # each read once: the checks and the record use them
+    problems = lines.problems + damaged + run_files.damaged_weights(folder)
+    info = objects.get("run.json", {})
     error = _joined(problems)
     summary = {**(test or {}), **info}
     status = "unreadable" if error else _status(folder, summary, now)
@@ -120,7 +116,7 @@ def read_run(folder: Path, now: float | None = None) -> RunRecord:
         done = _int(epochs[-1].get("epoch")) if epochs else 0
     planned = _int(epochs[-1].get("epochs")) if epochs else None
     metric, value = _test_value(summary)
-    dataset = str(summary.get("dataset") or _project_dataset(folder))
+    dataset = str(summary.get("dataset") or _project_dataset(objects.get("project.msproj")))
     seconds = _float(summary.get("seconds"))
     if seconds is None and epochs:
         seconds = sum(_float(e.get("seconds")) or 0.0 for e in epochs)
@@ -167,12 +163,11 @@ def _test_value(summary: dict[str, Any]) -> tuple[str | None, float | None]:
     return ("accuracy" if task == "classification" else "r2" if task == "regression" else None), None
 
 
-def _project_dataset(folder: Path) -> str:
+def _project_dataset(project: dict[str, Any] | None) -> str:
     """The dataset named in the run's copy of the project (plain JSON: no validation needed to show it)."""
     try:
-        data = json.loads((folder / "project.msproj").read_text(encoding="utf-8"))
-        return str(data["data"]["dataset"])
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
+        return str(project["data"]["dataset"])  # type: ignore[index]
+    except (KeyError, TypeError):
         return ""
 
 
