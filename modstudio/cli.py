@@ -205,9 +205,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.shuffles < 1:
         print(f"error: --shuffles must be at least 1, not {args.shuffles}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not Path(args.file).is_file():
-        print(f"error: {args.file} does not exist", file=sys.stderr)
-        return EXIT_BAD_INPUT
     try:
         run = find_run(Path(args.file).resolve(), args.run_folder)
         analysis = analyze_run(run, _catalog(), shuffles=args.shuffles, seed=args.seed)
@@ -330,10 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def launch_gui(path: str | None) -> int:
-    """Open the editor; Qt is imported only here, so headless commands never load it."""
-    if path is not None and not Path(path).exists():
-        print(f"error: {path} does not exist", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    """Open the editor (``path`` checked by :func:`unreadable_file` first); Qt is imported only here, so
+    headless commands never load it."""
     from modstudio.ui.preflight import display_problem
 
     problem = display_problem()
