@@ -15,9 +15,7 @@ from modstudio.blocks.catalog import Catalog
 from modstudio.graph.io import save_project
 from modstudio.graph.layout import layered_positions, missing_positions
 from modstudio.graph.model import Project
-from modstudio.graph.problems import Problem
 from modstudio.graph.repair import LenientLoad, load_leniently
-from modstudio.graph.validate import check_project
 
 DEFAULT_TEMPLATE = "moe_2d"  # what `modstudio` opens when started without a file
 MAX_RECENT = 8
@@ -86,11 +84,6 @@ def after_opening(opened: LenientLoad, report: Callable[[str, str], None], mark_
         report("Opened with problems", text)
     else:  # opened at start-up: say it over the window, once it is on screen
         QTimer.singleShot(0, lambda: report("Opened with problems", text))
-
-
-def problems_left(project: Project, catalog: Catalog) -> list[Problem]:
-    """What the strict load would still refuse in ``project`` (told after saving it)."""
-    return check_project(project, catalog)
 
 
 def default_project(catalog: Catalog, template: str = DEFAULT_TEMPLATE) -> Project:

@@ -18,12 +18,13 @@ from modstudio.editor.session import EditorSession
 from modstudio.graph.document import Document
 from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.model import Project
+from modstudio.graph.validate import check_project
 
 from .canvas import Canvas
 from .checking import CheckResult
 from .commands import UndoStack
 from .dialogs import choose_with_a_dialog, remember_folder
-from .files import RecentFiles, clear_recovery, problems_left, write_recovery
+from .files import RecentFiles, clear_recovery, write_recovery
 from .graft_dialog import show_graft_dialog
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel, library_import_ops
@@ -350,7 +351,7 @@ class MainWindow(QMainWindow):
         remember_folder(self.settings, path.parent)
         clear_recovery()
         self._update_title()
-        left = len(problems_left(self.doc.project, self.catalog))
+        left = len(check_project(self.doc.project, self.catalog))  # what the strict load would still refuse
         still = f"; it still has {left} problem{'s' if left != 1 else ''} (marked red)" if left else ""
         moved_text = moved.text() if moved is not None else ""
         self.statusBar().showMessage(f"Saved {path}{still}" + (f". {moved_text}" if moved_text else ""), 12000)
