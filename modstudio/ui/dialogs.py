@@ -66,6 +66,22 @@ def show_bad_file(parent: QWidget | None, error: ProjectError) -> None:
     box.exec()
 
 
+def ask_with_a_dialog(parent: QWidget | None, title: str, text: str) -> bool:
+    """A yes-or-no question; True for Yes."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, buttons) == QMessageBox.StandardButton.Yes
+
+
+def warn_with_a_dialog(parent: QWidget | None, title: str, text: str) -> None:
+    """Something went wrong: a warning icon."""
+    QMessageBox.warning(parent, title, text)
+
+
+def inform_with_a_dialog(parent: QWidget | None, title: str, text: str) -> None:
+    """Good news: an information icon, not a warning."""
+    QMessageBox.information(parent, title, text)
+
+
 def choose_with_a_dialog(parent: QWidget | None, title: str, text: str, options: list[str]) -> str:
     """Ask with named buttons: the first is the default, the last answers Escape (and closing the box)."""
     box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)

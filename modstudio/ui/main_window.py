@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QVBoxLayout, QWidget
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.editor.session import EditorSession
@@ -23,7 +23,13 @@ from modstudio.graph.validate import check_project
 from .canvas import Canvas
 from .checking import CheckResult
 from .commands import UndoStack
-from .dialogs import choose_with_a_dialog, remember_folder
+from .dialogs import (
+    ask_with_a_dialog,
+    choose_with_a_dialog,
+    inform_with_a_dialog,
+    remember_folder,
+    warn_with_a_dialog,
+)
 from .files import RecentFiles, clear_recovery, write_recovery
 from .graft_dialog import show_graft_dialog
 from .inspector import Inspector
@@ -52,10 +58,10 @@ class MainWindow(QMainWindow):
         self.session: EditorSession | None = None
         self._views: Views | None = None
         # Questions and reports go through these, so tests can answer them.
-        self.ask: Callable[[str, str], bool] = self._ask
-        self.choose: Callable[[str, str, list[str]], str] = self._choose
-        self.report: Callable[[str, str], None] = self._report
-        self.inform: Callable[[str, str], None] = self._inform
+        self.ask: Callable[[str, str], bool] = functools.partial(ask_with_a_dialog, self)
+        self.choose: Callable[[str, str, list[str]], str] = functools.partial(choose_with_a_dialog, self)
+        self.report: Callable[[str, str], None] = functools.partial(warn_with_a_dialog, self)
+        self.inform: Callable[[str, str], None] = functools.partial(inform_with_a_dialog, self)
         self.resize(1400, 860)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -385,23 +391,3 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
-
-    # dialogs --------------------------------------------------------------------------
-
-    def _ask(self, title: str, text: str) -> bool:
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        return QMessageBox.question(self, title, text, buttons) == QMessageBox.StandardButton.Yes
-
-    def _choose(self, title: str, text: str, options: list[str]) -> str:
-        """A question with named answers (the first is the default, the last is Escape); returns the one chosen."""
-        return choose_with_a_dialog(self, title, text, options)
-
-    def _report(self, title: str, text: str) -> None:
-        QMessageBox.warning(self, title, text)
-
-    def _inform(self, title: str, text: str) -> None:
-        """Good news: an information icon, not a warning."""
-        QMessageBox.information(self, title, text)
-
-
-__all__ = ["MainWindow"]
