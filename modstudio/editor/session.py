@@ -25,8 +25,6 @@ from modstudio.graph.schema import BlockCatalog
 
 from .events import Event
 
-WEIGHT_FILES = ("best.safetensors", "last.safetensors")
-
 
 class SessionHistory(History):
     """The headless undo history, with its position (``index``) and the saved point."""
@@ -219,11 +217,7 @@ class EditorSession:
 
     def latest_weights(self) -> Path | None:
         """The best (else last) weights of the newest run that saved any; None when no run did."""
-        for record in self.runs():
-            for name in WEIGHT_FILES:
-                if (record.folder / name).is_file():
-                    return record.folder / name
-        return None
+        return next((record.weights_file for record in self.runs() if record.weights_file is not None), None)
 
     def training_started(self, folder: str | Path | None) -> None:
         self.current_run = Path(folder) if folder else None

@@ -46,8 +46,18 @@ class RunRecord:
         return self.folder.name
 
     @property
+    def weights_file(self) -> Path | None:
+        """The run's best weights, else its last ones; None when it saved none."""
+        return weights_of(self.folder)
+
+    @property
     def has_weights(self) -> bool:
-        return (self.folder / "best.safetensors").exists() or (self.folder / "last.safetensors").exists()
+        return self.weights_file is not None
+
+
+def weights_of(folder: Path) -> Path | None:
+    """A run folder's best weights, else its last ones; None when it saved none."""
+    return next((folder / name for name in ("best.safetensors", "last.safetensors") if (folder / name).is_file()), None)
 
 
 def runs_root_of(project_path: Path | None) -> Path:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from modstudio.editor.session import WEIGHT_FILES
 from modstudio.graph.model import Project
 
 from .background import Background
@@ -97,7 +96,7 @@ class ExportDialog(QDialog):
         """The best (else last) weights of each run of the project, the latest first and chosen; then fresh weights."""
         session = self.shell.session
         for record in session.runs() if session is not None else []:
-            weights = next((record.folder / n for n in WEIGHT_FILES if (record.folder / n).is_file()), None)
+            weights = record.weights_file
             if weights is not None:
                 result = run_cell(record, "test result")
                 kind = "best" if weights.name.startswith("best") else "last"

@@ -380,14 +380,13 @@ class TrainingUI(QObject):
 
     def load_weights(self, folder: Path) -> None:
         """The run's best weights become the project's starting weights (undoable)."""
+        from modstudio.engine.run_history import weights_of
         from modstudio.graph.graft import SetInitWeights
 
         if self._gone(folder) or self.session is None:
             return
-        weights = folder / "best.safetensors"
-        if not weights.exists():
-            weights = folder / "last.safetensors"
-        if not weights.exists():
+        weights = weights_of(folder)
+        if weights is None:
             self.shell.report("No weights", f"{folder} holds no saved weights")
             return
         reference = str(weights)

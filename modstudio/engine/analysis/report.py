@@ -21,7 +21,7 @@ from modstudio.compile.graphnet import CompileError, GraphNet, build_on_meta
 from modstudio.compile.weights import fit_problems
 from modstudio.engine.errors import EngineError
 from modstudio.engine.run_files import RunFileError, damaged_files
-from modstudio.engine.run_history import ANALYSIS_FILE, read_analysis
+from modstudio.engine.run_history import ANALYSIS_FILE, read_analysis, weights_of
 from modstudio.engine.runs import RUNS_SUFFIX, RunFolder, default_runs_root, jsonable
 from modstudio.graph.io import write_atomic
 from modstudio.graph.model import Project
@@ -41,7 +41,7 @@ def find_run(project_file: Path | None, run: str) -> Path:
     root = default_runs_root(project_file) if project_file is not None else None
     if root is None or not root.is_dir():
         raise EngineError(f"there are no runs yet: {root} does not exist (train the project first)", "settings")
-    runs = sorted(p for p in root.iterdir() if (p / "best.safetensors").is_file() or (p / "last.safetensors").is_file())
+    runs = sorted(p for p in root.iterdir() if weights_of(p) is not None)
     if not runs:
         raise EngineError(f"no run in {root} has saved weights yet", "settings")
     return runs[-1]
