@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, QTimer
-from PySide6.QtWidgets import QApplication, QMainWindow
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.graph.io import save_project
@@ -73,14 +72,19 @@ def opened_report(opened: LenientLoad) -> str | None:
     return "\n".join(lines)
 
 
-def after_opening(opened: LenientLoad, report: Callable[[str, str], None], mark_modified: Callable[[], None]) -> None:
-    """Say what is wrong with a file just opened, and mark it modified where the loader changed it."""
+def after_opening(
+    opened: LenientLoad, report: Callable[[str, str], None], mark_modified: Callable[[], None], *, shown: bool
+) -> None:
+    """Say what is wrong with a file just opened, and mark it modified where the loader changed it.
+
+    `shown`: whether the window is on screen. The window says so itself: walking QApplication.topLevelWidgets()
+    here met, once in a CI run, a widget another test had just destroyed, and Python died in isVisible()."""
     if opened.changed:
         mark_modified()
     text = opened_report(opened)
     if not text:
         return
-    if any(isinstance(w, QMainWindow) and w.isVisible() for w in QApplication.topLevelWidgets()):
+    if shown:
         report("Opened with problems", text)
     else:  # opened at start-up: say it over the window, once it is on screen
         QTimer.singleShot(0, lambda: report("Opened with problems", text))

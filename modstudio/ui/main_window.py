@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
             return False
         self.recent.add(path)
         remember_folder(self.settings, Path(path).parent)
-        after_opening(opened, self.report, self.session.mark_modified)  # type: ignore[union-attr]
+        after_opening(opened, self.report, self.session.mark_modified, shown=self.isVisible())  # type: ignore[union-attr]
         return True
 
     def save_to(self, path: str | Path) -> bool:
