@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Params, require_float, require_rank, single
+from .spec import BlockSpec, Inputs, Layer, Params, require_float, require_rank, single
 from .tensors import TensorInfo
 
 
@@ -15,10 +17,14 @@ def _linear_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((*x.shape[:-1], params["out_features"])),)
 
 
-def _linear_build(params: Params, inputs: Inputs):
-    from torch import nn
+def _linear_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"in_features": single(inputs).shape[-1], "out_features": params["out_features"], "bias": params["bias"]}
 
-    return nn.Linear(single(inputs).shape[-1], params["out_features"], bias=params["bias"])
+
+def _linear_flops(params: Params, inputs: Inputs, outputs) -> int:
+    x, y = single(inputs), outputs["out"]
+    tokens = math.prod(x.shape[1:-1])
+    return tokens * (2 * x.shape[-1] * y.shape[-1] + (y.shape[-1] if params["bias"] else 0))
 
 
 LINEAR = BlockSpec(
@@ -36,7 +42,8 @@ LINEAR = BlockSpec(
         ParamSpec("bias", "bool", True, "learn an additive bias"),
     ),
     shape=_linear_shape,
-    build=_linear_build,
+    layer=Layer("torch.nn.Linear", _linear_arguments),
+    flops=_linear_flops,
 )
 
 SPECS = (LINEAR,)

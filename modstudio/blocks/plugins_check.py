@@ -25,8 +25,10 @@ def spec_problem(spec: Any) -> str | None:
         value = getattr(spec, field)
         if not isinstance(value, str) or not value.strip():
             return f"block '{spec.id}' needs a {field} (a non-empty string)"
-    if not callable(spec.shape) or not callable(spec.build):
-        return f"block '{spec.id}': shape and build must be functions"
+    if not callable(spec.shape) or not (spec.layer is not None or callable(spec.build)):
+        return f"block '{spec.id}': shape must be a function, and it needs a layer (Layer) or a build function"
+    if spec.flops is not None and not callable(spec.flops):
+        return f"block '{spec.id}': flops must be a function (params, inputs, outputs) -> FLOPs per sample"
     if isinstance(spec.version, bool) or not isinstance(spec.version, int) or spec.version < 1:
         return f"block '{spec.id}': version must be a whole number >= 1, not {spec.version!r}"
     return _params_problem(spec) or _ports_problem(spec)

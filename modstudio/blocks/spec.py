@@ -22,6 +22,52 @@ Inputs = Mapping[str, "TensorInfo | list[TensorInfo]"]
 Params = Mapping[str, Any]
 ShapeRule = Callable[..., tuple[TensorInfo, ...]]  # (params, inputs[, members])
 Builder = Callable[..., "nn.Module"]  # (params, inputs[, members])
+# (params, inputs, outputs) -> FLOPs per sample; outputs keyed by port name
+FlopRule = Callable[[Params, Inputs, Mapping[str, TensorInfo]], int]
+# (params, inputs[, members]) -> the layer class's constructor arguments by keyword
+Arguments = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member module among a layer's constructor arguments (an expert, an ensemble member):
+    compiled into a GraphNet when the network is built, written as its class in exported code."""
+
+    module: str
+    inputs: tuple[TensorInfo, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The one torch-only class a block becomes, in the network and in exported code alike.
+
+    ``cls`` is its dotted path (``torch.nn.Linear``, ``modstudio.blocks.layers.moe.MixtureOfExperts``);
+    ``arguments`` gives its constructor's keyword arguments from the params and the inputs, with plain
+    arithmetic only, so that exported code can print them as expressions of module params.
+    """
+
+    cls: str
+    arguments: Arguments
+
+    def load(self) -> type[nn.Module]:
+        import importlib
+
+        module, _, name = self.cls.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+    def build(self, params: Params, inputs: Inputs, members: Members | None = None) -> nn.Module:
+        kwargs = self.arguments(params, inputs, members) if members is not None else self.arguments(params, inputs)
+        return self.load()(**{k: _built(v, members) for k, v in kwargs.items()})
+
+
+def _built(value: Any, members: Members | None) -> Any:
+    if isinstance(value, Member):
+        if members is None:
+            raise TypeError(f"member '{value.module}' given to a block that takes no members")
+        return members.build(value.module, list(value.inputs))
+    if isinstance(value, list) and any(isinstance(v, Member) for v in value):
+        return [_built(v, members) for v in value]
+    return value
 
 
 class Members(Protocol):
@@ -76,13 +122,26 @@ class BlockSpec:
     category: str
     doc: str
     shape: ShapeRule
-    build: Builder
+    build: Builder | None = None  # only where no Layer describes it (plugins written before Layer)
     params: tuple[ParamSpec, ...] = ()
     inputs: tuple[PortSpec, ...] = IN
     outputs: tuple[PortSpec, ...] = OUT
     version: int = 1
     aliases: tuple[str, ...] = ()
     uses_members: bool = False  # shape and build take a third argument, Members
+    layer: Layer | None = None  # the torch-only class it becomes (built-in blocks always have one)
+    flops: FlopRule | None = None  # FLOPs per sample; None: measured on the built layer
+    flops_exact: bool = True  # False where element-wise work is approximated
+
+    def make(self, params: Params, inputs: Inputs, members: Members | None = None) -> nn.Module:
+        """The torch layer for these (evaluated) params and inputs."""
+        if self.layer is not None:
+            return self.layer.build(params, inputs, members if self.uses_members else None)
+        if self.build is None:
+            raise TypeError(f"block '{self.id}' has neither a layer nor a build function")
+        if self.uses_members:
+            return self.build(params, inputs, members)
+        return self.build(params, inputs)
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:

@@ -152,9 +152,7 @@ def _build_block(spec: BlockSpec, name: str, shapes: ModuleShapes, node_id: str,
     """``spec.build`` for one node; whatever it raises (beyond a member's own CompileError) names the node."""
     received = shapes.nodes[node_id].inputs
     try:
-        if spec.uses_members:
-            return spec.build(shapes.params[node_id], received, members)
-        return spec.build(shapes.params[node_id], received)
+        return spec.make(shapes.params[node_id], received, members)
     except CompileError:
         raise
     except Exception as exc:

@@ -22,7 +22,7 @@ def check_block(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, Any],
     for name, value in full.items():
         assert spec.param(name).check(value) is None, (spec.id, name, value)
     expected = spec.shape(full, inputs)
-    module = spec.build(full, inputs)
+    module = spec.make(full, inputs)
     args: list[Any] = []
     for port in spec.inputs:
         if port.name not in inputs:

@@ -17,7 +17,7 @@ from modstudio.graph.builder import ProjectBuilder
 
 def build(block_id: str, inputs: dict, **params):
     spec = default_catalog()[block_id]
-    return spec.build({**spec.defaults(), **params}, inputs).eval()
+    return spec.make({**spec.defaults(), **params}, inputs).eval()
 
 
 def shape_error(block_id: str, inputs: dict, **params) -> str:

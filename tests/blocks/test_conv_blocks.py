@@ -32,7 +32,7 @@ def agrees_with_torch(block_id: str, info: T, **params) -> None:
         predicted = None
     try:
         with torch.no_grad():
-            actual = tuple(spec.build(full, {"in": info})(torch.zeros(1, *info.shape)).shape[1:])
+            actual = tuple(spec.make(full, {"in": info})(torch.zeros(1, *info.shape)).shape[1:])
     except RuntimeError:
         actual = None
     assert predicted == actual, (block_id, info, params)
@@ -109,10 +109,10 @@ def test_groups_must_divide_both_channel_counts():
 
 def test_group_conv_and_separable_conv_weights():
     spec = default_catalog()["group_conv2d"]
-    conv = spec.build({**spec.defaults(), "out_channels": 8, "groups": 4}, {"in": T((8, 5, 5))})
+    conv = spec.make({**spec.defaults(), "out_channels": 8, "groups": 4}, {"in": T((8, 5, 5))})
     assert conv.weight.shape == (8, 2, 3, 3)
     spec = default_catalog()["depthwise_separable_conv2d"]
-    block = spec.build({**spec.defaults(), "out_channels": 16}, {"in": T((4, 5, 5))})
+    block = spec.make({**spec.defaults(), "out_channels": 16}, {"in": T((4, 5, 5))})
     assert block.depthwise.weight.shape == (4, 1, 3, 3) and block.depthwise.groups == 4
     assert block.pointwise.weight.shape == (16, 4, 1, 1)
 
@@ -141,7 +141,7 @@ def test_global_and_adaptive_pooling():
     assert "[N, channels, height, width]" in text and "[N, 64, 10]" in text
     spec = default_catalog()["global_avg_pool"]
     x = torch.randn(2, 3, 4, 5)
-    assert torch.allclose(spec.build({}, {"in": T((3, 4, 5))})(x), x.mean(dim=(2, 3)), atol=1e-6)
+    assert torch.allclose(spec.make({}, {"in": T((3, 4, 5))})(x), x.mean(dim=(2, 3)), atol=1e-6)
 
 
 def small_cnn(image: list[int], first_kernel: int = 3):

@@ -93,7 +93,7 @@ def test_local_block_shapes_and_errors():
     spec = default_catalog()["locally_connected2d"]
     params = {**spec.defaults(), "out_channels": 8}
     assert spec.shape(params, {"in": T((3, 10, 10))}) == (T((8, 10, 10)),)
-    assert spec.build(params, {"in": T((3, 10, 10))}).weight.shape == (100, 8, 27)
+    assert spec.make(params, {"in": T((3, 10, 10))}).weight.shape == (100, 8, 27)
     with pytest.raises(ShapeError, match="Reshape"):
         spec.shape(params, {"in": T((300,))})
     with pytest.raises(ShapeError, match="kernel 7 cannot slide over a 3x3 input"):

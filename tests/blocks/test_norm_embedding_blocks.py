@@ -31,11 +31,11 @@ def test_batch_norm_picks_the_right_variant():
 def test_norm_layers_take_sizes_from_the_input():
     catalog = default_catalog()
     spec = catalog["batch_norm2d"]
-    assert spec.build(spec.defaults(), {"in": T((12, 4, 4))}).num_features == 12
+    assert spec.make(spec.defaults(), {"in": T((12, 4, 4))}).num_features == 12
     spec = catalog["layer_norm"]
-    assert spec.build(spec.defaults(), {"in": T((6, 10))}).normalized_shape == (10,)
+    assert spec.make(spec.defaults(), {"in": T((6, 10))}).normalized_shape == (10,)
     spec = catalog["group_norm"]
-    norm = spec.build({**spec.defaults(), "num_groups": 4}, {"in": T((12, 3, 3))})
+    norm = spec.make({**spec.defaults(), "num_groups": 4}, {"in": T((12, 3, 3))})
     assert (norm.num_groups, norm.num_channels) == (4, 12)
 
 
@@ -47,7 +47,7 @@ def test_group_norm_channels_must_be_divisible():
 
 def test_layer_norm_normalises_each_token():
     spec = default_catalog()["layer_norm"]
-    norm = spec.build(spec.defaults(), {"in": T((5, 8))})
+    norm = spec.make(spec.defaults(), {"in": T((5, 8))})
     out = norm(torch.randn(2, 5, 8) * 3 + 1)
     assert torch.allclose(out.mean(dim=-1), torch.zeros(2, 5), atol=1e-5)
 

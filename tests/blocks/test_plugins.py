@@ -186,11 +186,11 @@ def test_maxout_takes_the_largest_piece_and_glu_gates():
     import torch
 
     catalog = default_catalog()
-    maxout = catalog["maxout"].build({"out_features": 2, "pieces": 3, "bias": True}, {"in": TensorInfo((4,))})
+    maxout = catalog["maxout"].make({"out_features": 2, "pieces": 3, "bias": True}, {"in": TensorInfo((4,))})
     x = torch.randn(5, 4)
     pieces = maxout.linear(x).reshape(5, 2, 3)
     torch.testing.assert_close(maxout(x), pieces.max(dim=-1).values)
-    glu = catalog["gated_linear"].build({"out_features": 3, "gate": "sigmoid", "bias": True}, {"in": TensorInfo((4,))})
+    glu = catalog["gated_linear"].make({"out_features": 3, "gate": "sigmoid", "bias": True}, {"in": TensorInfo((4,))})
     a, b = glu.proj(x).chunk(2, dim=-1)
     torch.testing.assert_close(glu(x), a * torch.sigmoid(b))
     torch.testing.assert_close(glu(x), torch.nn.functional.glu(glu.proj(x), dim=-1))

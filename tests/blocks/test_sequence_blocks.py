@@ -17,7 +17,7 @@ from modstudio.graph.builder import ProjectBuilder
 def build(block_id: str, x: T, **params):
     spec = default_catalog()[block_id]
     full = {**spec.defaults(), **params}
-    return spec.build(full, {"in": x}).eval()
+    return spec.make(full, {"in": x}).eval()
 
 
 def shape_error(block_id: str, x: T, **params) -> str:

@@ -250,7 +250,7 @@ def needs_real_tensors(monkeypatch) -> None:
 
     def build(params, inputs):
         torch.ones(1).item()
-        return spec.build(params, inputs)
+        return spec.make(params, inputs)
 
     monkeypatch.setitem(catalog._specs, "linear", dataclasses.replace(spec, build=build))
 
