@@ -175,7 +175,7 @@ def _write(
         _check_onnx(net, staged, project, batches, result)
         return
     else:
-        from .torchrun import write_folder
+        from modstudio.engine.torchrun import write_folder
 
         write_folder(project, code, staged, base_dir, net)
         run = model

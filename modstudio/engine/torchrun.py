@@ -11,10 +11,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from modstudio.compile.export.constructors import ExportError
+from modstudio.compile.export.python_code import PythonModule
 from modstudio.graph.model import Project
-
-from .constructors import ExportError
-from .python_code import PythonModule
 
 DATA_LIMIT_BYTES = 512 * 1024 * 1024  # the prepared data travels in the folder up to this size
 
@@ -69,7 +68,7 @@ def write_folder(
     data = prepared_data(project, base_dir)
     folder.mkdir()
     (folder / "model.py").write_text(code.source, encoding="utf-8")
-    shutil.copy(Path(__file__).with_name("train_script.py"), folder / "train.py")
+    shutil.copy(Path(__file__).with_name("torchrun_script.py"), folder / "train.py")
     save_project(project, folder / "project.msproj")
     save_file(data, str(folder / "data.safetensors"))
     grafted = project.training.init_weights is not None or any(
