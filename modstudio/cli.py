@@ -180,9 +180,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "torchscript":
         print(f"note: {TORCHSCRIPT_DEPRECATED}", file=sys.stderr)
     try:
-        result = export_project(
-            project, args.format, args.output, weights=args.weights, force=args.force, base_dir=Path(args.file).parent
-        )
+        options = {"weights": args.weights, "force": args.force, "base_dir": Path(args.file).parent}
+        if args.format == "torchrun":
+            from modstudio.engine.torchrun import export_torchrun
+
+            result = export_torchrun(project, args.output, **options)
+        else:
+            result = export_project(project, args.format, args.output, **options)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

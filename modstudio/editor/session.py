@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modstudio.engine.run_history import RunRecord, is_run_folder, list_runs, read_run, runs_root_of
+from modstudio.engine.records.run_history import RunRecord, is_run_folder, list_runs, read_run, runs_root_of
 from modstudio.graph.document import Change, Document, History, Operation
 from modstudio.graph.io import PROJECT_SUFFIX, save_project
 from modstudio.graph.model import Project

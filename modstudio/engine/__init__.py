@@ -1,4 +1,4 @@
-"""Training (DESIGN.md §4): datasets, the train loop, metrics, run folders, and the worker process.
+"""Training (docs/architecture.md): datasets, the train loop, metrics, run folders, and the worker process.
 
     from modstudio.engine.client import TrainClient      # train in a spawned worker (GUI, CLI)
     from modstudio.engine.settings import TrainSettings

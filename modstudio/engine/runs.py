@@ -10,8 +10,8 @@
     optimizer.json        the rest of the optimizer and trainer state
     run.json              settings, status and final metrics
 
-Every file is read through the checks of :mod:`modstudio.engine.run_files`: a missing or damaged
-one is a :class:`~modstudio.engine.run_files.RunFileError` that names it and says what is wrong;
+Every file is read through the checks of :mod:`modstudio.engine.records.run_files`: a missing or damaged
+one is a :class:`~modstudio.engine.records.run_files.RunFileError` that names it and says what is wrong;
 nothing is unpickled. Files are written atomically with the permissions files usually get.
 """
 
@@ -29,7 +29,13 @@ import torch
 from safetensors.torch import save_file
 
 from modstudio.compile.weights import WeightsError, read_tensors
-from modstudio.engine.run_files import JsonLines, RunFileError, check_json_lines, check_safetensors, read_json_object
+from modstudio.engine.records.run_files import (
+    JsonLines,
+    RunFileError,
+    check_json_lines,
+    check_safetensors,
+    read_json_object,
+)
 from modstudio.graph.io import load_project, replace_atomically, save_project, write_atomic
 from modstudio.graph.model import Project
 from modstudio.graph.problems import ProjectError

@@ -13,11 +13,12 @@ from modstudio.compile.graphnet import GraphNet
 from modstudio.compile.shapes import ShapeInference
 from modstudio.compile.weights import WeightsError, apply_project_weights, fit_problems, freeze_nodes
 from modstudio.engine.data import Augmentation, BatchStream, Curriculum, Splits, make_splits
+from modstudio.engine.devices import autocast_dtype, pick_device
 from modstudio.engine.errors import EngineError
 from modstudio.engine.precheck import optimizer_problems
-from modstudio.engine.run_files import RunFileError
+from modstudio.engine.records.run_files import RunFileError
 from modstudio.engine.runs import RunFolder
-from modstudio.engine.settings import TrainSettings, autocast_dtype, pick_device
+from modstudio.engine.settings import TrainSettings
 from modstudio.engine.task import Task, check_task, task_of
 from modstudio.graph.model import Project
 
@@ -151,7 +152,7 @@ def prepare(project: Project, settings: TrainSettings, project_path: Path | None
 def resume(session: Session) -> None:
     """Load the last checkpoint of the session's run folder: weights, optimizer, position, random states.
 
-    A damaged or missing file is an EngineError naming it (see :mod:`modstudio.engine.run_files`)."""
+    A damaged or missing file is an EngineError naming it (see :mod:`modstudio.engine.records.run_files`)."""
     folder = session.folder
     state = folder.load_weights("last")
     problems = fit_problems(state, session.net.state_dict())

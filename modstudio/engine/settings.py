@@ -1,15 +1,13 @@
-"""What one run is asked to do beyond the project's own training section (CLI flags, GUI choices)."""
+"""What one run is asked to do beyond the project's own training section (CLI flags, GUI choices).
+
+Torch-free: the GUI thread builds these settings (the devices they name are found in
+:mod:`modstudio.engine.devices`, in the worker)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
-
-from modstudio.engine.errors import EngineError
-
-if TYPE_CHECKING:
-    import torch
+from typing import Any
 
 
 @dataclass
@@ -37,36 +35,6 @@ class TrainSettings:
     def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def pick_device(wanted: str) -> torch.device:
-    """``auto``: CUDA, else MPS, else CPU. Asking for a device that is not there is an error."""
-    import torch
-
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps and mps.is_available())
-    if wanted == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if has_mps else torch.device("cpu")
-    if wanted == "cuda" and not torch.cuda.is_available():
-        raise EngineError("device 'cuda' was asked for but no CUDA GPU is available (use auto or cpu)", "settings")
-    if wanted == "mps" and not has_mps:
-        raise EngineError("device 'mps' was asked for but Apple's MPS is not available (use auto or cpu)", "settings")
-    if wanted not in ("cpu", "cuda", "mps"):
-        raise EngineError(f"unknown device '{wanted}' (devices: auto, cpu, cuda, mps)", "settings")
-    return torch.device(wanted)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA for ``auto`` (when the GPU supports it) and wherever ``bf16`` is asked for."""
-    import torch
-
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
 
 
 def lr_factor(schedule: str, step: int, total: int, epoch: int, epochs: int) -> float:

@@ -150,7 +150,7 @@ class AnalysisPanel(QWidget):
 
     def show_run(self, run_folder: Path) -> None:
         """The run's analysis.json, else computed off the GUI thread and saved into the run."""
-        from modstudio.engine.run_history import read_analysis
+        from modstudio.engine.records.run_history import read_analysis
 
         self._request += 1
         saved = read_analysis(Path(run_folder))

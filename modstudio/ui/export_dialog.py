@@ -181,9 +181,13 @@ class ExportDialog(QDialog):
 def _export(project: Project, fmt: str, out: str, weights: str | None, base: Path | None) -> tuple[bool, str]:
     """Run the export (in a worker thread): whether it worked, and what to tell the user."""
     from modstudio.compile.export import ExportError, export_project
+    from modstudio.engine.torchrun import export_torchrun
 
     try:
-        result = export_project(project, fmt, out, weights=weights, force=True, base_dir=base)
+        if fmt == "torchrun":
+            result = export_torchrun(project, out, weights=weights, force=True, base_dir=base)
+        else:
+            result = export_project(project, fmt, out, weights=weights, force=True, base_dir=base)
     except ExportError as exc:
         return False, str(exc)
     except Exception as exc:  # anything else: a sentence, never a traceback in the user's face

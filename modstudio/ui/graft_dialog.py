@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from modstudio.engine.run_history import list_runs, runs_root_of
+from modstudio.engine.records.run_history import list_runs, runs_root_of
 from modstudio.graph.document import OperationError
 from modstudio.graph.io import PROJECT_SUFFIX, load_project
 from modstudio.graph.model import Project

@@ -1,6 +1,6 @@
 """The project's past runs, newest first: reopen one's curves, compare two, load weights, delete.
 
-Rows come from :func:`modstudio.engine.run_history.list_runs` (plain JSON, no torch), so
+Rows come from :func:`modstudio.engine.records.run_history.list_runs` (plain JSON, no torch), so
 the list opens at once and a half-written or corrupt run folder is a row that says so,
 never an error. The panel only emits what the person asked for; the main window connects
 ``open_run`` and ``compare_runs`` to the dashboard and ``load_weights`` to the document.
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from modstudio.engine.run_history import RunRecord, list_runs, runs_root_of
+from modstudio.engine.records.run_history import RunRecord, list_runs, runs_root_of
 
 from . import theme
 

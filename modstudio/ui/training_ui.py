@@ -358,7 +358,7 @@ class TrainingUI(QObject):
         return bool(missing)
 
     def open_run(self, folder: Path) -> None:
-        from modstudio.engine.run_history import read_metrics, read_routing
+        from modstudio.engine.records.run_history import read_metrics, read_routing
 
         if self._gone(folder):
             return
@@ -370,7 +370,7 @@ class TrainingUI(QObject):
         self.analysis_dock.show()
 
     def compare_runs(self, first: Path, second: Path) -> None:
-        from modstudio.engine.run_history import read_metrics, read_routing
+        from modstudio.engine.records.run_history import read_metrics, read_routing
 
         if self._gone(first, second):
             return
@@ -380,7 +380,7 @@ class TrainingUI(QObject):
 
     def load_weights(self, folder: Path) -> None:
         """The run's best weights become the project's starting weights (undoable)."""
-        from modstudio.engine.run_history import weights_of
+        from modstudio.engine.records.run_history import weights_of
         from modstudio.graph.graft import SetInitWeights
 
         if self._gone(folder) or self.session is None:

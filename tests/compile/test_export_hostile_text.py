@@ -21,6 +21,7 @@ from modstudio.compile.export import ExportError, build_network, export_project
 from modstudio.compile.export.check import import_file, largest_difference
 from modstudio.compile.export.inert import python_text
 from modstudio.compile.export.python_code import generate_python
+from modstudio.engine.torchrun import export_torchrun
 from modstudio.graph.builder import ProjectBuilder
 from modstudio.graph.model import DataSection, Project
 from modstudio.library import load_template
@@ -98,7 +99,7 @@ def test_hostile_text_in_every_field_exports_in_every_format_and_never_runs(tmp_
     marker = tmp_path / "INJECTED"
     project, texts = hostile_project(tmp_path, marker)
     out = tmp_path / f"out{FORMATS[fmt]}"
-    result = export_project(project, fmt, out)
+    result = export_torchrun(project, out) if fmt == "torchrun" else export_project(project, fmt, out)
     assert not marker.exists()
     assert result.max_difference is not None and result.max_difference <= 1e-5
     if fmt in ("python", "torchrun"):
@@ -153,7 +154,9 @@ def test_generated_code_has_no_way_in_for_text_but_python_text():
     but for settings.json) and never run text (no eval): strings go through python_text."""
     writers = ["python_code.py", "constructors.py", "torchrun.py", "exporter.py", "check.py", "formats.py"]
     for name in writers:
-        source = (EXPORT_PACKAGE / name).read_text(encoding="utf-8")
+        source = (
+            EXPORT_PACKAGE.parent.parent / "engine" / name if name == "torchrun.py" else EXPORT_PACKAGE / name
+        ).read_text(encoding="utf-8")
         tree = ast.parse(source)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):

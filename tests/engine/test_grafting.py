@@ -19,6 +19,7 @@ from modstudio.engine.analysis.grafting import GraftError, graft_from_run
 from modstudio.engine.errors import EngineError
 from modstudio.engine.session import prepare
 from modstudio.engine.settings import TrainSettings
+from modstudio.engine.torchrun import export_torchrun
 from modstudio.engine.train import Trainer
 from modstudio.graph.builder import ProjectBuilder
 from modstudio.graph.document import Document
@@ -130,7 +131,7 @@ def test_export_carries_grafted_weights_and_matches_with_the_runs_weights(traine
 def test_torchrun_folder_starts_from_grafted_weights_and_keeps_frozen_nodes_frozen(trained, tmp_path) -> None:
     project, _ = grafted(trained, tmp_path, frozen=True)
     folder = tmp_path / "job"
-    export_project(project, "torchrun", folder, base_dir=tmp_path)
+    export_torchrun(project, folder, base_dir=tmp_path)
     assert json.loads((folder / "settings.json").read_text())["frozen"] == ["pre"]
     init = load_file(folder / "init.safetensors")
     source = block_tensors(load_file(trained[1] / "best.safetensors"), "block1.")

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from modstudio.cli import main
 from modstudio.engine.errors import EngineError
-from modstudio.engine.run_files import check_safetensors, read_json_lines
+from modstudio.engine.records.run_files import check_safetensors, read_json_lines
 from modstudio.engine.session import prepare
 from modstudio.engine.settings import TrainSettings
 from modstudio.engine.train import Trainer

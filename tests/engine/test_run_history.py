@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from modstudio.engine.run_history import STALE_SECONDS, list_runs, read_metrics, read_routing, read_run, runs_root_of
+from modstudio.engine.records.run_history import (
+    STALE_SECONDS,
+    list_runs,
+    read_metrics,
+    read_routing,
+    read_run,
+    runs_root_of,
+)
 
 from .run_helpers import make_runs
 
@@ -80,7 +87,7 @@ def test_reading_runs_and_their_saved_analysis_does_not_load_torch(runs: dict[st
     (runs["classes"] / "analysis.json").write_text('{"costs": {"nodes": []}}')
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from modstudio.engine.run_history import list_runs, read_analysis, read_metrics, read_routing\n"
+        "from modstudio.engine.records.run_history import list_runs, read_analysis, read_metrics, read_routing\n"
         f"records = list_runs(Path({str(runs['classes'].parent)!r}))\n"
         "assert len(records) == 5 and read_metrics(records[-1].folder)\n"
         f"assert read_analysis(Path({str(runs['classes'])!r})) == {{'costs': {{'nodes': []}}}}\n"
@@ -99,7 +106,7 @@ def test_the_runs_root_is_where_the_engine_puts_runs(tmp_path: Path) -> None:
 
 
 def test_a_missing_or_broken_analysis_reads_as_none(tmp_path: Path) -> None:
-    from modstudio.engine.run_history import read_analysis
+    from modstudio.engine.records.run_history import read_analysis
 
     assert read_analysis(tmp_path) is None
     (tmp_path / "analysis.json").write_text('{"costs": ')  # cut off mid-write

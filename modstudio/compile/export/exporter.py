@@ -25,8 +25,8 @@ from .check import argmax_agrees, import_file, largest_difference, sample_inputs
 from .constructors import ExportError
 from .python_code import PythonModule, generate_python
 
-FORMATS = ("python", "torchscript", "pt2", "onnx", "torchrun")
-SUFFIXES = {"python": ".py", "torchscript": ".pt", "pt2": ".pt2", "onnx": ".onnx", "torchrun": ""}
+FORMATS = ("python", "torchscript", "pt2", "onnx")  # the torchrun folder: modstudio.engine.torchrun
+SUFFIXES = {"python": ".py", "torchscript": ".pt", "pt2": ".pt2", "onnx": ".onnx"}
 TOLERANCE = 1e-4  # the check refuses an artifact that differs more from GraphNet
 CHECK_BATCHES = (1, 7)
 
@@ -167,18 +167,13 @@ def _write(
     elif fmt == "pt2":
         formats.save_pt2(model, example, staged, dynamic)
         run = torch.export.load(str(staged)).module()
-    elif fmt == "onnx":
+    else:  # onnx
         formats.save_onnx(model, example, staged, dynamic)
         if not formats.onnxruntime_available():
             result.notes.append(f"onnxruntime is not installed: the file was not run ({formats.ONNX_HINT})")
             return
         _check_onnx(net, staged, project, batches, result)
         return
-    else:
-        from .torchrun import write_folder
-
-        write_folder(project, code, staged, base_dir, net)
-        run = model
     worst = max(largest_difference(net, run, sample_inputs(project, b, seed=b)) for b in batches)
     result.max_difference = worst
     if worst > TOLERANCE:

@@ -20,8 +20,8 @@ from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.compile.graphnet import CompileError, GraphNet, build_on_meta
 from modstudio.compile.weights import fit_problems
 from modstudio.engine.errors import EngineError
-from modstudio.engine.run_files import RunFileError, damaged_files
-from modstudio.engine.run_history import ANALYSIS_FILE, read_analysis, weights_of
+from modstudio.engine.records.run_files import RunFileError, damaged_files
+from modstudio.engine.records.run_history import ANALYSIS_FILE, read_analysis, weights_of
 from modstudio.engine.runs import RUNS_SUFFIX, RunFolder, default_runs_root, jsonable
 from modstudio.graph.io import write_atomic
 from modstudio.graph.model import Project

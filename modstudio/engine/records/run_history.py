@@ -3,7 +3,7 @@
 A runs list must open instantly and never fail: a run still going has no ``run.json`` yet
 and its ``metrics.jsonl`` may end in half a line; a killed run has neither a status nor a
 summary; a damaged file (a corrupt ``run.json``, a broken line in the middle of
-``metrics.jsonl``, a truncated ``best.safetensors``: see :mod:`modstudio.engine.run_files`)
+``metrics.jsonl``, a truncated ``best.safetensors``: see :mod:`modstudio.engine.records.run_files`)
 makes the run "unreadable", with what is wrong in its ``error``. Every reader here tolerates
 all of these and says what it found.
 """
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modstudio.engine import run_files
+from modstudio.engine.records import run_files
 
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
 RUNS_SUFFIX = ".runs"
@@ -72,7 +72,7 @@ def runs_root_of(project_path: Path | None) -> Path:
 
 def read_json_lines(file: Path) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file; a half-written or damaged line is skipped (see
-    :func:`modstudio.engine.run_files.read_json_lines` for what was skipped), a missing file is []."""
+    :func:`modstudio.engine.records.run_files.read_json_lines` for what was skipped), a missing file is []."""
     return run_files.read_json_lines(file).records
 
 

@@ -12,7 +12,8 @@ import pytest
 from safetensors.torch import load_file
 
 from modstudio.blocks import default_catalog
-from modstudio.compile.export import ExportError, build_network, export_project
+from modstudio.compile.export import ExportError, build_network
+from modstudio.engine.torchrun import export_torchrun
 from modstudio.library import load_template
 
 
@@ -32,7 +33,7 @@ def _run(command: list[str], cwd, env: dict[str, str], timeout: float = 240) -> 
 def test_torchrun_folder_trains_on_two_processes_and_the_checkpoint_loads_back(tmp_path):
     project = load_template("moe_2d", default_catalog())  # DDP over a mixture of experts, aux losses included
     folder = tmp_path / "moe_2d"
-    export_project(project, "torchrun", folder)
+    export_torchrun(project, folder)
     assert {p.name for p in folder.iterdir()} == {
         "train.py",
         "model.py",
@@ -67,5 +68,5 @@ def test_torchrun_folder_trains_on_two_processes_and_the_checkpoint_loads_back(t
 def test_torchrun_needs_data_it_can_prepare(tmp_path):
     project = load_template("resnet18", default_catalog())  # an image folder nobody gave a path to
     with pytest.raises(ExportError, match="cannot prepare the data"):
-        export_project(project, "torchrun", tmp_path / "out")
+        export_torchrun(project, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

@@ -1,20 +1,28 @@
-"""The torchrun folder: train.py, model.py, project.msproj, settings.json and data.safetensors."""
+"""The torchrun folder: train.py, model.py, project.msproj, settings.json and data.safetensors.
+
+It sits in the engine, above :mod:`modstudio.compile`: the data in the folder is prepared by the
+engine's own splits and standardisation, and ``model.py`` is the checked Python export of
+:func:`modstudio.compile.export.export_project`.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import asdict
+import tempfile
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from modstudio.blocks.catalog import Catalog
+from modstudio.compile.export import ExportError, ExportResult, build_network, export_project
+from modstudio.engine.data import make_splits
+from modstudio.engine.errors import EngineError
 from modstudio.graph.model import Project
-
-from .constructors import ExportError
-from .python_code import PythonModule
 
 DATA_LIMIT_BYTES = 512 * 1024 * 1024  # the prepared data travels in the folder up to this size
 
@@ -29,11 +37,6 @@ def _task(project: Project) -> dict:
 
 def prepared_data(project: Project, base_dir: Path | None) -> dict[str, torch.Tensor]:
     """The project's dataset, split and standardised as ModStudio's engine does, as tensors."""
-    try:
-        from modstudio.engine.data import make_splits
-        from modstudio.engine.errors import EngineError
-    except ImportError as exc:  # the engine is optional for the other formats
-        raise ExportError(f"the torchrun export needs ModStudio's data engine: {exc}") from None
     inputs = project.main_module.input_nodes
     shape = tuple(inputs[0].params.get("shape") or ()) if len(inputs) == 1 else None
     if shape is None:
@@ -53,10 +56,50 @@ def prepared_data(project: Project, base_dir: Path | None) -> dict[str, torch.Te
     return tensors
 
 
-def write_folder(
-    project: Project, code: PythonModule, folder: Path, base_dir: Path | None = None, net: nn.Module | None = None
-) -> None:
-    """Fill ``folder`` (new) with everything ``torchrun --nproc_per_node=N train.py`` needs.
+def export_torchrun(
+    project: Project,
+    out: str | Path,
+    *,
+    weights: str | Path | None = None,
+    catalog: Catalog | None = None,
+    force: bool = False,
+    base_dir: str | Path | None = None,
+) -> ExportResult:
+    """Write the folder ``out`` that ``torchrun --nproc_per_node=N train.py`` trains from.
+
+    Its ``model.py`` is the Python export, checked against GraphNet as that export always is;
+    the options mean what they mean for :func:`~modstudio.compile.export.export_project`.
+    The folder appears whole or not at all.
+    """
+    out = Path(out)
+    if out.exists() and not force:
+        raise ExportError(f"{out} already exists (use --force to replace it)")
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
+    _task(project)  # before anything is built
+    base = Path(base_dir) if base_dir is not None else None
+    try:
+        with tempfile.TemporaryDirectory(prefix=".modstudio-export-", dir=out.parent) as tmp:
+            staged = Path(tmp) / "torchrun"
+            staged.mkdir()
+            result = export_project(
+                project, "python", staged / "model.py", weights=weights, catalog=catalog, base_dir=base
+            )
+            net = build_network(project, weights, catalog, base)
+            write_folder(project, result.top_class, staged, base, net)
+            if out.exists():  # --force: replace what is there
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            os.replace(staged, out)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return replace(result, path=out, format="torchrun")
+
+
+def write_folder(project: Project, model_class: str, folder: Path, base_dir: Path | None, net: nn.Module) -> None:
+    """Add to ``folder``, which holds ``model.py`` (whose top class is ``model_class``), the rest
+    of what train.py needs.
 
     When the project starts from given weights (``init_weights`` or grafted nodes), ``net``'s
     state goes in as ``init.safetensors`` (train.py starts from it); the paths of frozen nodes
@@ -67,25 +110,23 @@ def write_folder(
 
     task = _task(project)
     data = prepared_data(project, base_dir)
-    folder.mkdir()
-    (folder / "model.py").write_text(code.source, encoding="utf-8")
-    shutil.copy(Path(__file__).with_name("train_script.py"), folder / "train.py")
+    shutil.copy(Path(__file__).with_name("torchrun_script.py"), folder / "train.py")
     save_project(project, folder / "project.msproj")
     save_file(data, str(folder / "data.safetensors"))
     grafted = project.training.init_weights is not None or any(
         node.weights is not None for module in project.modules.values() for node in module.nodes
     )
-    if net is not None and grafted:
+    if grafted:
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(folder / "init.safetensors")
         )
     settings = {
         "project": project.name,
-        "model_class": code.top_class,
+        "model_class": model_class,
         "task": task,
         "data": asdict(project.data),
         "training": asdict(project.training),
-        "frozen": frozen_paths(net, project) if net is not None else [],
+        "frozen": frozen_paths(net, project),
     }
     (folder / "settings.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     for file in folder.iterdir():
