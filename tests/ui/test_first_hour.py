@@ -121,6 +121,7 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
 DRIVER = (
     prelude("moe_2d")
     + r"""
+from modstudio.engine.protocol import message_from_dict
 from modstudio.graph.io import save_project
 from modstudio.ui.usage_overlay import bars_of
 
@@ -128,7 +129,7 @@ main = w.doc.project.main
 moe = w.doc.project.modules[main].node_named("moe")
 report = {"type": "routing", "kind": "train", "step": 5, "epoch": 1,
           "probes": {"moe": {"tokens_per_expert": [30, 10, 0, 20]}}}
-w.training.on_message(report)  # what the worker sends while training
+w.training.on_message(message_from_dict(report))  # what the worker sends while training
 item = w.scene.nodes[moe.id]
 w.canvas.centerOn(item)
 settle(0.3)
