@@ -30,12 +30,10 @@ class TrainConsole:
         self.err = err or sys.stderr
         self.show_bar = _is_terminal(self.err) if bar is None else bar
         self.bar: tqdm | None = None
-        self.epochs = 0
 
     def handle(self, message: Message) -> None:
         match message:
-            case Started(epochs=epochs, run_folder=folder):
-                self.epochs = epochs
+            case Started(run_folder=folder):
                 self._line(f"{message.describe()}; run folder {folder}")
             case Progress():
                 self._progress(message)
