@@ -13,6 +13,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from modstudio.blocks import default_catalog
+from modstudio.engine.protocol import Finished
 from modstudio.graph.io import save_project
 from modstudio.ui import menus
 from modstudio.ui.export_dialog import show_export_dialog
@@ -60,7 +61,7 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
     assert w.path is None and ui.dashboard.loss_points() == 0
 
     # 5. Pause pressed while the worker is still starting is kept, and said
-    async def train_with_an_early_pause() -> dict:
+    async def train_with_an_early_pause() -> Finished | None:
         ui.train_action.trigger()
         ui.pause_action.trigger()
         assert ui.pause_action.text() == "Resume"
@@ -71,7 +72,7 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
         return await ui.controller.wait()
 
     finished = loop.run_until_complete(train_with_an_early_pause())
-    assert finished["status"] == "completed", finished
+    assert finished.status == "completed", finished
     ui.dashboard.refresh()
     assert ui.dashboard.loss_points() > 0 and "test accuracy" in ui.progress_label.text()
 
