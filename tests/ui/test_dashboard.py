@@ -238,3 +238,14 @@ def test_a_run_history_with_unreadable_records_shows_the_rest_and_counts_them(da
     dashboard.show_history(damaged, [{"type": "routing", "probes": "not a table"}])
     assert dashboard.loss_points() == len([m for m in metrics if m["type"] == "progress"]) > 0
     assert dashboard.status.text().endswith("(3 unreadable records skipped)")
+
+
+def test_the_status_line_says_what_the_run_is_without_widening_the_dock(dashboard):
+    narrowest = dashboard.minimumSizeHint().width()
+    started = Started(
+        run_folder="runs/1", device="cuda:0", precision="bfloat16", epochs=30, dataset="regimes",
+        samples={"train": 24000, "val": 3000, "test": 3000}, parameters=1_234_567,
+    )  # fmt: skip
+    dashboard.reset(started)
+    assert dashboard.status.text() == started.describe()
+    assert dashboard.minimumSizeHint().width() == narrowest

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 from modstudio.engine.protocol import Epoch, Finished, Message, Paused, Progress, Resumed, Started, messages_from_dicts
 
@@ -46,6 +46,8 @@ class Dashboard(QWidget):
         self.tabs.addTab(self.modules, "Modules")
         self.status = QLabel("No training yet")
         self.status.setObjectName("doc")
+        # a message's describe() text may be wider than a narrow dock: cut at the dock's edge, never widening it
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.warnings_list = WarningsList()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
