@@ -77,7 +77,7 @@ def gui_rate(window: Any, loop: Any, epochs: int, runs_root: str) -> tuple[float
     last[0] = time.perf_counter()
     finished = loop.run_until_complete(window.training.controller.wait())
     timer.stop()
-    if finished is None or finished.get("status") != "completed":
+    if finished is None or finished.status != "completed":
         raise SystemExit(f"the GUI run did not complete: {finished}")
     stalls = [max(0.0, gap - 0.005) * 1000 for gap in gaps]
     return statistics.median(rates[1:] or rates), stalls
