@@ -42,21 +42,24 @@ def project(epochs: int) -> Any:
 
 def headless_rate(epochs: int, runs_root: str) -> float:
     from modstudio.engine.client import TrainClient
+    from modstudio.engine.protocol import Usage
     from modstudio.engine.settings import TrainSettings
 
     client = TrainClient()
     client.start(project(epochs), TrainSettings(runs_root=runs_root))
-    rates = [m["samples_per_second"] for m in client.wait() if m["type"] == "usage"]
+    rates = [m.samples_per_second for m in client.wait() if isinstance(m, Usage)]
     return statistics.median(rates[1:] or rates)
 
 
 def gui_rate(window: Any, loop: Any, epochs: int, runs_root: str) -> tuple[float, list[float]]:
     from PySide6.QtCore import QTimer
 
+    from modstudio.engine.protocol import Usage
+
     window.load(project(epochs))
     window.training.settings.runs_root = runs_root
     rates: list[float] = []
-    window.training.controller.message.connect(lambda m: m["type"] == "usage" and rates.append(m["samples_per_second"]))
+    window.training.controller.message.connect(lambda m: isinstance(m, Usage) and rates.append(m.samples_per_second))
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -74,7 +77,7 @@ def gui_rate(window: Any, loop: Any, epochs: int, runs_root: str) -> tuple[float
     last[0] = time.perf_counter()
     finished = loop.run_until_complete(window.training.controller.wait())
     timer.stop()
-    if finished is None or finished.get("status") != "completed":
+    if finished is None or finished.status != "completed":
         raise SystemExit(f"the GUI run did not complete: {finished}")
     stalls = [max(0.0, gap - 0.005) * 1000 for gap in gaps]
     return statistics.median(rates[1:] or rates), stalls

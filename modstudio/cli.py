@@ -123,6 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from modstudio.engine.client import TrainClient
     from modstudio.engine.console import TrainConsole
     from modstudio.engine.errors import BAD_INPUT_KINDS
+    from modstudio.engine.protocol import Finished, Message
     from modstudio.engine.settings import TrainSettings
     from modstudio.graph.io import load_project
     from modstudio.graph.problems import ProjectError
@@ -147,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     console = TrainConsole(bar=False if args.quiet else None)
     client = TrainClient()
     client.start(project, settings, Path(args.file).resolve())
-    last: dict = {}
+    last: Message | None = None
     interrupts = 0
     while not client.finished:
         try:
@@ -161,8 +162,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 client.stop()
             else:
                 client.kill()
-    if last.get("status") == "failed":
-        return EXIT_BAD_INPUT if last.get("kind") in BAD_INPUT_KINDS else EXIT_ERROR
+    if isinstance(last, Finished) and last.status == "failed":
+        return EXIT_BAD_INPUT if last.kind in BAD_INPUT_KINDS else EXIT_ERROR
     return 130 if interrupts else EXIT_OK
 
 

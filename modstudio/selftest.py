@@ -73,6 +73,7 @@ def load(template: str) -> Any:
 def train_one_epoch(project: Any, workdir: Path) -> dict[str, Any]:
     """One epoch in the spawned worker; the ``started`` and ``finished`` messages merged."""
     from modstudio.engine.client import TrainClient
+    from modstudio.engine.protocol import Epoch, Error, Finished, Started
     from modstudio.engine.settings import TrainSettings
 
     client = TrainClient()
@@ -82,17 +83,18 @@ def train_one_epoch(project: Any, workdir: Path) -> dict[str, Any]:
     if not client.finished:
         client.kill()
         raise SelftestFailure(f"the training worker did not finish one epoch within {TRAIN_TIMEOUT:.0f} s")
-    errors = [m["message"] for m in messages if m.get("type") == "error"]
-    started = next((m for m in messages if m.get("type") == "started"), {})
-    epochs = [m for m in messages if m.get("type") == "epoch"]
+    errors = [m.message for m in messages if isinstance(m, Error)]
+    started = next((m.to_dict() for m in messages if isinstance(m, Started)), {})
+    epochs = [m for m in messages if isinstance(m, Epoch)]
     finished = messages[-1]
-    if finished.get("status") != "completed" or errors:
-        reason = "; ".join(errors) or finished.get("error") or f"status {finished.get('status')}"
+    if not isinstance(finished, Finished) or finished.status != "completed" or errors:
+        status = finished.status if isinstance(finished, Finished) else "unfinished"
+        reason = "; ".join(errors) or getattr(finished, "error", "") or f"status {status}"
         raise SelftestFailure(f"training failed: {reason}")
     if len(epochs) != 1:
         raise SelftestFailure(f"asked for one epoch, the worker reported {len(epochs)}")
     wall = time.perf_counter() - began
-    return {**started, **finished, "epoch_seconds": epochs[0]["seconds"], "wall_seconds": wall}
+    return {**started, **finished.to_dict(), "epoch_seconds": epochs[0].seconds or 0.0, "wall_seconds": wall}
 
 
 def export_and_check(project: Any, weights: Path, workdir: Path) -> tuple[Path, float]:

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from modstudio.blocks import default_catalog
+    from modstudio.engine.protocol import Epoch, Message, Regions
     from modstudio.engine.session import prepare
     from modstudio.engine.settings import TrainSettings
     from modstudio.engine.train import Trainer
@@ -45,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as runs:
         session = prepare(project, TrainSettings(epochs=args.epochs, runs_root=runs, routing_period=0.1))
 
-        def emit(message: dict) -> None:
+        def emit(message: Message) -> None:
             dashboard.handle(message)
-            if message["type"] in ("epoch", "regions"):
+            if isinstance(message, (Epoch, Regions)):
                 app.processEvents()
 
         Trainer(session, emit).run()

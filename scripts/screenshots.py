@@ -49,12 +49,14 @@ def train_and_shoot(app, window, out: Path) -> None:  # type: ignore[no-untyped-
 
     import qasync
 
+    from modstudio.engine.protocol import Epoch
+
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     ui = window.training
     ui.settings.runs_root = tempfile.mkdtemp(prefix="modstudio-shots-")
     epochs: list[int] = []
-    ui.controller.message.connect(lambda m: m["type"] == "epoch" and epochs.append(m["epoch"]))
+    ui.controller.message.connect(lambda m: isinstance(m, Epoch) and epochs.append(m.epoch))
     ui.train()
 
     async def until(condition) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modstudio.engine.records.run_history import RunRecord, is_run_folder, list_runs, read_run, runs_root_of
-from modstudio.graph.document import Change, Document, History, Operation
+from modstudio.graph.document import Change, ChangeKind, Document, History, Operation
 from modstudio.graph.io import PROJECT_SUFFIX, save_project
 from modstudio.graph.model import Project
 from modstudio.graph.schema import BlockCatalog
@@ -277,7 +277,7 @@ class EditorSession:
             if Path(chosen).is_relative_to(old):
                 new = destination.relative_to(self._path.parent) / Path(chosen).relative_to(old)
                 self.project.training.init_weights = new.as_posix()
-                self.doc.emit(Change("training_changed", self.project.main))
+                self.doc.emit(Change(ChangeKind.TRAINING_CHANGED, self.project.main))
                 with contextlib.suppress(OSError):  # the file keeps the old name; the next save writes the new
                     save_project(self.project, self._path)
                 return

@@ -10,15 +10,16 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from modstudio.engine.protocol import Error, Finished, Message, ProtocolError, Warning, message_from_dict
 from modstudio.engine.settings import TrainSettings
 from modstudio.graph.io import project_to_dict
 from modstudio.graph.model import Project
 
-Message = dict[str, Any]
-
 
 class TrainClient:
-    """One training run in a background process. ``poll()`` never blocks; a dead worker becomes an ``error``."""
+    """One training run in a background process. ``poll()`` never blocks; a dead worker becomes an ``error``.
+
+    Messages come out typed (:mod:`modstudio.engine.protocol`); one the client cannot read becomes a warning."""
 
     def __init__(self, wait_on_finish: bool = True) -> None:
         # After ``finished`` the worker still has to exit (a fraction of a second: torch tears down).
@@ -70,9 +71,9 @@ class TrainClient:
         try:
             ready = self._conn.poll(timeout)
             while ready:
-                message = self._conn.recv()
+                message = _typed(self._conn.recv())
                 out.append(message)
-                if message.get("type") == "finished":
+                if isinstance(message, Finished):
                     self._finished = True
                     break
                 ready = self._conn.poll()
@@ -91,8 +92,8 @@ class TrainClient:
         out: list[Message] = []
         try:
             while self._conn is not None and self._conn.poll():
-                out.append(self._conn.recv())
-                if out[-1].get("type") == "finished":
+                out.append(_typed(self._conn.recv()))
+                if isinstance(out[-1], Finished):
                     self._finished = True
                     break
         except (EOFError, OSError):
@@ -105,17 +106,7 @@ class TrainClient:
         code = self._process.exitcode
         message = f"the training process stopped unexpectedly (exit code {code})"
         self._finished = True
-        return [
-            {"type": "error", "kind": "crash", "message": message, "step": None, "detail": ""},
-            {
-                "type": "finished",
-                "status": "failed",
-                "error": message,
-                "kind": "crash",
-                "run_folder": None,
-                "steps": None,
-            },
-        ]
+        return [Error(kind="crash", message=message), Finished.failed(message, "crash")]
 
     def _send(self, command: str) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -157,3 +148,11 @@ class TrainClient:
                 self._process.join(timeout=5.0)
         if self._conn is not None:
             self._conn.close()
+
+
+def _typed(data: Any) -> Message:
+    """The message the worker sent; one that is not a message (a worker of another version) becomes a warning."""
+    try:
+        return message_from_dict(data)
+    except ProtocolError as exc:
+        return Warning(kind="protocol", message=f"a message from the training process was not understood: {exc}")

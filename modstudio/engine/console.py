@@ -1,17 +1,15 @@
-"""What ``modstudio train`` prints: a progress bar on stderr, a line per epoch, a final summary."""
+"""What ``modstudio train`` prints: a progress bar on stderr, a line per epoch, a final summary.
+
+Every text is the message's ``describe()`` (:mod:`modstudio.engine.protocol`), the same the window shows."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from tqdm import tqdm
 
-Message = dict[str, Any]
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+from modstudio.engine.protocol import Epoch, Error, Finished, Message, Progress, Started, Warning
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -32,55 +30,45 @@ class TrainConsole:
         self.err = err or sys.stderr
         self.show_bar = _is_terminal(self.err) if bar is None else bar
         self.bar: tqdm | None = None
-        self.epochs = 0
 
     def handle(self, message: Message) -> None:
-        kind = message.get("type")
-        if kind == "started":
-            self.epochs = message["epochs"]
-            samples = message["samples"]
-            self._line(
-                f"training on {message['device']} ({message['precision']}): {message['dataset']} "
-                f"{samples['train']}/{samples['val']}/{samples['test']} train/val/test samples, "
-                f"{message['parameters']:,} parameters, {message['epochs']} epochs; run folder {message['run_folder']}"
-            )
-        elif kind == "progress":
-            self._progress(message)
-        elif kind == "epoch":
-            self._close_bar()
-            metric = "acc" if message.get("val_r2") is None else "R²"
-            val_metric = message.get("val_accuracy") if metric == "acc" else message.get("val_r2")
-            train_acc = message.get("train_accuracy")
-            train_part = f"train loss {_number(message['train_loss'])}" + (
-                "" if train_acc is None else f" acc {train_acc:.4f}"
-            )
-            self._line(
-                f"epoch {message['epoch']}/{message['epochs']}: {train_part}, val loss "
-                f"{_number(message.get('val_loss'))} {metric} {_number(val_metric)} ({message['seconds']:.1f} s)"
-            )
-        elif kind == "warning":
-            self._close_bar()
-            print(f"warning: {message['message']}", file=self.err)
-        elif kind == "error":
-            self._close_bar()
-            print(f"error: {message['message']}", file=self.err)
-        elif kind == "finished":
-            self._close_bar()
-            self._summary(message)
+        match message:
+            case Started(run_folder=folder):
+                self._line(f"{message.describe()}; run folder {folder}")
+            case Progress():
+                self._progress(message)
+            case Epoch():
+                self._close_bar()
+                self._line(message.describe())
+            case Warning():
+                self._close_bar()
+                print(f"warning: {message.describe()}", file=self.err)
+            case Error():
+                self._close_bar()
+                print(f"error: {message.describe()}", file=self.err)
+            case Finished(status="failed", run_folder=folder):
+                self._close_bar()
+                self._line(f"training failed{'' if folder is None else f'; run folder {folder}'}")
+            case Finished(run_folder=folder):
+                self._close_bar()
+                self._line(f"{message.describe()}; run folder {folder}")
+            case _:  # usage, checkpoints, live views: nothing to print
+                pass
 
-    def _progress(self, message: Message) -> None:
+    def _progress(self, message: Progress) -> None:
+        """The bar's text is the message's ``describe()``; the bar itself shows the share of the epoch done."""
         if not self.show_bar:
             return
         if self.bar is None:
             self.bar = tqdm(
-                total=message["steps"],
-                desc=f"epoch {message['epoch']}/{self.epochs}",
+                total=message.steps,
                 file=self.err,
                 leave=False,
                 unit="step",
+                bar_format="{desc} |{bar}| {elapsed}<{remaining}",
             )
-        self.bar.update(max(0, message["step"] - self.bar.n))
-        self.bar.set_postfix(loss=f"{message['loss']:.4f}", refresh=False)
+        self.bar.update(max(0, message.step - self.bar.n))
+        self.bar.set_description_str(message.describe(), refresh=False)
         self.bar.refresh()
 
     def _close_bar(self) -> None:
@@ -90,27 +78,3 @@ class TrainConsole:
 
     def _line(self, text: str) -> None:
         print(text, file=self.out, flush=True)
-
-    def _summary(self, message: Message) -> None:
-        status = message.get("status")
-        if status == "failed":
-            where = message.get("run_folder")
-            self._line(f"training failed{'' if where is None else f'; run folder {where}'}")
-            return
-        if message.get("test_accuracy") is not None:
-            score = f"test accuracy {message['test_accuracy']:.4f}"
-        elif message.get("test_r2") is not None:
-            score = f"test R² {message['test_r2']:.4f}"
-        else:
-            score = "no test split"
-        words = {
-            "completed": "done",
-            "early_stopped": "stopped early (no better validation loss)",
-            "stopped": "stopped",
-        }
-        nmi = message.get("routing_nmi") or {}
-        extra = "".join(f", routing NMI {path or 'net'} {value:.3f}" for path, value in nmi.items())
-        self._line(
-            f"{words.get(status, status)}: {score} after {message['epochs']} epochs "
-            f"({message['seconds']:.1f} s){extra}; run folder {message['run_folder']}"
-        )

@@ -13,17 +13,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
 
 from modstudio.compile.probes import RoutingProbe
 from modstudio.engine.errors import EngineError
+from modstudio.engine.protocol import Regions
 from modstudio.engine.task import Task
-
-Message = dict[str, Any]
 
 MAX_POINTS = 600  # training points drawn over the regions (first regions message only)
 
@@ -95,24 +92,31 @@ class RegionGrid:
         self.labels = labels.detach().cpu()[pick].numpy().astype(np.int64) if one_each else None
         self._points_sent = False
 
-    def picture(self, net: nn.Module, probes: dict[str, RoutingProbe], task: Task, epoch: int, step: int) -> Message:
+    def picture(self, net: nn.Module, probes: dict[str, RoutingProbe], task: Task, epoch: int, step: int) -> Regions:
         """The ``regions`` message for the network as it is now; leaves the network and probes as they were."""
         out, experts = self._evaluate(net, probes, task)
         g = self.size
-        message: Message = {"type": "regions", "epoch": epoch, "step": step, "extent": list(self.extent), "size": g}
+        predicted = values = points = labels = None
         if task.kind == "classification":
-            predicted = out.argmax(dim=1).view(g, g)
             dtype = np.uint8 if out.shape[1] <= 256 else np.int32
-            message["predicted"] = predicted.cpu().numpy().astype(dtype)
+            predicted = out.argmax(dim=1).view(g, g).cpu().numpy().astype(dtype)
         else:
-            message["values"] = out[:, 0].view(g, g).float().cpu().numpy()
-        message["experts"] = experts
+            values = out[:, 0].view(g, g).float().cpu().numpy()
         if not self._points_sent:
             self._points_sent = True
-            message["points"] = self.points
-            if self.labels is not None:
-                message["labels"] = self.labels
-        return message
+            points, labels = self.points, self.labels
+        extent = (self.extent[0], self.extent[1], self.extent[2], self.extent[3])
+        return Regions(
+            epoch=epoch,
+            step=step,
+            extent=extent,
+            size=g,
+            predicted=predicted,
+            values=values,
+            experts=experts,
+            points=points,
+            labels=labels,
+        )
 
     def _evaluate(
         self, net: nn.Module, probes: dict[str, RoutingProbe], task: Task

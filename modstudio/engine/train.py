@@ -1,7 +1,7 @@
 """The training loop: steps, metrics, checkpoints, early stopping, and what it reports on the way.
 
 :class:`Trainer` runs a prepared :class:`Session` in the current process and reports every
-event as a small plain dict through ``emit``; between steps it asks ``commands`` (pause,
+event as a typed message (:mod:`modstudio.engine.protocol`) through ``emit``; between steps it asks ``commands`` (pause,
 resume, stop) without blocking. The worker process wraps it; tests and benchmarks call it
 directly.
 """
@@ -29,11 +29,24 @@ from modstudio.engine.data import Batch, TensorData, eval_batches
 from modstudio.engine.errors import EngineError
 from modstudio.engine.live import GradientNorms, RegionGrid, is_plane
 from modstudio.engine.metrics import Evaluation, evaluate
+from modstudio.engine.protocol import (
+    Checkpoint,
+    Epoch,
+    Finished,
+    Gradients,
+    Message,
+    Paused,
+    Progress,
+    Resumed,
+    Routing,
+    Started,
+    Test,
+    Usage,
+    Warning,
+)
 from modstudio.engine.routing import CollapseDetector, normalized_mutual_information
 from modstudio.engine.session import Session
 from modstudio.engine.settings import lr_factor
-
-Message = dict[str, Any]
 
 
 class Commands(Protocol):
@@ -77,7 +90,7 @@ class Trainer:
         self._last_regions = time.monotonic()
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self) -> Message:
+    def run(self) -> Finished:
         s = self.s
         enable_probes(s.net, bool(self.probes))
         self.emit(self._started_message())
@@ -183,17 +196,16 @@ class Trainer:
         else:
             s.bad_epochs += 1
         seconds = time.monotonic() - self._epoch_started
-        record = {
-            "type": "epoch", "epoch": epoch + 1, "epochs": s.epochs, "step": s.step,
-            "train_loss": self._train_loss, "train_accuracy": self._train_accuracy,
-            "val_loss": None if val is None else val.loss, "val_accuracy": None if val is None else val.accuracy,
-            "val_r2": None if val is None else val.r2, "lr": s.optimizer.param_groups[0]["lr"],
-            "seconds": seconds, "aux_losses": aux_loss_values(s.net),
-        }  # fmt: skip
-        s.folder.append("metrics.jsonl", record)
+        record = Epoch(
+            epoch=epoch + 1, epochs=s.epochs, step=s.step, train_loss=self._train_loss,
+            train_accuracy=self._train_accuracy, val_loss=None if val is None else val.loss,
+            val_accuracy=None if val is None else val.accuracy, val_r2=None if val is None else val.r2,
+            lr=s.optimizer.param_groups[0]["lr"], seconds=seconds, aux_losses=aux_loss_values(s.net),
+        )  # fmt: skip
+        s.folder.append("metrics.jsonl", record.to_dict())
         self.emit(record)
-        self.emit({"type": "usage", "epoch": epoch + 1, "samples_per_second": self._train_samples / max(seconds, 1e-9),
-                   "memory_mb": memory_mb(s.device), "device": str(s.device)})  # fmt: skip
+        self.emit(Usage(epoch=epoch + 1, samples_per_second=self._train_samples / max(seconds, 1e-9),
+                        memory_mb=memory_mb(s.device), device=str(s.device)))  # fmt: skip
         if self.regions is not None:
             self._report_regions(epoch)
         self.checkpoint(best=improved)
@@ -207,13 +219,13 @@ class Trainer:
             return False
         if command != "pause":
             return True
-        self.emit({"type": "paused", "step": self.s.step})
+        self.emit(Paused(step=self.s.step))
         while True:
             command = self.commands.wait(0.1) if self.commands is not None else "resume"
             if command == "stop":
                 return False
             if command == "resume":
-                self.emit({"type": "resumed", "step": self.s.step})
+                self.emit(Resumed(step=self.s.step))
                 return True
 
     def _report_progress(
@@ -221,26 +233,24 @@ class Trainer:
     ) -> None:
         """``accuracy``: the running training accuracy of this epoch so far (classification)."""
         rate = seen / max(now - self._epoch_started, 1e-9)
-        record = {"type": "progress", "epoch": epoch + 1, "step": step, "steps": steps, "global_step": self.s.step,
-                  "loss": loss, "accuracy": accuracy, "samples_per_second": rate}  # fmt: skip
-        self.s.folder.append("metrics.jsonl", record)
+        record = Progress(epoch=epoch + 1, step=step, steps=steps, global_step=self.s.step, loss=loss,
+                          accuracy=accuracy, samples_per_second=rate)  # fmt: skip
+        self.s.folder.append("metrics.jsonl", record.to_dict())
         self.emit(record)
 
     def _report_routing(self, epoch: int, kind: str = "train") -> dict[str, Any]:
         facts = {path: probe.take() for path, probe in self.probes.items()}
-        message = {"type": "routing", "kind": kind, "epoch": epoch + 1, "step": self.s.step, "probes": facts}
-        self.s.folder.append("routing.jsonl", message)
+        message = Routing(kind=kind, epoch=epoch + 1, step=self.s.step, probes=facts)
+        self.s.folder.append("routing.jsonl", message.to_dict())
         self.emit(message)
         for path, probe_facts in facts.items():  # one layer at a time, so each warning names its layer
             for warning in self.collapse.check({path: probe_facts}):
-                self.emit(
-                    {"type": "warning", "kind": "collapse", "message": warning, "step": self.s.step, "path": path}
-                )
+                self.emit(Warning(kind="collapse", message=warning, step=self.s.step, path=path))
         return facts
 
     def _report_gradients(self, epoch: int) -> None:
         if self._grad_norms:
-            self.emit({"type": "gradients", "epoch": epoch + 1, "step": self.s.step, "norms": self._grad_norms})
+            self.emit(Gradients(epoch=epoch + 1, step=self.s.step, norms=self._grad_norms))
         self._grad_norms = None
 
     def _report_regions(self, epoch: int) -> None:
@@ -250,8 +260,7 @@ class Trainer:
             message = self.regions.picture(self.s.net, self.probes, self.s.task, epoch + 1, self.s.step)
         except (RuntimeError, ValueError, TypeError) as exc:
             self.regions = None
-            self.emit({"type": "warning", "kind": "regions", "message": f"decision regions turned off: {exc}",
-                       "step": self.s.step})  # fmt: skip
+            self.emit(Warning(kind="regions", message=f"decision regions turned off: {exc}", step=self.s.step))
             return
         self._last_regions = time.monotonic()
         self.emit(message)
@@ -271,7 +280,7 @@ class Trainer:
         s.folder.save_training_state(s.optimizer.state_dict(), s.rng_tensors(), info)
         if best:
             s.folder.save_weights("best", state)
-        self.emit({"type": "checkpoint", "path": str(path), "epoch": s.epoch, "step": s.step, "best": best})
+        self.emit(Checkpoint(path=str(path), epoch=s.epoch, step=s.step, best=best))
 
     def evaluate(self, data: TensorData | None, on_batch: Callable[[Batch], None] | None = None) -> Evaluation | None:
         if data is None:
@@ -285,7 +294,7 @@ class Trainer:
         set_probe_labels(self.s.net, batch.regions if batch.regions is not None else batch.y, self._label_count())
 
     # -- the end ---------------------------------------------------------------------------
-    def _finish(self) -> Message:
+    def _finish(self) -> Finished:
         s = self.s
         if s.folder.has("best.safetensors"):
             s.net.load_state_dict(s.folder.load_weights("best"))
@@ -298,14 +307,14 @@ class Trainer:
         if self.probes:
             facts = self._report_routing(max(s.epoch - 1, 0), kind="test")
             nmi = {p: normalized_mutual_information(f["class_expert"]) for p, f in facts.items() if "class_expert" in f}
-        summary = {
-            "type": "finished", "status": self.status, "epochs": s.epoch, "steps": s.step, "run_folder": str(s.folder.path),
-            "seconds": time.monotonic() - self._started, "task": s.task.kind, "test_loss": None if test is None else test.loss,
-            "test_accuracy": None if test is None else test.accuracy, "test_r2": None if test is None else test.r2,
-            "best_val_loss": s.best_val if math.isfinite(s.best_val) else None, "routing_nmi": nmi,
-        }  # fmt: skip
-        s.folder.append("metrics.jsonl", {**summary, "type": "test"})
-        s.folder.write_info({**self._run_info(), **summary})
+        summary = Finished(
+            status=self.status, epochs=s.epoch, steps=s.step, run_folder=str(s.folder.path),
+            seconds=time.monotonic() - self._started, task=s.task.kind, test_loss=None if test is None else test.loss,
+            test_accuracy=None if test is None else test.accuracy, test_r2=None if test is None else test.r2,
+            best_val_loss=s.best_val if math.isfinite(s.best_val) else None, routing_nmi=nmi,
+        )  # fmt: skip
+        s.folder.append("metrics.jsonl", Test.of(summary).to_dict())
+        s.folder.write_info({**self._run_info(), **_run_json_summary(summary)})
         s.folder.close()
         self.emit(summary)
         return summary
@@ -322,18 +331,17 @@ class Trainer:
         return {"settings": s.settings.to_dict(), "device": str(s.device), "seed": s.seed, "dataset": s.project.data.dataset,
                 "project": s.project.name, "precision": str(s.amp or "fp32")}  # fmt: skip
 
-    def _started_message(self) -> Message:
+    def _started_message(self) -> Started:
         s = self.s
-        return {
-            "type": "started", "run_folder": str(s.folder.path), "device": str(s.device), "precision": str(s.amp or "fp32"),
-            "epochs": s.epochs, "start_epoch": s.epoch, "steps_per_epoch": s.stream.steps(s.epoch), "task": s.task.kind,
-            "dataset": s.project.data.dataset, "samples": {k: 0 if v is None else len(v) for k, v in
-                                                           (("train", s.splits.train), ("val", s.splits.val), ("test", s.splits.test))},
-            "parameters": sum(p.numel() for p in s.net.parameters()), "probes": sorted(self.probes), "seed": s.seed,
-            "probe_layout": probe_layout(s.net), "modules": [name for name, _ in self.gradients.groups] if self.gradients else [],
-            "regions": self.regions is not None,
-            "routing_labels": "region" if s.splits.train.regions is not None else "class",
-        }  # fmt: skip
+        parts = (("train", s.splits.train), ("val", s.splits.val), ("test", s.splits.test))
+        return Started(
+            run_folder=str(s.folder.path), device=str(s.device), precision=str(s.amp or "fp32"), epochs=s.epochs,
+            start_epoch=s.epoch, steps_per_epoch=s.stream.steps(s.epoch), task=s.task.kind,
+            dataset=s.project.data.dataset, samples={k: 0 if v is None else len(v) for k, v in parts},
+            parameters=sum(p.numel() for p in s.net.parameters()), probes=tuple(sorted(self.probes)), seed=s.seed,
+            probe_layout=probe_layout(s.net), modules=tuple(name for name, _ in self.gradients.groups) if self.gradients else (),
+            regions=self.regions is not None, routing_labels="region" if s.splits.train.regions is not None else "class",
+        )  # fmt: skip
 
     def _nan_message(self, value: float, epoch: int) -> str:
         s = self.s
@@ -354,6 +362,11 @@ class Trainer:
 
 
 _NO_AUTOCAST = contextlib.nullcontext()
+
+
+def _run_json_summary(summary: Finished) -> dict[str, Any]:
+    """The summary as ``run.json`` has always held it (the ``finished`` keys, ``type`` included; no failure keys)."""
+    return {k: v for k, v in summary.to_dict().items() if k not in ("error", "kind")}
 
 
 def task_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

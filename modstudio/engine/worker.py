@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modstudio.engine.errors import EngineError
+from modstudio.engine.protocol import Error, Finished, Message
 
 COMMANDS = frozenset({"pause", "resume", "stop"})
 
@@ -49,9 +50,10 @@ class PipeCommands:
         return self._read() if waiting else None
 
 
-def send(conn: Connection, message: dict[str, Any]) -> None:
+def send(conn: Connection, message: Message) -> None:
+    """The message's JSON form goes through the pipe (the client turns it back into the message)."""
     with contextlib.suppress(BrokenPipeError, EOFError, OSError):  # nobody listens: the run folder still has it all
-        conn.send(message)
+        conn.send(message.to_dict())
 
 
 def worker_main(
@@ -111,8 +113,5 @@ def _fail(conn: Connection, kind: str, message: str, trainer: Any, detail: str =
         trainer.s.folder.write_info(
             {**info, "status": "failed", "error": message, "epochs": trainer.s.epoch, "steps": step}
         )
-    send(conn, {"type": "error", "kind": kind, "message": message, "step": step, "detail": detail})
-    send(
-        conn,
-        {"type": "finished", "status": "failed", "error": message, "kind": kind, "run_folder": folder, "steps": step},
-    )
+    send(conn, Error(kind=kind, message=message, step=step, detail=detail))
+    send(conn, Finished.failed(message, kind, run_folder=folder, steps=step))

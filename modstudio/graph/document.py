@@ -5,10 +5,7 @@ operation raises :class:`OperationError` and leaves the project as it was. Subsc
 :class:`Change` events once the whole operation has been applied. :class:`History` is a
 headless undo/redo stack (the editor's Qt undo stack wraps the same operations).
 
-Change kinds: node_added, node_removed, edge_added, edge_removed, param_changed,
-node_renamed, node_moved, node_changed (a node now uses a renamed module), ports_changed
-(nodes whose ports changed because an Input/Output of the module they use did),
-module_added, module_removed, module_renamed, module_param_changed.
+A change's kind is a :class:`ChangeKind` (see there); views ``match`` on it.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from .expressions import ExpressionError, is_expression, names_used
@@ -35,17 +33,53 @@ class OperationError(ValueError):
     """An operation that cannot be applied; the message says why in a sentence."""
 
 
+class ChangeKind(str, Enum):
+    """What kind of change a :class:`Change` reports (the values are the names the events have always had)."""
+
+    NODE_ADDED = "node_added"
+    NODE_REMOVED = "node_removed"
+    EDGE_ADDED = "edge_added"
+    EDGE_REMOVED = "edge_removed"
+    PARAM_CHANGED = "param_changed"
+    NODE_RENAMED = "node_renamed"
+    NODE_MOVED = "node_moved"
+    NODE_CHANGED = "node_changed"  # a node now uses a renamed module, or its weights changed
+    PORTS_CHANGED = "ports_changed"  # nodes whose ports changed because an Input/Output of their module did
+    MODULE_ADDED = "module_added"
+    MODULE_REMOVED = "module_removed"
+    MODULE_RENAMED = "module_renamed"
+    MODULE_PARAM_CHANGED = "module_param_changed"
+    SECTION_CHANGED = "section_changed"  # the project's data or training section
+    TRAINING_CHANGED = "training_changed"  # training settings outside the section (starting weights, frozen nodes)
+
+    @property
+    def of_module(self) -> bool:
+        """A module itself was added, removed, renamed or given other params (other modules may depend on it)."""
+        return self in _MODULE_KINDS
+
+
+_MODULE_KINDS = frozenset(
+    {ChangeKind.MODULE_ADDED, ChangeKind.MODULE_REMOVED, ChangeKind.MODULE_RENAMED, ChangeKind.MODULE_PARAM_CHANGED}
+)
+
+
 @dataclass(frozen=True)
 class Change:
-    """What changed, for views to redraw: a kind, the module it happened in, the nodes."""
+    """What changed, for views to redraw: a kind, the module it happened in, the nodes.
 
-    kind: str
+    ``kind`` is a :class:`ChangeKind`; a plain string is turned into one here, so a misspelt kind fails
+    where the change is made, not silently in a view."""
+
+    kind: ChangeKind
     module: str
     node_ids: tuple[str, ...] = ()
     edge: Edge | None = None
     param: str | None = None
     old_name: str | None = None
     new_name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ChangeKind(self.kind))
 
 
 @dataclass
@@ -242,7 +276,7 @@ class SetPositions(Operation):
         old, new = before or {}, self.positions or {}
         for node_id in dict.fromkeys([*old, *new]):
             if old.get(node_id) != new.get(node_id) and module is not None and module.find(node_id) is not None:
-                doc.emit(Change("node_moved", self.module, (node_id,)))
+                doc.emit(Change(ChangeKind.NODE_MOVED, self.module, (node_id,)))
         self._done(self.text, SetPositions(self.module, before, self.text, before_order))
 
 
@@ -269,7 +303,11 @@ class RestoreParams(Operation):
         )
         before = copy.deepcopy(owner.params)
         owner.params = copy.deepcopy(self.params)
-        kind, ids = ("module_param_changed", ()) if self.node_id is None else ("param_changed", (self.node_id,))
+        kind, ids = (
+            (ChangeKind.MODULE_PARAM_CHANGED, ())
+            if self.node_id is None
+            else (ChangeKind.PARAM_CHANGED, (self.node_id,))
+        )
         for key in dict.fromkeys([*before, *self.params]):
             if before.get(key, _MISSING) != self.params.get(key, _MISSING):
                 doc.emit(Change(kind, self.module, ids, param=key))

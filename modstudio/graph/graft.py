@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from .document import Batch, Change, Document, Operation, OperationError, Positions, positions_of
+from .document import Batch, Change, ChangeKind, Document, Operation, OperationError, Positions, positions_of
 from .library import dependencies
 from .model import Edge, ModuleDef, Node, Project, new_id
 from .module_ops import ReplaceModules, default_node_name
@@ -179,7 +179,7 @@ class SetNodeWeights(Operation):
             raise OperationError("a weights reference names a .safetensors file")
         before = SetNodeWeights(self.module, self.node_id, node.weights, node.frozen)
         node.weights, node.frozen = self.weights, self.frozen
-        doc.emit(Change("node_changed", self.module, (node.id,)))
+        doc.emit(Change(ChangeKind.NODE_CHANGED, self.module, (node.id,)))
         state = "frozen" if self.frozen else "trainable"
         text = (
             f"Detach weights of '{node.name}'" if self.weights is None else f"Attach weights to '{node.name}' ({state})"
@@ -198,6 +198,6 @@ class SetInitWeights(Operation):
             raise OperationError("initial weights name a .safetensors file")
         before = SetInitWeights(doc.project.training.init_weights)
         doc.project.training.init_weights = self.path
-        doc.emit(Change("training_changed", doc.project.main))
+        doc.emit(Change(ChangeKind.TRAINING_CHANGED, doc.project.main))
         text = "Start training from fresh weights" if self.path is None else f"Start training from {self.path}"
         self._done(text, before)

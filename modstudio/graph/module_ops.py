@@ -10,7 +10,17 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from .document import Change, Document, Operation, OperationError, Positions, RestoreParams, positions_of, reorder
+from .document import (
+    Change,
+    ChangeKind,
+    Document,
+    Operation,
+    OperationError,
+    Positions,
+    RestoreParams,
+    positions_of,
+    reorder,
+)
 from .expressions import ExpressionError, is_expression, names_used
 from .model import ModuleDef
 from .names import module_name_problem, node_name_problem
@@ -73,11 +83,11 @@ class ReplaceModules(Operation):
         if self.positions_order is not None:
             reorder(table, self.positions_order)
         for k in [k for k in self.modules if before[k] is None and k in new]:
-            doc.emit(Change("module_added", k))
+            doc.emit(Change(ChangeKind.MODULE_ADDED, k))
         for k in [k for k in self.modules if before[k] is not None and k in new]:
             _emit_differences(doc, k, before[k], new[k], before_positions.get(k), positions_of(project, k))
         for k in [k for k in self.modules if before[k] is not None and k not in new]:
-            doc.emit(Change("module_removed", k))
+            doc.emit(Change(ChangeKind.MODULE_REMOVED, k))
         self._done(self.text, inverse)
 
 
@@ -91,27 +101,27 @@ def _emit_differences(
     for e in old.edges:
         key = (e.src, e.src_port, e.dst, e.dst_port)
         if old_edges.count(key) > new_edges.count(key):
-            doc.emit(Change("edge_removed", name, (e.src, e.dst), edge=copy.copy(e)))
+            doc.emit(Change(ChangeKind.EDGE_REMOVED, name, (e.src, e.dst), edge=copy.copy(e)))
     for node_id in old_nodes.keys() - new_nodes.keys():
-        doc.emit(Change("node_removed", name, (node_id,)))
+        doc.emit(Change(ChangeKind.NODE_REMOVED, name, (node_id,)))
     for node_id in [i for i in new_nodes if i not in old_nodes]:
-        doc.emit(Change("node_added", name, (node_id,)))
+        doc.emit(Change(ChangeKind.NODE_ADDED, name, (node_id,)))
     for e in new.edges:
         key = (e.src, e.src_port, e.dst, e.dst_port)
         if new_edges.count(key) > old_edges.count(key):
-            doc.emit(Change("edge_added", name, (e.src, e.dst), edge=copy.copy(e)))
+            doc.emit(Change(ChangeKind.EDGE_ADDED, name, (e.src, e.dst), edge=copy.copy(e)))
     for node_id in [i for i in new_nodes if i in old_nodes]:
         a, b = old_nodes[node_id], new_nodes[node_id]
         if a.name != b.name:
-            doc.emit(Change("node_renamed", name, (node_id,), old_name=a.name, new_name=b.name))
+            doc.emit(Change(ChangeKind.NODE_RENAMED, name, (node_id,), old_name=a.name, new_name=b.name))
         for key in dict.fromkeys([*a.params, *b.params]):
             if a.params.get(key) != b.params.get(key) or (key in a.params) != (key in b.params):
-                doc.emit(Change("param_changed", name, (node_id,), param=key))
+                doc.emit(Change(ChangeKind.PARAM_CHANGED, name, (node_id,), param=key))
         if (old_pos or {}).get(node_id) != (new_pos or {}).get(node_id):
-            doc.emit(Change("node_moved", name, (node_id,)))
+            doc.emit(Change(ChangeKind.NODE_MOVED, name, (node_id,)))
     for key in dict.fromkeys([*old.params, *new.params]):
         if old.params.get(key) != new.params.get(key) or (key in old.params) != (key in new.params):
-            doc.emit(Change("module_param_changed", name, param=key))
+            doc.emit(Change(ChangeKind.MODULE_PARAM_CHANGED, name, param=key))
 
 
 def _check_new_module_name(doc: Document, name: str) -> None:
@@ -177,11 +187,11 @@ class RenameModule(Operation):
             project.ui.positions.update(positions)
         if project.main == old:
             project.main = new
-        doc.emit(Change("module_renamed", new, old_name=old, new_name=new))
+        doc.emit(Change(ChangeKind.MODULE_RENAMED, new, old_name=old, new_name=new))
         for where, module in project.modules.items():
             users = tuple(n.id for n in module.nodes if rename_references(n, doc.catalog, old, new))
             if users:
-                doc.emit(Change("node_changed", where, users))
+                doc.emit(Change(ChangeKind.NODE_CHANGED, where, users))
         self._done(f"Rename module {old} to {new}", RenameModule(new, old))
 
 
@@ -214,7 +224,7 @@ class SetModuleParam(Operation):
         else:
             module.params[self.name] = self.value
             text = f"Set parameter {self.name} of {self.module} to {self.value}"
-        doc.emit(Change("module_param_changed", self.module, param=self.name))
+        doc.emit(Change(ChangeKind.MODULE_PARAM_CHANGED, self.module, param=self.name))
         self._done(text, RestoreParams(self.module, None, before, text))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from .document import (
     Batch,
     Change,
+    ChangeKind,
     Document,
     History,
     Operation,
@@ -111,10 +112,10 @@ def _ports_changed(doc: Document, module_name: str, node: Node) -> None:
         for where, user in doc.users(module_name):
             by_module.setdefault(where, []).append(user.id)
         for where, ids in by_module.items():
-            doc.emit(Change("ports_changed", where, tuple(ids)))
+            doc.emit(Change(ChangeKind.PORTS_CHANGED, where, tuple(ids)))
 
 
-def _edge_event(kind: str, module: str, e: Edge) -> Change:
+def _edge_event(kind: ChangeKind, module: str, e: Edge) -> Change:
     return Change(kind, module, (e.src, e.dst), edge=Edge(e.src, e.src_port, e.dst, e.dst_port))
 
 
@@ -139,11 +140,11 @@ class InsertNode(Operation):
             doc.module(name)
         node = copy.deepcopy(self.node)
         module.nodes.insert(self.index, node)
-        doc.emit(Change("node_added", self.module, (node.id,)))
+        doc.emit(Change(ChangeKind.NODE_ADDED, self.module, (node.id,)))
         for name, i, e in sorted(self.edges, key=lambda item: (item[0], item[1])):
             edge = Edge(e.src, e.src_port, e.dst, e.dst_port)
             doc.project.modules[name].edges.insert(i, edge)
-            doc.emit(_edge_event("edge_added", name, edge))
+            doc.emit(_edge_event(ChangeKind.EDGE_ADDED, name, edge))
         _ports_changed(doc, self.module, node)
         self._done(f"Add {doc.label(node)}", RemoveNode(self.module, node.id))
 
@@ -164,9 +165,9 @@ class RemoveNode(Operation):
         for name, i, _ in sorted(removed, key=lambda item: (item[0], item[1]), reverse=True):
             del doc.project.modules[name].edges[i]
         for name, _, e in removed:
-            doc.emit(_edge_event("edge_removed", name, e))
+            doc.emit(_edge_event(ChangeKind.EDGE_REMOVED, name, e))
         del module.nodes[index]
-        doc.emit(Change("node_removed", self.module, (node.id,)))
+        doc.emit(Change(ChangeKind.NODE_REMOVED, self.module, (node.id,)))
         _ports_changed(doc, self.module, node)
         inverse: Operation = InsertNode(self.module, node, index, tuple(removed))
         before = positions_of(doc.project, self.module)
@@ -269,7 +270,7 @@ class Connect(Operation):
             )
         edge = Edge(e.src, e.src_port, e.dst, e.dst_port)
         module.edges.append(edge)
-        doc.emit(_edge_event("edge_added", self.module, edge))
+        doc.emit(_edge_event(ChangeKind.EDGE_ADDED, self.module, edge))
         self._done(f"Connect {_describe_edge(module, e)}", Disconnect(self.module, edge, len(module.edges) - 1))
 
 
@@ -288,7 +289,7 @@ class InsertEdge(Operation):
             raise OperationError(f"cannot insert an edge at position {self.index} of module '{self.module}'")
         edge = Edge(e.src, e.src_port, e.dst, e.dst_port)
         module.edges.insert(self.index, edge)
-        doc.emit(_edge_event("edge_added", self.module, edge))
+        doc.emit(_edge_event(ChangeKind.EDGE_ADDED, self.module, edge))
         self._done(f"Connect {_describe_edge(module, e)}", Disconnect(self.module, edge, self.index))
 
 
@@ -310,7 +311,7 @@ class Disconnect(Operation):
             raise OperationError(f"there is no connection {_describe_edge(module, e)} in module '{self.module}'")
         text = f"Disconnect {_describe_edge(module, e)}"
         removed = module.edges.pop(index)
-        doc.emit(_edge_event("edge_removed", self.module, removed))
+        doc.emit(_edge_event(ChangeKind.EDGE_REMOVED, self.module, removed))
         self._done(text, InsertEdge(self.module, removed, index))
 
 
@@ -333,7 +334,7 @@ class SetParam(Operation):
         else:
             node.params[self.name] = copy.deepcopy(self.value)
             text = f"Set {node.name}.{self.name} to {self.value}"
-        doc.emit(Change("param_changed", self.module, (node.id,), param=self.name))
+        doc.emit(Change(ChangeKind.PARAM_CHANGED, self.module, (node.id,), param=self.name))
         self._done(text, RestoreParams(self.module, node.id, before, text))
 
 
@@ -362,6 +363,6 @@ class RenameNode(Operation):
             else:
                 edges[i] = Edge(e.src, self.name, e.dst, e.dst_port)
         node.name = self.name
-        doc.emit(Change("node_renamed", self.module, (node.id,), old_name=old, new_name=self.name))
+        doc.emit(Change(ChangeKind.NODE_RENAMED, self.module, (node.id,), old_name=old, new_name=self.name))
         _ports_changed(doc, self.module, node)
         self._done(f"Rename '{old}' to '{self.name}'", RenameNode(self.module, node.id, old))

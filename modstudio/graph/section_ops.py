@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from .document import Change, Document, Operation, OperationError
+from .document import Change, ChangeKind, Document, Operation, OperationError
 from .model import DataSection, TrainingSection
 
 Section = Literal["data", "training"]
@@ -117,5 +117,5 @@ class SetSectionField(Operation):
         old = copy.deepcopy(getattr(target, self.field))
         setattr(target, self.field, new)
         name = f"{self.section}.{self.field}"
-        doc.emit(Change("section_changed", "", param=name))
+        doc.emit(Change(ChangeKind.SECTION_CHANGED, "", param=name))
         self._done(f"Set {self.field.replace('_', ' ')}", SetSectionField(self.section, self.field, old))

@@ -55,7 +55,7 @@ class Inspector(QScrollArea):
         self._refresh.start()
 
     def _on_change(self, change: Change) -> None:
-        if self.node_id in change.node_ids or change.kind.startswith("module_"):
+        if self.node_id in change.node_ids or change.kind.of_module:
             self._refresh.start()
 
     # building -------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class ModuleLibraryPanel(QWidget):
         self._unsubscribe()
 
     def _on_change(self, change: Change) -> None:
-        if change.kind.startswith("module_"):
+        if change.kind.of_module:
             self.refresh()
 
     def refresh(self) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from modstudio.blocks.catalog import Catalog
-from modstudio.graph.document import Change
+from modstudio.graph.document import Change, ChangeKind
 from modstudio.graph.layout import layered_positions
 from modstudio.graph.model import Edge, ModuleDef, Node
 from modstudio.graph.ports import node_ports
@@ -186,47 +186,48 @@ class ModuleScene(QGraphicsScene):
             self.module_gone.emit()
             return
         if change.module != self.module_name:
-            if change.kind.startswith("module_"):
+            if change.kind.of_module:
                 self.request_check()
             return
-        kind, module = change.kind, self.module
-        if kind == "node_added":
-            for node_id in change.node_ids:
-                node = module.find(node_id)
-                if node is not None and node_id not in self.nodes:
-                    self._add_node(node)
-                    for e in module.edges:
-                        if node_id in (e.src, e.dst) and edge_key(e) not in self.edges:
-                            self._add_edge(e)
-        elif kind == "node_removed":
-            for node_id in change.node_ids:
-                self._remove_node(node_id)
-        elif kind == "edge_added" and change.edge is not None:
-            key = edge_key(change.edge)
-            wanted = sum(1 for e in module.edges if edge_key(e) == key)
-            if len(self.edges.get(key, [])) < wanted:
-                self._add_edge(change.edge)
-        elif kind == "edge_removed" and change.edge is not None:
-            key = edge_key(change.edge)
-            wanted = sum(1 for e in module.edges if edge_key(e) == key)
-            items = self.edges.get(key, [])
-            if len(items) > wanted:
-                self._remove_edge_item(items[-1])
-        elif kind == "node_moved":
-            table = self.doc.project.ui.positions.get(self.module_name, {})
-            for node_id in change.node_ids:
-                item, pos = self.nodes.get(node_id), table.get(node_id)
-                if item is not None and pos is not None and (item.x(), item.y()) != tuple(pos):
-                    item.setPos(pos[0], pos[1])
-            return  # positions do not change shapes
-        elif kind in ("ports_changed", "node_changed"):
-            for node_id in change.node_ids:
-                self._rebuild_node(node_id)
-        elif kind in ("node_renamed", "param_changed"):
-            for node_id in change.node_ids:
-                node, item = module.find(node_id), self.nodes.get(node_id)
-                if node is not None and item is not None:
-                    item.set_text(node.name, describe_params(node, self.catalog))
+        module = self.module
+        match change.kind:
+            case ChangeKind.NODE_ADDED:
+                for node_id in change.node_ids:
+                    node = module.find(node_id)
+                    if node is not None and node_id not in self.nodes:
+                        self._add_node(node)
+                        for e in module.edges:
+                            if node_id in (e.src, e.dst) and edge_key(e) not in self.edges:
+                                self._add_edge(e)
+            case ChangeKind.NODE_REMOVED:
+                for node_id in change.node_ids:
+                    self._remove_node(node_id)
+            case ChangeKind.EDGE_ADDED if change.edge is not None:
+                key = edge_key(change.edge)
+                wanted = sum(1 for e in module.edges if edge_key(e) == key)
+                if len(self.edges.get(key, [])) < wanted:
+                    self._add_edge(change.edge)
+            case ChangeKind.EDGE_REMOVED if change.edge is not None:
+                key = edge_key(change.edge)
+                wanted = sum(1 for e in module.edges if edge_key(e) == key)
+                items = self.edges.get(key, [])
+                if len(items) > wanted:
+                    self._remove_edge_item(items[-1])
+            case ChangeKind.NODE_MOVED:
+                table = self.doc.project.ui.positions.get(self.module_name, {})
+                for node_id in change.node_ids:
+                    item, pos = self.nodes.get(node_id), table.get(node_id)
+                    if item is not None and pos is not None and (item.x(), item.y()) != tuple(pos):
+                        item.setPos(pos[0], pos[1])
+                return  # positions do not change shapes
+            case ChangeKind.PORTS_CHANGED | ChangeKind.NODE_CHANGED:
+                for node_id in change.node_ids:
+                    self._rebuild_node(node_id)
+            case ChangeKind.NODE_RENAMED | ChangeKind.PARAM_CHANGED:
+                for node_id in change.node_ids:
+                    node, item = module.find(node_id), self.nodes.get(node_id)
+                    if node is not None and item is not None:
+                        item.set_text(node.name, describe_params(node, self.catalog))
         self.request_check()
 
     # live checking --------------------------------------------------------------------

@@ -14,11 +14,11 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from modstudio.engine.client import TrainClient
+from modstudio.engine.protocol import Error, Finished, Message, Paused, Resumed, Started
 from modstudio.engine.settings import TrainSettings
 from modstudio.graph.model import Project
 
@@ -33,7 +33,7 @@ PAUSING = "pausing"  # Pause was pressed: the worker pauses after its current st
 class TrainingController(QObject):
     """Start / pause / resume / stop / kill one run; every worker message comes out of ``message``."""
 
-    message = Signal(dict)
+    message = Signal(object)  # a modstudio.engine.protocol message
     state_changed = Signal(str)
 
     def __init__(
@@ -44,8 +44,8 @@ class TrainingController(QObject):
         self.client: TrainClient | None = None
         self.state = IDLE
         self.pause_waiting = False  # Pause pressed before the worker was up: sent with its ``started``
-        self.last_finished: dict[str, Any] | None = None
-        self._task: asyncio.Task[dict[str, Any] | None] | None = None
+        self.last_finished: Finished | None = None
+        self._task: asyncio.Task[Finished | None] | None = None
         self._stop_timer = QTimer(self)
         self._stop_timer.setSingleShot(True)
         self._stop_timer.timeout.connect(self.kill)
@@ -63,7 +63,7 @@ class TrainingController(QObject):
 
     def start(
         self, project: Project, path: Path | None = None, settings: TrainSettings | None = None
-    ) -> asyncio.Task[dict[str, Any] | None]:
+    ) -> asyncio.Task[Finished | None]:
         """Schedule a run on the asyncio (qasync) loop; the task's result is the ``finished`` message."""
         if self.busy:
             raise RuntimeError("a training run is already going; stop it first")
@@ -74,21 +74,21 @@ class TrainingController(QObject):
         self._task.add_done_callback(self._task_done)
         return self._task
 
-    def _task_done(self, task: asyncio.Task[dict[str, Any] | None]) -> None:
+    def _task_done(self, task: asyncio.Task[Finished | None]) -> None:
         """A polling task that broke (a bug, or a loop shut down under it) must not leave the UI 'running'."""
         if task.cancelled() or task.exception() is None:
             return
         self.kill()
         self._stop_timer.stop()
         text = f"lost contact with the training process: {task.exception()}"
-        self.last_finished = {"type": "finished", "status": "failed", "error": text}
+        self.last_finished = Finished.failed(text, "crash")
         self._set_state(IDLE)
-        self.message.emit({"type": "error", "kind": "crash", "message": text, "step": None})
+        self.message.emit(Error(kind="crash", message=text))
         self.message.emit(self.last_finished)
 
     async def run(
         self, project: Project, path: Path | None = None, settings: TrainSettings | None = None
-    ) -> dict[str, Any] | None:
+    ) -> Finished | None:
         """Train ``project`` to the end (or until stopped) while the UI keeps running."""
         if self.state == IDLE:  # called directly; start() set the state (a Pause or Stop may have come since)
             self._set_state(STARTING)
@@ -103,8 +103,8 @@ class TrainingController(QObject):
                 client.pause()
         except Exception as exc:  # the process could not be started (no resources, frozen-app problem)
             self._set_state(IDLE)
-            failed = {"type": "finished", "status": "failed", "error": f"could not start training: {exc}"}
-            self.message.emit({"type": "error", "kind": "start", "message": failed["error"], "step": None})
+            failed = Finished.failed(f"could not start training: {exc}", "start")
+            self.message.emit(Error(kind="start", message=failed.error))
             self.message.emit(failed)
             self.last_finished = failed
             return failed
@@ -124,23 +124,22 @@ class TrainingController(QObject):
         self._set_state(IDLE)
         return self.last_finished
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if self.state == STOPPING and kind in ("started", "paused", "resumed"):
-            if kind == "started":  # Stop came before the worker was up: its grace starts now
+    def _dispatch(self, message: Message) -> None:
+        stopping = self.state == STOPPING  # the run's start, pause and resume no longer change the state
+        match message:
+            case Started() if stopping:  # Stop came before the worker was up: its grace starts now
                 self._stop_timer.start(STOP_GRACE_MS)
-        elif kind == "started":
-            if self.pause_waiting and self.client is not None:  # the worker is up: the waiting pause goes now
+            case Started() if self.pause_waiting and self.client is not None:  # the worker is up: the pause goes now
                 self.pause_waiting = False
                 self.client.pause()
-            elif self.state != PAUSING:  # PAUSING: the pause went with the start and is on its way
+            case Started() if self.state != PAUSING:  # PAUSING: the pause went with the start and is on its way
                 self._set_state(RUNNING)
-        elif kind == "paused":
-            self._set_state(PAUSED)
-        elif kind == "resumed" and self.state != PAUSING:  # PAUSING: Pause was pressed again since
-            self._set_state(RUNNING)
-        elif kind == "finished":
-            self.last_finished = message
+            case Paused() if not stopping:
+                self._set_state(PAUSED)
+            case Resumed() if not stopping and self.state != PAUSING:  # PAUSING: Pause was pressed again since
+                self._set_state(RUNNING)
+            case Finished():
+                self.last_finished = message
         self.message.emit(message)
 
     # commands -----------------------------------------------------------------------------
@@ -178,7 +177,7 @@ class TrainingController(QObject):
             with contextlib.suppress(OSError):
                 self.client.kill()
 
-    async def wait(self) -> dict[str, Any] | None:
+    async def wait(self) -> Finished | None:
         """The ``finished`` message of the current run (None when nothing runs)."""
         if self._task is None:
             return self.last_finished

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from modstudio.engine.dataset_facts import OPTIONS, DatasetProblem, OptionSpec, checked_options
 from modstudio.engine.precheck import augmentation_problems, curriculum_problems, training_problems
-from modstudio.graph.document import Batch, Change, Document, Operation, OperationError
+from modstudio.graph.document import Batch, Change, ChangeKind, Document, Operation, OperationError
 from modstudio.graph.model import DataSection, TrainingSection
 from modstudio.graph.section_ops import SetSectionField, check_section_value
 
@@ -127,7 +127,7 @@ class TrainingPanel(QScrollArea):
 
     def _on_change(self, change: Change) -> None:
         try:
-            if change.kind in ("section_changed", "training_changed"):
+            if change.kind in (ChangeKind.SECTION_CHANGED, ChangeKind.TRAINING_CHANGED):
                 self._refresh_timer.start()
             self._check_timer.start()
         except RuntimeError:  # the panel was deleted while still listening: stop listening

@@ -21,6 +21,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QToolBar
 
 from modstudio.blocks.catalog import Catalog
+from modstudio.engine.protocol import Epoch, Error, Finished, Message, Progress, Routing, Started
 from modstudio.engine.settings import TrainSettings
 
 from .training_controller import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, TrainingController
@@ -276,43 +277,32 @@ class TrainingUI(QObject):
             return "stopping after this step…"
         return news
 
-    def on_message(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
+    def on_message(self, message: Message) -> None:
+        """Every worker message: the dashboard stores it; the status bar shows its ``describe()`` text."""
         self.dashboard.handle(message)
-        if kind == "started" and self.session is not None:
-            self.session.training_started(message.get("run_folder"))
-        if kind == "started":  # the dashboard resets itself on it
-            self._run_text = f"training on {message.get('device')} · {message.get('parameters', 0):,} parameters"
-            self._run_at = ""
-            self.progress_label.setText(self._progress_text())
-        elif kind == "progress":
-            self._run_at = f"epoch {message['epoch']} · step {message['step']}/{message['steps']}"
-            self._run_text = (
-                f"{self._run_at} · loss {message['loss']:.4f} · {message['samples_per_second']:,.0f} samples/s"
-            )
-            self.progress_label.setText(self._progress_text())
-        elif kind == "routing" and message.get("kind") == "train":
-            self.overlay.update(message.get("probes") or {})
-            self.refresh_overlay()
-        elif kind == "error":
-            text = message.get("message", "training failed")
-            self.shell.show_status(f"Training failed: {text}", 15000)
-            QTimer.singleShot(0, lambda: self.shell.report("Training failed", text))
-        elif kind == "finished":
-            self._run_text = self._finished_text(message)
-            self.progress_label.setText(self._progress_text())
-            self.runs.refresh()
+        match message:
+            case Started(run_folder=folder):  # the dashboard resets itself on it
+                if self.session is not None:
+                    self.session.training_started(folder)
+                self._news(message.describe(), "")
+            case Progress():
+                self._news(message.describe(), message.at)
+            case Epoch():
+                self._news(message.describe(), self._run_at)
+            case Routing(kind="train", probes=probes):
+                self.overlay.update(probes)
+                self.refresh_overlay()
+            case Error():
+                text = message.describe() or "training failed"
+                self.shell.show_status(f"Training failed: {text}", 15000)
+                QTimer.singleShot(0, lambda: self.shell.report("Training failed", text))
+            case Finished():
+                self._news(message.describe(), self._run_at)
+                self.runs.refresh()
 
-    @staticmethod
-    def _finished_text(message: dict[str, Any]) -> str:
-        status = message.get("status")
-        if status == "failed":
-            return "training failed"
-        if message.get("test_accuracy") is not None:
-            return f"training {status}: test accuracy {message['test_accuracy']:.4f}"
-        if message.get("test_r2") is not None:
-            return f"training {status}: test R² {message['test_r2']:.4f}"
-        return f"training {status}"
+    def _news(self, text: str, at: str) -> None:
+        self._run_text, self._run_at = text, at
+        self.progress_label.setText(self._progress_text())
 
     def _canvas_nodes(self) -> list[NodeItem]:
         """The node items on the canvas now (none while no project is shown)."""

@@ -29,7 +29,7 @@ def run(project, tmp_path, **settings):
 
 
 def losses(messages):
-    return [m["train_loss"] for m in messages if m["type"] == "epoch"]
+    return [m.train_loss for m in messages if m.type == "epoch"]
 
 
 def test_same_seed_gives_identical_results_and_another_seed_does_not(tmp_path):
@@ -45,19 +45,19 @@ def test_run_folder_holds_snapshot_metrics_and_weights_that_load_strictly(tmp_pa
     session, summary, messages = run(project, tmp_path)
     folder = session.folder.path
     assert folder.parent == tmp_path
-    assert summary["status"] == "completed" and summary["test_accuracy"] > 0.75
+    assert summary.status == "completed" and summary.test_accuracy > 0.75
     snapshot = json.loads((folder / "project.msproj").read_text())
     assert snapshot["modules"] == project_to_dict(project)["modules"]
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if r["type"] == "epoch"] == [1, 2, 3]
     assert any(r["type"] == "progress" for r in records) and records[-1]["type"] == "test"
     info = json.loads((folder / "run.json").read_text())
-    assert info["status"] == "completed" and info["test_accuracy"] == summary["test_accuracy"]
+    assert info["status"] == "completed" and info["test_accuracy"] == summary.test_accuracy
     for name in ("best", "last"):
         net = GraphNet(project)
         net.load_state_dict(load_file(folder / f"{name}.safetensors"), strict=True)
     assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in folder.iterdir())
-    assert next(m["type"] for m in messages) == "started" and messages[-1]["type"] == "finished"
+    assert next(m.type for m in messages) == "started" and messages[-1].type == "finished"
 
 
 def test_resume_continues_the_loss_curve_exactly(tmp_path):
@@ -66,8 +66,8 @@ def test_resume_continues_the_loss_curve_exactly(tmp_path):
     _, summary, tail = run(small_mlp(), tmp_path, epochs=4, resume=str(first.folder.path))
     assert losses(head) == whole[:2]
     assert losses(tail) == whole[2:]
-    assert [m["epoch"] for m in tail if m["type"] == "epoch"] == [3, 4]
-    assert summary["epochs"] == 4
+    assert [m.epoch for m in tail if m.type == "epoch"] == [3, 4]
+    assert summary.epochs == 4
     records = first.folder.read_lines("metrics.jsonl")
     assert [r["epoch"] for r in records if r["type"] == "epoch"] == [1, 2, 3, 4]
 
@@ -84,7 +84,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
 
     def emit(message):
         messages.append(message)
-        if message["type"] == "epoch" and message["epoch"] == 2:
+        if message.type == "epoch" and message.epoch == 2:
             session.stream.x[5] = float("nan")  # poison one training sample after two good epochs
 
     with pytest.raises(NonFiniteLoss, match=r"the loss became nan at step \d+ \(epoch 3\)") as caught:
@@ -127,9 +127,9 @@ def test_regression_reports_r2_and_schedules_shape_the_learning_rate(tmp_path):
     project.main_module.node_named("y").params["task"] = "regression"
     project.training.schedule = "cosine"
     _, summary, messages = run(project, tmp_path)
-    assert summary["task"] == "regression" and summary["test_accuracy"] is None
-    assert 0.3 < summary["test_r2"] <= 1.0
-    lrs = [m["lr"] for m in messages if m["type"] == "epoch"]
+    assert summary.task == "regression" and summary.test_accuracy is None
+    assert 0.3 < summary.test_r2 <= 1.0
+    lrs = [m.lr for m in messages if m.type == "epoch"]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.1 * lrs[0]
     assert lr_factor("one_cycle", 0, 100, 0, 1) == pytest.approx(1 / 25)
     assert lr_factor("one_cycle", 30, 100, 0, 1) == pytest.approx(1.0)
@@ -140,8 +140,8 @@ def test_early_stopping_ends_the_run_when_validation_stops_improving(tmp_path):
     project = small_mlp(epochs=200)
     project.training.early_stopping_patience = 2
     _, summary, messages = run(project, tmp_path)
-    assert summary["status"] == "early_stopped" and summary["epochs"] < 200
-    val = [m["val_loss"] for m in messages if m["type"] == "epoch"]
+    assert summary.status == "early_stopped" and summary.epochs < 200
+    val = [m.val_loss for m in messages if m.type == "epoch"]
     assert min(val[-2:]) >= min(val[:-2])
 
 
@@ -176,13 +176,13 @@ def test_routing_probes_are_reported_with_collapse_warnings_and_specialisation(t
     session.net = ProbedHead(session.net)
     messages = []
     summary = Trainer(session, messages.append).run()
-    routing = [m for m in messages if m["type"] == "routing"]
-    assert routing and set(routing[0]["probes"]) == {""}
-    facts = routing[0]["probes"][""]
+    routing = [m for m in messages if m.type == "routing"]
+    assert routing and set(routing[0].probes) == {""}
+    facts = routing[0].probes[""]
     assert facts["tokens_per_expert"][2] == 0 and facts["class_expert"].shape == (2, 3)
-    warnings = [m["message"] for m in messages if m["type"] == "warning"]
+    warnings = [m.message for m in messages if m.type == "warning"]
     assert any("expert 2 received no tokens for 3 reports" in w for w in warnings)
-    assert summary["routing_nmi"][""] == pytest.approx(1.0)
+    assert summary.routing_nmi[""] == pytest.approx(1.0)
     stored = session.folder.read_lines("routing.jsonl")
     assert stored[0]["probes"][""]["tokens_per_expert"] == facts["tokens_per_expert"].tolist()
     assert math.isclose(

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from modstudio.engine.client import TrainClient
+from modstudio.engine.protocol import Finished, message_from_dict
 from modstudio.engine.settings import TrainSettings
 
 from .conftest import small_mlp
@@ -22,7 +23,7 @@ def collect_until(client, kind, limit=120.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         out.extend(client.poll(0.05))
-        if any(m["type"] == kind for m in out) or client.finished:
+        if any(m.type == kind for m in out) or client.finished:
             return out
     raise AssertionError(f"no '{kind}' message; got {[m['type'] for m in out]}")
 
@@ -31,14 +32,14 @@ def test_a_short_training_streams_messages_in_order_and_finishes(tmp_path):
     client = TrainClient()
     client.start(small_mlp(epochs=3), TrainSettings(runs_root=str(tmp_path)))
     messages = client.wait(120)
-    kinds = [m["type"] for m in messages]
+    kinds = [m.type for m in messages]
     assert kinds[0] == "started" and kinds[-1] == "finished" and kinds.count("finished") == 1
     assert set(kinds[1:-1]) <= set(ORDER)
-    assert [m["epoch"] for m in messages if m["type"] == "epoch"] == [1, 2, 3]
+    assert [m.epoch for m in messages if m.type == "epoch"] == [1, 2, 3]
     last_epoch = max(i for i, k in enumerate(kinds) if k == "epoch")
     assert all(k != "progress" or i < last_epoch for i, k in enumerate(kinds))
-    assert messages[-1]["status"] == "completed" and 0.7 < messages[-1]["test_accuracy"] <= 1.0
-    assert os.path.exists(os.path.join(messages[-1]["run_folder"], "best.safetensors"))
+    assert messages[-1].status == "completed" and 0.7 < messages[-1].test_accuracy <= 1.0
+    assert os.path.exists(os.path.join(messages[-1].run_folder, "best.safetensors"))
     assert not client.is_alive()
 
 
@@ -49,18 +50,18 @@ def test_pause_resume_and_stop_mid_epoch(tmp_path):
     client.start(project, TrainSettings(runs_root=str(tmp_path)))
     started = collect_until(client, "progress")[0]
     client.pause()
-    paused = next(m for m in collect_until(client, "paused") if m["type"] == "paused")
+    paused = next(m for m in collect_until(client, "paused") if m.type == "paused")
     client.resume()
-    resumed = next(m for m in collect_until(client, "resumed") if m["type"] == "resumed")
-    assert resumed["step"] == paused["step"]  # nothing was trained while paused
+    resumed = next(m for m in collect_until(client, "resumed") if m.type == "resumed")
+    assert resumed.step == paused.step  # nothing was trained while paused
     collect_until(client, "progress")
     client.stop()
     messages = client.wait(60)
     finished = messages[-1]
-    assert finished["type"] == "finished" and finished["status"] == "stopped"
-    assert finished["epochs"] == 0 and 0 < finished["steps"] < started["steps_per_epoch"]
-    checkpoint = [m for m in messages if m["type"] == "checkpoint"][-1]
-    assert checkpoint["step"] == finished["steps"] and os.path.exists(checkpoint["path"])
+    assert finished.type == "finished" and finished.status == "stopped"
+    assert finished.epochs == 0 and 0 < finished.steps < started.steps_per_epoch
+    checkpoint = [m for m in messages if m.type == "checkpoint"][-1]
+    assert checkpoint.step == finished.steps and os.path.exists(checkpoint.path)
 
 
 def test_a_killed_worker_is_reported(tmp_path):
@@ -69,9 +70,9 @@ def test_a_killed_worker_is_reported(tmp_path):
     collect_until(client, "started")
     os.kill(client.pid, signal.SIGKILL)
     messages = collect_until(client, "finished", 30)
-    error = next(m for m in messages if m["type"] == "error")
-    assert error["message"] == f"the training process stopped unexpectedly (exit code {-signal.SIGKILL})"
-    assert messages[-1]["status"] == "failed" and client.finished and not client.is_alive()
+    error = next(m for m in messages if m.type == "error")
+    assert error.message == f"the training process stopped unexpectedly (exit code {-signal.SIGKILL})"
+    assert messages[-1].status == "failed" and client.finished and not client.is_alive()
 
 
 def test_nan_in_the_data_stops_with_the_step_named(tmp_path):
@@ -83,10 +84,10 @@ def test_nan_in_the_data_stops_with_the_step_named(tmp_path):
     client = TrainClient()
     client.start(project, TrainSettings(runs_root=str(tmp_path)))
     messages = client.wait(120)
-    error = next(m for m in messages if m["type"] == "error")
-    assert error["kind"] == "nan" and error["step"] == 1  # the first step failed
-    assert "the loss became nan at step 1 (epoch 1)" in error["message"] and "last.safetensors" in error["message"]
-    assert messages[-1]["status"] == "failed"
+    error = next(m for m in messages if m.type == "error")
+    assert error.kind == "nan" and error.step == 1  # the first step failed
+    assert "the loss became nan at step 1 (epoch 1)" in error.message and "last.safetensors" in error.message
+    assert messages[-1].status == "failed"
 
 
 def test_out_of_memory_becomes_a_clear_message(tmp_path, monkeypatch):
@@ -107,10 +108,10 @@ def test_out_of_memory_becomes_a_clear_message(tmp_path, monkeypatch):
     worker.run_training(theirs, project_to_dict(small_mlp()), TrainSettings(runs_root=str(tmp_path)).to_dict(), None)
     messages = []
     while ours.poll():
-        messages.append(ours.recv())
-    error = next(m for m in messages if m["type"] == "error")
-    assert error["kind"] == "oom"
-    assert error["message"] == "out of memory on cpu: lower the batch size or use a smaller network"
-    assert messages[-1] == {**messages[-1], "type": "finished", "status": "failed", "kind": "oom"}
+        messages.append(message_from_dict(ours.recv()))  # the pipe carries each message's JSON form
+    error = next(m for m in messages if m.type == "error")
+    assert error.kind == "oom"
+    assert error.message == "out of memory on cpu: lower the batch size or use a smaller network"
+    assert messages[-1] == Finished.failed(error.message, "oom", run_folder=messages[0].run_folder, steps=0)
     run = next(tmp_path.iterdir())
     assert (run / "last.safetensors").exists()  # the checkpoint taken before the first step is kept

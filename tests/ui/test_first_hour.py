@@ -13,6 +13,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from modstudio.blocks import default_catalog
+from modstudio.engine.protocol import Finished
 from modstudio.graph.io import save_project
 from modstudio.ui import menus
 from modstudio.ui.export_dialog import show_export_dialog
@@ -60,7 +61,7 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
     assert w.path is None and ui.dashboard.loss_points() == 0
 
     # 5. Pause pressed while the worker is still starting is kept, and said
-    async def train_with_an_early_pause() -> dict:
+    async def train_with_an_early_pause() -> Finished | None:
         ui.train_action.trigger()
         ui.pause_action.trigger()
         assert ui.pause_action.text() == "Resume"
@@ -71,7 +72,7 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
         return await ui.controller.wait()
 
     finished = loop.run_until_complete(train_with_an_early_pause())
-    assert finished["status"] == "completed", finished
+    assert finished.status == "completed", finished
     ui.dashboard.refresh()
     assert ui.dashboard.loss_points() > 0 and "test accuracy" in ui.progress_label.text()
 
@@ -121,6 +122,7 @@ def test_first_hour_train_pause_runs_export_drill_in_and_back_open_another(
 DRIVER = (
     prelude("moe_2d")
     + r"""
+from modstudio.engine.protocol import message_from_dict
 from modstudio.graph.io import save_project
 from modstudio.ui.usage_overlay import bars_of
 
@@ -128,7 +130,7 @@ main = w.doc.project.main
 moe = w.doc.project.modules[main].node_named("moe")
 report = {"type": "routing", "kind": "train", "step": 5, "epoch": 1,
           "probes": {"moe": {"tokens_per_expert": [30, 10, 0, 20]}}}
-w.training.on_message(report)  # what the worker sends while training
+w.training.on_message(message_from_dict(report))  # what the worker sends while training
 item = w.scene.nodes[moe.id]
 w.canvas.centerOn(item)
 settle(0.3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modstudio.blocks import default_catalog
+from modstudio.engine.protocol import message_from_dict
 from modstudio.graph.io import save_project
 from modstudio.graph.ops import SetParam
 from modstudio.ui.files import default_project
@@ -32,7 +33,7 @@ def test_bars_survive_drilling_in_and_out_opening_new_and_undo(window: MainWindo
     w = window
     w.load(default_project(default_catalog(), "moe_2d"))
     ui = w.training
-    ui.on_message(REPORT)  # what the worker sends while training
+    ui.on_message(message_from_dict(REPORT))  # what the worker sends while training
     bars = _moe_bars(w)
     assert bars is not None and [round(s, 2) for s in bars.shares] == [0.5, 0.17, 0.0, 0.33]
     assert bars.dead == frozenset({2})
@@ -49,9 +50,9 @@ def test_bars_survive_drilling_in_and_out_opening_new_and_undo(window: MainWindo
     # an edit and its undo redraw the node; the bars follow
     moe = w.doc.project.modules[main].node_named("moe")
     w.canvas.perform(SetParam(main, moe.id, "num_experts", 5))
-    ui.on_message(REPORT)
+    ui.on_message(message_from_dict(REPORT))
     w.stack.undo()
-    ui.on_message(REPORT)
+    ui.on_message(message_from_dict(REPORT))
     assert _moe_bars(w) is not None
     # File > Open: attach() clears the overlay of a scene already redrawn
     other = tmp_path / "other.msproj"
@@ -63,7 +64,7 @@ def test_bars_survive_drilling_in_and_out_opening_new_and_undo(window: MainWindo
     assert not ui.overlay.latest
     # File > New, a report again, and back to an opened file
     w.load(default_project(default_catalog(), "moe_2d"))
-    ui.on_message(REPORT)
+    ui.on_message(message_from_dict(REPORT))
     assert _moe_bars(w) is not None
     assert w.open_path(other)
     assert w.reported == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modstudio.blocks import default_catalog
+from modstudio.engine.protocol import Finished
 from modstudio.ui.export_dialog import show_export_dialog
 from modstudio.ui.files import default_project
 
@@ -23,7 +24,7 @@ def test_a_run_of_an_unsaved_project_follows_it_to_its_file(window, loop, tmp_pa
     scratch = session.runs_root
     assert window.path is None and scratch is not None and ui.settings.runs_root is None
 
-    async def scenario() -> dict | None:
+    async def scenario() -> Finished | None:
         assert ui.train()
         await until(lambda: session.current_run is not None)
         assert session.current_run.parent == scratch  # the session's own folder, not the shared one
@@ -34,7 +35,7 @@ def test_a_run_of_an_unsaved_project_follows_it_to_its_file(window, loop, tmp_pa
         return await ui.controller.wait()
 
     finished = loop.run_until_complete(scenario())
-    assert finished is not None and finished["status"] == "completed", finished
+    assert finished is not None and finished.status == "completed", finished
     loop.run_until_complete(until(lambda: not list(scratch.iterdir())))
     target = tmp_path / "net.runs"
     moved = list(target.iterdir())

@@ -15,6 +15,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from modstudio.blocks import default_catalog
+from modstudio.engine.protocol import Finished, Progress
 from modstudio.ui.files import default_project
 from modstudio.ui.main_window import MainWindow
 
@@ -60,7 +61,7 @@ def test_train_from_the_gui_fills_dashboard_canvas_and_runs(window, loop, qtbot,
     assert ui.train()
     assert not ui.train_action.isEnabled() and ui.stop_action.isEnabled()
     finished = loop.run_until_complete(ui.controller.wait())
-    assert finished is not None and finished["status"] == "completed", finished
+    assert finished is not None and finished.status == "completed", finished
     ui.dashboard.refresh()
     assert ui.dashboard.loss_points() > 0
     experts = w.doc.project.modules[w.doc.project.main].node_named("moe").params["num_experts"]
@@ -93,19 +94,19 @@ def test_train_from_the_gui_fills_dashboard_canvas_and_runs(window, loop, qtbot,
 def test_stop_mid_run_keeps_a_checkpoint(window, loop, tmp_path: Path) -> None:
     w = moe_window(window, tmp_path, epochs=200)
     ui = w.training
-    progress: list[dict] = []
-    ui.controller.message.connect(lambda m: m["type"] == "progress" and progress.append(m))
+    progress: list[Progress] = []
+    ui.controller.message.connect(lambda m: isinstance(m, Progress) and progress.append(m))
 
-    async def scenario() -> dict:
+    async def scenario() -> Finished | None:
         assert ui.train()
         await until(lambda: len(progress) >= 3)
         ui.stop_action.trigger()
         return await ui.controller.wait()
 
     finished = loop.run_until_complete(scenario())
-    assert finished["status"] == "stopped"
-    assert finished["epochs"] < 200
-    assert (Path(finished["run_folder"]) / "last.safetensors").exists()
+    assert finished is not None and finished.status == "stopped"
+    assert finished.epochs < 200
+    assert (Path(finished.run_folder) / "last.safetensors").exists()
     assert ui.train_action.isEnabled()
 
 
@@ -128,7 +129,7 @@ def test_killed_worker_is_reported_within_a_second_and_training_works_again(wind
     assert any("stopped unexpectedly" in text for text in ui.dashboard.warnings())
     w.doc.project.training.epochs = 1  # a short run afterwards works
     assert ui.train()
-    assert loop.run_until_complete(ui.controller.wait())["status"] == "completed"
+    assert loop.run_until_complete(ui.controller.wait()).status == "completed"
 
 
 def test_bad_settings_are_refused_before_starting(window, loop, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from modstudio.engine.protocol import messages_from_dicts
+
 from . import style
 from .data import Curves
 
@@ -76,8 +78,8 @@ class CurvesView(QWidget):
     def compare(self, label: str, metrics: list[dict[str, Any]]) -> None:
         """Overlay another run's curves (dashed); an empty list removes them."""
         other = Curves()
-        for record in metrics:
-            other.handle(record)
+        for message in messages_from_dicts(metrics)[0]:  # what is not a message draws nothing
+            other.handle(message)
         shown = bool(len(other.loss) or len(other.val_loss))
         for prefix, legend, step, val in (
             ("loss", self.legends[0], other.loss, other.val_loss),

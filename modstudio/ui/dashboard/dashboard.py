@@ -7,12 +7,15 @@ refresh ``setData``s the plot items it built once (nothing is cleared and re-plo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+
+from modstudio.engine.protocol import Epoch, Finished, Message, Paused, Progress, Resumed, Started, messages_from_dicts
 
 from .curves import CurvesView
 from .data import Layer
@@ -23,6 +26,7 @@ from .run_data import RunData
 from .warnings_list import WarningsList
 
 REFRESH_MS = 100
+log = logging.getLogger(__name__)
 
 
 class Dashboard(QWidget):
@@ -42,6 +46,8 @@ class Dashboard(QWidget):
         self.tabs.addTab(self.modules, "Modules")
         self.status = QLabel("No training yet")
         self.status.setObjectName("doc")
+        # a message's describe() text may be wider than a narrow dock: cut at the dock's edge, never widening it
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.warnings_list = WarningsList()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -72,39 +78,32 @@ class Dashboard(QWidget):
         self._progress, self._paused = "", False
         self.status.setText(status)
 
-    def reset(self, started: dict[str, Any]) -> None:
+    def reset(self, started: Started) -> None:
         """A new run: forget everything shown and lay out the probes it announces."""
         self.clear()
         self.data = RunData.from_started(started)
         self.curves.set_task(self.data.task)
-        device = started.get("device", "")
-        self._progress = f"{started.get('dataset', '')} on {device}" if device else ""
-        self.status.setText(f"Training started · {self._progress}" if self._progress else "Training started")
+        self._progress = started.describe()
+        self.status.setText(self._progress)
         self.refresh()
 
-    def handle(self, message: dict[str, Any]) -> None:
-        """Store any worker message (cheap: no drawing here)."""
-        kind = message.get("type")
-        if kind == "started":
+    def handle(self, message: Message) -> None:
+        """Store any worker message (cheap: no drawing here); the status line is the message's describe()."""
+        if isinstance(message, Started):
             self.reset(message)
             return
         self.data.handle(message)
-        if kind in ("paused", "resumed"):
-            self._paused = kind == "paused"
-            self.data.dirty.add("status")
-        elif kind == "progress":
-            self._progress = (
-                f"epoch {message.get('epoch')} · step {message.get('step')}/{message.get('steps')} · "
-                f"loss {message.get('loss', float('nan')):.4f} · {message.get('samples_per_second', 0):.0f} samples/s"
-            )
-            self.data.dirty.add("status")
-        elif kind == "finished":
-            status = message.get("status", "")
-            accuracy = message.get("test_accuracy")
-            extra = f" · test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
-            self._progress = f"Finished ({status}) after {message.get('steps', 0)} steps{extra}"
-            self._paused = False
-            self.data.dirty.add("status")
+        match message:
+            case Paused() | Resumed():
+                self._paused = isinstance(message, Paused)
+                self.data.dirty.add("status")
+            case Progress() | Epoch():
+                self._progress = message.describe()
+                self.data.dirty.add("status")
+            case Finished():
+                self._progress = message.describe()
+                self._paused = False
+                self.data.dirty.add("status")
 
     def refresh(self) -> None:
         """Apply what arrived since the last refresh to the plot items."""
@@ -131,15 +130,20 @@ class Dashboard(QWidget):
             self.status.setText(self._progress)
 
     def show_history(self, metrics: list[dict[str, Any]], routing: list[dict[str, Any]]) -> None:
-        """Replay a finished run's ``metrics.jsonl`` and ``routing.jsonl`` records."""
-        task = "regression" if any(r.get("val_r2") is not None for r in metrics if r.get("type") == "epoch") else ""
-        self.data = RunData(task=task or "classification")
+        """Replay a finished run's ``metrics.jsonl`` and ``routing.jsonl`` records (a record that is not a
+        message is skipped; the status line counts them and the log says why)."""
+        messages, skipped = messages_from_dicts([*metrics, *routing])
+        for reason in skipped:
+            log.info("run history: %s", reason)
+        regression = any(isinstance(m, Epoch) and m.val_r2 is not None for m in messages)
+        self.data = RunData(task="regression" if regression else "classification")
         self.curves.set_task(self.data.task)
         self.regions.reset()
-        for record in [*metrics, *routing]:
-            self.handle(record)
-        steps = max((int(r.get("global_step", r.get("step", 0)) or 0) for r in metrics), default=0)
-        self._progress = f"Run history: {steps} steps"
+        for message in messages:
+            self.data.handle(message)
+        steps = max((_steps_of(m) for m in messages), default=0)
+        unread = f" ({len(skipped)} unreadable records skipped)" if skipped else ""
+        self._progress = f"Run history: {steps} steps{unread}"
         self.data.dirty.update({"curves", "routing", "modules", "warnings", "status"})
         self.refresh()
 
@@ -210,3 +214,9 @@ class Dashboard(QWidget):
     def hideEvent(self, event: QHideEvent) -> None:
         self.timer.stop()
         super().hideEvent(event)
+
+
+def _steps_of(message: Message) -> int:
+    if isinstance(message, Progress):
+        return message.step if message.global_step is None else message.global_step
+    return getattr(message, "step", None) or 0

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from modstudio.engine.protocol import Epoch, Message, Progress
+
 HISTORY = 240  # routing reports kept for the load-over-time heatmap
 DECAY = 0.8  # weight of the older counts in the class x expert matrix (it follows recent routing)
 
@@ -46,22 +48,21 @@ class Curves:
     val_loss: Series = field(default_factory=Series)
     val_accuracy: Series = field(default_factory=Series)
 
-    def handle(self, message: dict[str, Any]) -> bool:
-        kind = message.get("type")
-        if kind == "progress":
-            step = message.get("global_step", message.get("step", 0))
-            self.loss.add(step, message.get("loss"))
-            self.accuracy.add(step, message.get("accuracy"))
-            return True
-        if kind == "epoch":
-            step = message.get("step", 0)
-            self.epoch_loss.add(step, message.get("train_loss"))
-            self.epoch_accuracy.add(step, message.get("train_accuracy"))
-            self.val_loss.add(step, message.get("val_loss"))
-            self.val_accuracy.add(
-                step, message.get("val_accuracy") if message.get("val_r2") is None else message["val_r2"]
-            )
-            return True
+    def handle(self, message: Message) -> bool:
+        """True when the message added points (progress and epoch messages)."""
+        match message:
+            case Progress():
+                step = message.step if message.global_step is None else message.global_step
+                self.loss.add(step, message.loss)
+                self.accuracy.add(step, message.accuracy)
+                return True
+            case Epoch(step=step):
+                step = step or 0
+                self.epoch_loss.add(step, message.train_loss)
+                self.epoch_accuracy.add(step, message.train_accuracy)
+                self.val_loss.add(step, message.val_loss)
+                self.val_accuracy.add(step, message.val_score)
+                return True
         return False
 
 

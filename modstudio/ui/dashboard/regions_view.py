@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from . import style
 from .data import Layer
-from .run_data import Regions
+from .run_data import RegionPicture
 
 SHADE = 0.6  # how much of the region colour shows over the plot background
 BACKGROUND = np.array([27, 28, 33], dtype=np.float32)
@@ -78,7 +78,7 @@ class RegionsView(QWidget):
         self.note.setVisible(True)
         self.canvas.setVisible(False)
 
-    def draw(self, regions: Regions | None, layer: Layer | None, points: np.ndarray | None,
+    def draw(self, regions: RegionPicture | None, layer: Layer | None, points: np.ndarray | None,
              labels: np.ndarray | None) -> None:  # fmt: skip
         if regions is None:
             return
@@ -118,7 +118,7 @@ class RegionsView(QWidget):
             key.append(f"{layer.level}: " + swatches(names, [style.expert_colour(i) for i in range(layer.count)]))
         self.key.setText("&nbsp;&nbsp;&nbsp;".join(key))
 
-    def _draw_experts(self, regions: Regions, layer: Layer | None, rect: QRectF) -> None:
+    def _draw_experts(self, regions: RegionPicture, layer: Layer | None, rect: QRectF) -> None:
         ids = None if layer is None else regions.experts.get(layer.path)
         if ids is None and regions.experts and layer is None:
             ids = next(iter(regions.experts.values()))

@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from modstudio.engine.protocol import Error, Gradients, Message, Regions, Routing, Started, Warning
+
 from .data import Curves, Layer, Series, layers_for
 
 
 @dataclass
-class Regions:
+class RegionPicture:
     """The latest decision-region picture (2-D inputs)."""
 
     extent: tuple[float, float, float, float]
@@ -35,7 +37,7 @@ class RunData:
     label_name: str = "class"  # what the rows of the class x expert matrix are
     curves: Curves = field(default_factory=Curves)
     layers: dict[str, Layer] = field(default_factory=dict)  # by layer name, in arrival order
-    regions: Regions | None = None
+    regions: RegionPicture | None = None
     points: np.ndarray | None = None  # [n, 2] training points drawn over the regions
     point_labels: np.ndarray | None = None
     gradients: dict[str, float] = field(default_factory=dict)  # module -> latest gradient norm
@@ -46,10 +48,10 @@ class RunData:
     )  # what views need redrawing: curves, routing, regions, modules, warnings
 
     @classmethod
-    def from_started(cls, started: dict[str, Any]) -> RunData:
-        data = cls(task=str(started.get("task", "classification")))
-        data.label_name = str(started.get("routing_labels", "class"))
-        layout = started.get("probe_layout") or {path: {} for path in started.get("probes", [])}
+    def from_started(cls, started: Started) -> RunData:
+        data = cls(task=started.task)
+        data.label_name = started.routing_labels
+        layout = started.probe_layout or {path: {} for path in started.probes}
         for path, info in layout.items():
             if info:
                 data._add_layers(path, info)
@@ -65,25 +67,24 @@ class RunData:
         return [layer for layer in self.layers.values() if layer.path == path]
 
     # -- messages ---------------------------------------------------------------------------
-    def handle(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
+    def handle(self, message: Message) -> None:
         if self.curves.handle(message):
             self.dirty.add("curves")
-        elif kind == "routing":
-            self._routing(message)
-        elif kind == "regions":
-            self._regions(message)
-        elif kind == "gradients":
-            step = int(message.get("step", 0))
-            self.gradients = {str(k): float(v) for k, v in (message.get("norms") or {}).items()}
-            for name, value in self.gradients.items():
-                self.gradient_history.setdefault(name, Series()).add(step, value)
-            self.dirty.add("modules")
-        elif kind == "warning":
-            self.add_warning(str(message.get("message", "")), str(message.get("path", "") or ""), "warning")
-        elif kind == "error":
-            text = str(message.get("message", "training failed"))
-            self.add_warning(text, str(message.get("path", "") or ""), "error")
+            return
+        match message:
+            case Routing():
+                self._routing(message)
+            case Regions():
+                self._regions(message)
+            case Gradients(step=step, norms=norms):
+                self.gradients = dict(norms)
+                for name, value in self.gradients.items():
+                    self.gradient_history.setdefault(name, Series()).add(step, value)
+                self.dirty.add("modules")
+            case Warning(path=path):
+                self.add_warning(message.describe(), path, "warning")
+            case Error(path=path):
+                self.add_warning(message.describe() or "training failed", path, "error")
 
     def add_warning(self, text: str, path: str, severity: str) -> None:
         if any(w.text == text for w in self.warnings):
@@ -91,31 +92,29 @@ class RunData:
         self.warnings.append(Warning_(text, path, severity))
         self.dirty.add("warnings")
 
-    def _routing(self, message: dict[str, Any]) -> None:
-        if message.get("kind", "train") != "train":
+    def _routing(self, message: Routing) -> None:
+        if message.kind != "train":
             return  # the test pass at the end is not part of the training timeline
-        step = int(message.get("step", 0))
-        for path, facts in (message.get("probes") or {}).items():
+        step = message.step
+        for path, facts in message.probes.items():
             if not self.layers_of(path):
                 self._add_layers(path, facts)
             for layer in self.layers_of(path):
                 layer.add_report(step, facts)
         self.dirty.update({"routing", "modules"})
 
-    def _regions(self, message: dict[str, Any]) -> None:
-        extent = tuple(float(v) for v in message.get("extent", (0.0, 1.0, 0.0, 1.0)))
-        predicted = message.get("predicted")
-        values = message.get("values")
-        self.regions = Regions(
-            extent=extent,  # type: ignore[arg-type]
-            size=int(message.get("size", 0)),
+    def _regions(self, message: Regions) -> None:
+        predicted, values = message.predicted, message.values
+        self.regions = RegionPicture(
+            extent=message.extent,
+            size=message.size,
             predicted=None if predicted is None else np.asarray(predicted),
             values=None if values is None else np.asarray(values, dtype=np.float32),
-            experts={str(k): np.asarray(v) for k, v in (message.get("experts") or {}).items()},
-            step=int(message.get("step", 0)),
+            experts={str(k): np.asarray(v) for k, v in message.experts.items()},
+            step=message.step,
         )
-        if message.get("points") is not None:
-            self.points = np.asarray(message["points"], dtype=np.float32)
-            labels = message.get("labels")
+        if message.points is not None:
+            self.points = np.asarray(message.points, dtype=np.float32)
+            labels = message.labels
             self.point_labels = None if labels is None else np.asarray(labels, dtype=np.int64)
         self.dirty.add("regions")
