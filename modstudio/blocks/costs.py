@@ -5,7 +5,7 @@ are exact for the multiply-adds of Linear, Conv1d/2d (groups included), depthwis
 and transposed convolutions, locally connected layers, attention (projections, scores and
 the weighted sum) and RNN/GRU/LSTM gates; element-wise work is approximate (a spec marks its
 rule ``flops_exact=False``): activations 1 FLOP per element, softmax 3 per element, batch norm
-2, layer/group/RMS norm 5, pooling one per window element; reshapes, concatenation, dropout
+2, layer/group norm 5, RMS norm 4, pooling one per window element; reshapes, concatenation, dropout
 and embedding lookups count 0.
 """
 

@@ -142,6 +142,21 @@ SPECS = (
         flops_exact=False,
     ),
     BlockSpec(
+        id="rms_norm",
+        title="RMSNorm",
+        category="Normalization",
+        doc=(
+            "Root-mean-square normalization (Zhang & Sennrich 2019): divides the last dimension of every "
+            "sample by its root mean square, then applies a learned scale. LayerNorm without the mean and the "
+            "shift: cheaper, and the normalization of LLaMA-style transformers."
+        ),
+        params=(_EPS, ParamSpec("elementwise_affine", "bool", True, "learn a scale per feature")),
+        shape=_layer_norm_shape,
+        layer=Layer("torch.nn.RMSNorm", _layer_norm_arguments),  # the same arguments as LayerNorm's
+        flops=per_element(4),  # square, mean, divide, scale
+        flops_exact=False,
+    ),
+    BlockSpec(
         id="group_norm",
         title="GroupNorm",
         category="Normalization",
