@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from modstudio.graph.schema import ParamSpec
 
-from .costs import linear_flops, numel
+from .costs import linear_flops, numel, product
 from .spec import BlockSpec, Inputs, Layer, Member, MemberCosts, Members, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -305,7 +305,7 @@ def _gate_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tenso
 def _gate_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
     x = single(inputs)
     return {
-        "features": numel(x),
+        "features": product(x.shape),
         "branches": [Member(name, (x,)) for name in params["branches"]],
         "out_shape": list(_branch_outputs(params, x, members).shape),
         "allow_skip": params["allow_skip"],

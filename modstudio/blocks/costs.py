@@ -22,6 +22,15 @@ def numel(info: TensorInfo) -> int:
     return math.prod(info.shape)
 
 
+def product(values: tuple) -> int:
+    """The product of shape entries with ``*`` alone (no ``math.prod``), so that constructor
+    arguments stay plain arithmetic that exported code can print as an expression."""
+    total = values[0]
+    for value in values[1:]:
+        total = total * value
+    return total
+
+
 def first(inputs: Inputs, port: str = "in") -> TensorInfo:
     value = inputs[port]
     return value[0] if isinstance(value, list) else value
