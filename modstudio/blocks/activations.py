@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Params, require_float, single
+from .costs import per_element
+from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
 
@@ -14,13 +15,21 @@ def _same_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (x,)
 
 
+def _no_arguments(params: Params, inputs: Inputs) -> dict:
+    return {}
+
+
 def _activation(block_id: str, title: str, torch_name: str, doc: str) -> BlockSpec:
-    def build(params: Params, inputs: Inputs):
-        from torch import nn
-
-        return getattr(nn, torch_name)()
-
-    return BlockSpec(id=block_id, title=title, category="Activation", doc=doc, shape=_same_shape, build=build)
+    return BlockSpec(
+        id=block_id,
+        title=title,
+        category="Activation",
+        doc=doc,
+        shape=_same_shape,
+        layer=Layer(f"torch.nn.{torch_name}", _no_arguments),
+        flops=per_element(1),
+        flops_exact=False,
+    )
 
 
 def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -32,10 +41,8 @@ def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (x,)
 
 
-def _softmax_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.Softmax(dim=params["dim"])
+def _softmax_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"dim": params["dim"]}
 
 
 SPECS = (
@@ -75,6 +82,8 @@ SPECS = (
             ParamSpec("dim", "int", -1, "dimension to normalise over (negative counts from the end)", min=-6, max=6),
         ),
         shape=_softmax_shape,
-        build=_softmax_build,
+        layer=Layer("torch.nn.Softmax", _softmax_arguments),
+        flops=per_element(3),
+        flops_exact=False,
     ),
 )

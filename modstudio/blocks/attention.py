@@ -7,7 +7,8 @@ import math
 
 from modstudio.graph.schema import ParamSpec, PortSpec
 
-from .spec import BlockSpec, Inputs, Params, require_float, single
+from .costs import attention_flops, linear_flops, numel, tokens_of, zero
+from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
 _TOKEN_HINTS = {
@@ -44,10 +45,13 @@ def _tokens_same_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]
     return (x,)
 
 
-def _self_attention_build(params: Params, inputs: Inputs):
-    from .layers.attention import SelfAttention
+def _self_attention_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"dim": single(inputs).shape[-1], "num_heads": 1, "dropout": params["dropout"], "causal": params["causal"]}
 
-    return SelfAttention(single(inputs).shape[-1], 1, params["dropout"], params["causal"])
+
+def _self_attention_flops(params: Params, inputs: Inputs, outputs) -> int:
+    t, d = tokens_of(single(inputs))
+    return attention_flops(t, t, d, d, d, 1)
 
 
 def _mha_infos(inputs: Inputs) -> tuple[TensorInfo, TensorInfo, TensorInfo]:
@@ -75,13 +79,21 @@ def _mha_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (q,)
 
 
-def _mha_build(params: Params, inputs: Inputs):
-    from .layers.attention import MultiHeadAttention
-
+def _mha_arguments(params: Params, inputs: Inputs) -> dict:
     q, k, v = _mha_infos(inputs)
-    return MultiHeadAttention(
-        q.shape[1], params["num_heads"], k.shape[1], v.shape[1], params["dropout"], params["causal"]
-    )
+    return {
+        "dim": q.shape[1],
+        "num_heads": params["num_heads"],
+        "key_dim": k.shape[1],
+        "value_dim": v.shape[1],
+        "dropout": params["dropout"],
+        "causal": params["causal"],
+    }
+
+
+def _mha_flops(params: Params, inputs: Inputs, outputs) -> int:
+    (tq, d), (tk, dk), (_, dv) = (tokens_of(x) for x in _mha_infos(inputs))
+    return attention_flops(tq, tk, d, dk, dv, params["num_heads"])
 
 
 def _mlp_hidden(params: Params, dim: int) -> int:
@@ -95,12 +107,23 @@ def _encoder_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (x,)
 
 
-def _encoder_build(params: Params, inputs: Inputs):
-    from .layers.attention import TransformerEncoderBlock
-
+def _encoder_arguments(params: Params, inputs: Inputs) -> dict:
     dim = single(inputs).shape[-1]
-    hidden = _mlp_hidden(params, dim)
-    return TransformerEncoderBlock(dim, params["num_heads"], hidden, params["dropout"], params["causal"])
+    return {
+        "dim": dim,
+        "num_heads": params["num_heads"],
+        "mlp_hidden": _mlp_hidden(params, dim),
+        "dropout": params["dropout"],
+        "causal": params["causal"],
+    }
+
+
+def _encoder_flops(params: Params, inputs: Inputs, outputs) -> int:
+    t, d = tokens_of(single(inputs))
+    hidden = _mlp_hidden(params, d)
+    norms, residuals = 2 * 5 * t * d, 2 * t * d
+    mlp = linear_flops(d, hidden, t) + t * hidden + linear_flops(hidden, d, t)  # GELU: 1 per element
+    return norms + attention_flops(t, t, d, d, d, params["num_heads"]) + residuals + mlp
 
 
 def _patch_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -119,17 +142,26 @@ def _patch_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo(((h // p) * (w // p), params["embed_dim"])),)
 
 
-def _patch_build(params: Params, inputs: Inputs):
-    from .layers.attention import PatchEmbedding
+def _patch_arguments(params: Params, inputs: Inputs) -> dict:
+    return {
+        "in_channels": single(inputs).shape[0],
+        "embed_dim": params["embed_dim"],
+        "patch_size": params["patch_size"],
+    }
 
-    return PatchEmbedding(single(inputs).shape[0], params["embed_dim"], params["patch_size"])
+
+def _patch_flops(params: Params, inputs: Inputs, outputs) -> int:
+    x, y = single(inputs), outputs["out"]
+    return linear_flops(x.shape[0] * params["patch_size"] ** 2, params["embed_dim"], y.shape[0])
 
 
-def _position_build(params: Params, inputs: Inputs):
-    from .layers.attention import PositionalEmbedding
+def _position_arguments(params: Params, inputs: Inputs) -> dict:
+    x = single(inputs)
+    return {"num_tokens": x.shape[0], "dim": x.shape[1]}
 
-    t, d = single(inputs).shape
-    return PositionalEmbedding(t, d)
+
+def _add_per_element(params: Params, inputs: Inputs, outputs) -> int:
+    return numel(outputs["out"])
 
 
 def _class_token_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -138,10 +170,8 @@ def _class_token_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]
     return (TensorInfo((x.shape[0] + 1, x.shape[1])),)
 
 
-def _class_token_build(params: Params, inputs: Inputs):
-    from .layers.attention import ClassToken
-
-    return ClassToken(single(inputs).shape[-1])
+def _class_token_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"dim": single(inputs).shape[-1]}
 
 
 def _token_pool_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -150,10 +180,12 @@ def _token_pool_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((x.shape[1],)),)
 
 
-def _token_pool_build(params: Params, inputs: Inputs):
-    from .layers.attention import TokenPool
+def _token_pool_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"mode": params["mode"]}
 
-    return TokenPool(params["mode"])
+
+def _token_pool_flops(params: Params, inputs: Inputs, outputs) -> int:
+    return numel(single(inputs)) if params["mode"] == "mean" else 0
 
 
 def _heads(default: int) -> ParamSpec:
@@ -178,7 +210,8 @@ SPECS = (
         ),
         params=(_DROPOUT, _CAUSAL),
         shape=_tokens_same_shape,
-        build=_self_attention_build,
+        layer=Layer("modstudio.blocks.layers.attention.SelfAttention", _self_attention_arguments),
+        flops=_self_attention_flops,
     ),
     BlockSpec(
         id="multi_head_attention",
@@ -198,7 +231,8 @@ SPECS = (
             PortSpec("value", "what is mixed, one per key token (default: the key)", optional=True),
         ),
         shape=_mha_shape,
-        build=_mha_build,
+        layer=Layer("modstudio.blocks.layers.attention.MultiHeadAttention", _mha_arguments),
+        flops=_mha_flops,
     ),
     BlockSpec(
         id="transformer_encoder_block",
@@ -227,7 +261,9 @@ SPECS = (
             _CAUSAL,
         ),
         shape=_encoder_shape,
-        build=_encoder_build,
+        layer=Layer("modstudio.blocks.layers.attention.TransformerEncoderBlock", _encoder_arguments),
+        flops=_encoder_flops,
+        flops_exact=False,
     ),
     BlockSpec(
         id="patch_embedding",
@@ -243,7 +279,8 @@ SPECS = (
             ParamSpec("embed_dim", "int", 64, "features per token", min=1, max=100_000),
         ),
         shape=_patch_shape,
-        build=_patch_build,
+        layer=Layer("modstudio.blocks.layers.attention.PatchEmbedding", _patch_arguments),
+        flops=_patch_flops,
     ),
     BlockSpec(
         id="positional_embedding",
@@ -255,7 +292,8 @@ SPECS = (
             "input; put it after a Patch Embedding (and Class Token) or a token Embedding."
         ),
         shape=_tokens_same_shape,
-        build=_position_build,
+        layer=Layer("modstudio.blocks.layers.attention.PositionalEmbedding", _position_arguments),
+        flops=_add_per_element,
     ),
     BlockSpec(
         id="class_token",
@@ -267,7 +305,8 @@ SPECS = (
             "(mode 'first') for the classifier head, as ViT and BERT do."
         ),
         shape=_class_token_shape,
-        build=_class_token_build,
+        layer=Layer("modstudio.blocks.layers.attention.ClassToken", _class_token_arguments),
+        flops=zero,
     ),
     BlockSpec(
         id="token_pool",
@@ -280,6 +319,7 @@ SPECS = (
         ),
         params=(ParamSpec("mode", "choice", "first", "which token(s) to keep", choices=("first", "mean", "last")),),
         shape=_token_pool_shape,
-        build=_token_pool_build,
+        layer=Layer("modstudio.blocks.layers.attention.TokenPool", _token_pool_arguments),
+        flops=_token_pool_flops,
     ),
 )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Members, Params, require_float, single
+from .costs import linear_flops, numel
+from .spec import BlockSpec, Inputs, Layer, Member, MemberCosts, Members, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
 
@@ -60,12 +61,22 @@ def _ensemble_shape(params: Params, inputs: Inputs, members: Members) -> tuple[T
     return (shapes[0],)
 
 
-def _ensemble_build(params: Params, inputs: Inputs, members: Members):
-    from .layers.compositions import Ensemble
+def _ensemble_names(params: Params) -> list[str]:
+    return _repeat(list(params["members"]), params["count"], "member")
 
+
+def _ensemble_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
     x = single(inputs)
-    names = _repeat(list(params["members"]), params["count"], "member")
-    return Ensemble([members.build(name, [x]) for name in names], params["combine"])
+    return {"members": [Member(name, (x,)) for name in _ensemble_names(params)], "combine": params["combine"]}
+
+
+def _combined_flops(names: list[str], outputs, members: MemberCosts) -> int:
+    """Every member runs; combining costs one FLOP per output element per member."""
+    return sum(members.flops(name) for name in names) + len(names) * numel(outputs["out"])
+
+
+def _ensemble_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    return _combined_flops(_ensemble_names(params), outputs, members)
 
 
 ENSEMBLE = BlockSpec(
@@ -99,7 +110,9 @@ ENSEMBLE = BlockSpec(
         ),
     ),
     shape=_ensemble_shape,
-    build=_ensemble_build,
+    layer=Layer("modstudio.blocks.layers.compositions.Ensemble", _ensemble_arguments),
+    flops=_ensemble_flops,
+    flops_exact=False,
     uses_members=True,
 )
 
@@ -134,15 +147,17 @@ def _tree_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tenso
     return (TensorInfo((len(params["branch_of_class"]),)),)
 
 
-def _tree_build(params: Params, inputs: Inputs, members: Members):
-    from .layers.compositions import ClassTree
-
+def _tree_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
     features, branches = _tree_plan(params, inputs, members)
-    return ClassTree(
-        members.build(params["trunk"], [single(inputs)]),
-        [members.build(name, [features]) for name in branches],
-        list(params["branch_of_class"]),
-    )
+    return {
+        "trunk": Member(params["trunk"], (single(inputs),)),
+        "branches": [Member(name, (features,)) for name in branches],
+        "branch_of_class": list(params["branch_of_class"]),
+    }
+
+
+def _tree_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    return _combined_flops([params["trunk"], *params["branches"]], outputs, members)
 
 
 TREE = BlockSpec(
@@ -176,7 +191,9 @@ TREE = BlockSpec(
         ),
     ),
     shape=_tree_shape,
-    build=_tree_build,
+    layer=Layer("modstudio.blocks.layers.compositions.ClassTree", _tree_arguments),
+    flops=_tree_flops,
+    flops_exact=False,
     uses_members=True,
 )
 
@@ -199,11 +216,13 @@ def _ovr_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tensor
     return (TensorInfo((len(names),)),)
 
 
-def _ovr_build(params: Params, inputs: Inputs, members: Members):
-    from .layers.compositions import OneVsRest
-
+def _ovr_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
     x = single(inputs)
-    return OneVsRest([members.build(name, [x]) for name in _ovr_names(params)])
+    return {"members": [Member(name, (x,)) for name in _ovr_names(params)]}
+
+
+def _ovr_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    return _combined_flops(_ovr_names(params), outputs, members)
 
 
 ONE_VS_REST = BlockSpec(
@@ -237,7 +256,9 @@ ONE_VS_REST = BlockSpec(
         ),
     ),
     shape=_ovr_shape,
-    build=_ovr_build,
+    layer=Layer("modstudio.blocks.layers.compositions.OneVsRest", _ovr_arguments),
+    flops=_ovr_flops,
+    flops_exact=False,
     uses_members=True,
 )
 
@@ -273,13 +294,23 @@ def _coop_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tenso
     return (TensorInfo((*x.shape[:-1], params["out_features"])),)
 
 
-def _coop_build(params: Params, inputs: Inputs, members: Members):
-    from .layers.compositions import Cooperative
-
+def _coop_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
     x = single(inputs)
     views, widths = _coop_plan(params, x, members)
-    built = [members.build(name, [view]) for name, view in zip(params["members"], views)]
-    return Cooperative(built, list(params["splits"]), sum(widths), params["out_features"])
+    return {
+        "members": [Member(name, (view,)) for name, view in zip(params["members"], views)],
+        "splits": list(params["splits"]),
+        "fused_features": sum(widths),
+        "out_features": params["out_features"],
+    }
+
+
+def _coop_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    """Every member runs; the learned combiner is a Linear over their joined outputs."""
+    out = outputs["out"]
+    fused = sum(members.outputs(name)[0].shape[-1] for name in params["members"])
+    tokens = numel(out) // out.shape[-1]
+    return sum(members.flops(name) for name in params["members"]) + linear_flops(fused, params["out_features"], tokens)
 
 
 COOPERATIVE = BlockSpec(
@@ -305,7 +336,9 @@ COOPERATIVE = BlockSpec(
         ParamSpec("out_features", "int", 16, "width of the fused output", min=1, max=1_000_000),
     ),
     shape=_coop_shape,
-    build=_coop_build,
+    layer=Layer("modstudio.blocks.layers.compositions.Cooperative", _coop_arguments),
+    flops=_coop_flops,
+    flops_exact=False,
     uses_members=True,
 )
 

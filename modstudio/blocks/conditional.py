@@ -9,7 +9,8 @@ from dataclasses import replace
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Members, Params, require_float, single
+from .costs import linear_flops, numel, product
+from .spec import BlockSpec, Inputs, Layer, Member, MemberCosts, Members, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
 _GATE_DOC = (
@@ -83,25 +84,46 @@ def _moe_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tensor
     return (TensorInfo((*x.shape[:-1], out.shape[0])),)
 
 
-def _moe_build(params: Params, inputs: Inputs, members: Members):
-    from .layers.moe import MixtureOfExperts
-
-    x = single(inputs)
-    token = TensorInfo((x.shape[-1],))
+def _experts(params: Params, inputs: Inputs, members: Members) -> tuple[list[Member], int]:
+    """The experts (each sees one token [D]) and their output width."""
+    token = TensorInfo((single(inputs).shape[-1],))
     names = expert_list(params)
-    out = members.infer(names[0], [token])[0]
-    return MixtureOfExperts(
-        x.shape[-1],
-        [members.build(name, [token]) for name in names],
-        gate=params["gate"],
-        k=params["k"],
-        capacity_factor=params["capacity_factor"],
-        load_balance_weight=params["load_balance_weight"],
-        z_loss_weight=params["z_loss_weight"],
-        importance_weight=params["importance_weight"],
-        dispatch=params["dispatch"],
-        out_dim=out.shape[0],
-    )
+    return [Member(name, (token,)) for name in names], members.infer(names[0], [token])[0].shape[0]
+
+
+def _moe_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
+    experts, out_dim = _experts(params, inputs, members)
+    return {
+        "dim": single(inputs).shape[-1],
+        "experts": experts,
+        "gate": params["gate"],
+        "k": params["k"],
+        "capacity_factor": params["capacity_factor"],
+        "load_balance_weight": params["load_balance_weight"],
+        "z_loss_weight": params["z_loss_weight"],
+        "importance_weight": params["importance_weight"],
+        "dispatch": params["dispatch"],
+        "out_dim": out_dim,
+    }
+
+
+def mixture_flops(inputs: Inputs, outputs, members: MemberCosts, names: list[str], active: float, router: int) -> int:
+    """The router (plus a softmax over the experts) and the *active* experts per token, each
+    weighted by its output: an average expert's FLOPs times ``active``."""
+    x, y = single(inputs), outputs["out"]
+    tokens, experts = numel(x) // x.shape[-1], len(names)
+    router += 3 * experts
+    expert_flops = sum(members.flops(name, tokens * active / experts) for name in names) / experts
+    return round(tokens * (router + active * expert_flops + 2 * active * y.shape[-1]))
+
+
+def _moe_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    """k experts per token for top-k gates, one for Switch (an upper bound: dropped tokens skip the
+    expert), ``capacity_factor`` for expert choice."""
+    names, gate, dim = expert_list(params), params["gate"], single(inputs).shape[-1]
+    active = {"switch": 1, "expert_choice": min(params["capacity_factor"], len(names))}.get(gate, params["k"])
+    router = linear_flops(dim, len(names), bias=False) * (2 if gate == "noisy_topk" else 1)
+    return mixture_flops(inputs, outputs, members, names, active, router)
 
 
 EXPERTS = ParamSpec(
@@ -178,7 +200,13 @@ MOE = BlockSpec(
         ),
     ),
     shape=_moe_shape,
-    build=_moe_build,
+    layer=Layer(
+        "modstudio.blocks.layers.moe.MixtureOfExperts",
+        _moe_arguments,
+        export="modstudio.blocks.layers.static_routing.MixtureOfExperts",
+    ),
+    flops=_moe_flops,
+    flops_exact=False,
     uses_members=True,
 )
 
@@ -199,22 +227,24 @@ def _hierarchical_shape(params: Params, inputs: Inputs, members: Members) -> tup
     return (TensorInfo((*x.shape[:-1], out.shape[0])),)
 
 
-def _hierarchical_build(params: Params, inputs: Inputs, members: Members):
-    from .layers.hierarchy import HierarchicalMoE
+def _hierarchical_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
+    experts, out_dim = _experts(params, inputs, members)
+    return {
+        "dim": single(inputs).shape[-1],
+        "experts": experts,
+        "groups": params["groups"],
+        "k_groups": params["k_groups"],
+        "k": params["k"],
+        "load_balance_weight": params["load_balance_weight"],
+        "z_loss_weight": params["z_loss_weight"],
+        "out_dim": out_dim,
+    }
 
-    x = single(inputs)
-    token = TensorInfo((x.shape[-1],))
-    names = expert_list(params)
-    return HierarchicalMoE(
-        x.shape[-1],
-        [members.build(name, [token]) for name in names],
-        groups=params["groups"],
-        k_groups=params["k_groups"],
-        k=params["k"],
-        load_balance_weight=params["load_balance_weight"],
-        z_loss_weight=params["z_loss_weight"],
-        out_dim=members.infer(names[0], [token])[0].shape[0],
-    )
+
+def _hierarchical_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    names, dim = expert_list(params), single(inputs).shape[-1]
+    router = linear_flops(dim, params["groups"], bias=False) + linear_flops(dim, len(names), bias=False)
+    return mixture_flops(inputs, outputs, members, names, params["k_groups"] * params["k"], router)
 
 
 HIERARCHICAL_MOE = BlockSpec(
@@ -237,7 +267,13 @@ HIERARCHICAL_MOE = BlockSpec(
         LOSS_WEIGHTS[1],
     ),
     shape=_hierarchical_shape,
-    build=_hierarchical_build,
+    layer=Layer(
+        "modstudio.blocks.layers.hierarchy.HierarchicalMoE",
+        _hierarchical_arguments,
+        export="modstudio.blocks.layers.static_routing.HierarchicalMoE",
+    ),
+    flops=_hierarchical_flops,
+    flops_exact=False,
     uses_members=True,
 )
 
@@ -266,21 +302,24 @@ def _gate_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tenso
     return (_branch_outputs(params, x, members),)
 
 
-def _gate_build(params: Params, inputs: Inputs, members: Members):
-    import math
-
-    from .layers.hierarchy import HardGate
-
+def _gate_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
     x = single(inputs)
-    out = _branch_outputs(params, x, members)
-    return HardGate(
-        math.prod(x.shape),
-        [members.build(name, [x]) for name in params["branches"]],
-        out.shape,
-        allow_skip=params["allow_skip"],
-        temperature=params["temperature"],
-        balance_weight=params["balance_weight"],
-    )
+    return {
+        "features": product(x.shape),
+        "branches": [Member(name, (x,)) for name in params["branches"]],
+        "out_shape": list(_branch_outputs(params, x, members).shape),
+        "allow_skip": params["allow_skip"],
+        "temperature": params["temperature"],
+        "balance_weight": params["balance_weight"],
+    }
+
+
+def _gate_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -> int:
+    """The router, and one branch per sample: the branches' average."""
+    names = list(params["branches"])
+    choices = len(names) + int(params["allow_skip"])
+    branch = sum(members.flops(name, 1 / choices) for name in names) / choices
+    return round(linear_flops(numel(single(inputs)), choices) + branch)
 
 
 HARD_GATE = BlockSpec(
@@ -309,7 +348,13 @@ HARD_GATE = BlockSpec(
         ),
     ),
     shape=_gate_shape,
-    build=_gate_build,
+    layer=Layer(
+        "modstudio.blocks.layers.hierarchy.HardGate",
+        _gate_arguments,
+        export="modstudio.blocks.layers.static_routing.HardGate",
+    ),
+    flops=_gate_flops,
+    flops_exact=False,
     uses_members=True,
 )
 

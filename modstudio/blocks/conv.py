@@ -10,7 +10,8 @@ import math
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Params, require_float, single
+from .costs import bias, conv_flops
+from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
 IMAGES = "images [N, channels, height, width]"
@@ -120,23 +121,28 @@ def _conv2d_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((params["out_channels"], *_conv_sizes(params, x))),)
 
 
-def _conv_build(torch_name: str, groups_of: str = ""):
-    def build(params: Params, inputs: Inputs):
-        from torch import nn
+def _conv_arguments(params: Params, inputs: Inputs) -> dict:
+    arguments = {
+        "in_channels": single(inputs).shape[0],
+        "out_channels": params["out_channels"],
+        "kernel_size": params["kernel_size"],
+        "stride": params["stride"],
+        "padding": same_padding(params),
+        "dilation": params["dilation"],
+        "bias": params["bias"],
+    }
+    if "groups" in params:
+        arguments["groups"] = params["groups"]
+    return arguments
 
-        in_channels = single(inputs).shape[0]
-        return getattr(nn, torch_name)(
-            in_channels,
-            params["out_channels"],
-            params["kernel_size"],
-            stride=params["stride"],
-            padding=same_padding(params),
-            dilation=params["dilation"],
-            groups=params[groups_of] if groups_of else 1,
-            bias=params["bias"],
-        )
 
-    return build
+def conv_block_flops(params: Params, inputs: Inputs, outputs) -> int:
+    """Multiply-adds of every output element, plus the bias (also the locally connected layer's:
+    untied filters do the same products)."""
+    x, y = single(inputs), outputs["out"]
+    return conv_flops(x.shape[0], y.shape[0], params["kernel_size"], y.shape[1:], params.get("groups", 1)) + bias(
+        params, y
+    )
 
 
 def _group_conv2d_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -153,18 +159,10 @@ def _group_conv2d_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...
     return _conv2d_shape(params, inputs)
 
 
-def _separable_build(params: Params, inputs: Inputs):
-    from .layers.conv import DepthwiseSeparableConv2d
-
-    return DepthwiseSeparableConv2d(
-        single(inputs).shape[0],
-        params["out_channels"],
-        params["kernel_size"],
-        stride=params["stride"],
-        padding=same_padding(params),
-        dilation=params["dilation"],
-        bias=params["bias"],
-    )
+def _separable_flops(params: Params, inputs: Inputs, outputs) -> int:
+    x, y = single(inputs), outputs["out"]
+    depthwise = conv_flops(x.shape[0], x.shape[0], params["kernel_size"], y.shape[1:], groups=x.shape[0])
+    return depthwise + conv_flops(x.shape[0], y.shape[0], 1, y.shape[1:]) + bias(params, y)
 
 
 def _transpose_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -185,19 +183,22 @@ def _transpose_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((params["out_channels"], *sizes)),)
 
 
-def _transpose_build(params: Params, inputs: Inputs):
-    from torch import nn
+def _transpose_arguments(params: Params, inputs: Inputs) -> dict:
+    return {
+        "in_channels": single(inputs).shape[0],
+        "out_channels": params["out_channels"],
+        "kernel_size": params["kernel_size"],
+        "stride": params["stride"],
+        "padding": params["padding"],
+        "output_padding": params["output_padding"],
+        "dilation": params["dilation"],
+        "bias": params["bias"],
+    }
 
-    return nn.ConvTranspose2d(
-        single(inputs).shape[0],
-        params["out_channels"],
-        params["kernel_size"],
-        stride=params["stride"],
-        padding=params["padding"],
-        output_padding=params["output_padding"],
-        dilation=params["dilation"],
-        bias=params["bias"],
-    )
+
+def _transpose_flops(params: Params, inputs: Inputs, outputs) -> int:
+    x, y = single(inputs), outputs["out"]  # every input pixel scatters Cout x k x k products
+    return conv_flops(x.shape[0], y.shape[0], params["kernel_size"], x.shape[1:]) + bias(params, y)
 
 
 _WINDOW = window_params()
@@ -219,7 +220,8 @@ SPECS = (
         ),
         params=_WINDOW,
         shape=_conv1d_shape,
-        build=_conv_build("Conv1d"),
+        layer=Layer("torch.nn.Conv1d", _conv_arguments),
+        flops=conv_block_flops,
     ),
     BlockSpec(
         id="conv2d",
@@ -232,7 +234,8 @@ SPECS = (
         ),
         params=_WINDOW,
         shape=_conv2d_shape,
-        build=_conv_build("Conv2d"),
+        layer=Layer("torch.nn.Conv2d", _conv_arguments),
+        flops=conv_block_flops,
     ),
     BlockSpec(
         id="group_conv2d",
@@ -245,7 +248,8 @@ SPECS = (
         ),
         params=(*_WINDOW[:-1], ParamSpec("groups", "int", 2, "number of channel groups", min=1, max=4096), _WINDOW[-1]),
         shape=_group_conv2d_shape,
-        build=_conv_build("Conv2d", groups_of="groups"),
+        layer=Layer("torch.nn.Conv2d", _conv_arguments),
+        flops=conv_block_flops,
     ),
     BlockSpec(
         id="depthwise_separable_conv2d",
@@ -259,7 +263,8 @@ SPECS = (
         ),
         params=_WINDOW,
         shape=_conv2d_shape,
-        build=_separable_build,
+        layer=Layer("modstudio.blocks.layers.conv.DepthwiseSeparableConv2d", _conv_arguments),
+        flops=_separable_flops,
     ),
     BlockSpec(
         id="conv_transpose2d",
@@ -281,6 +286,7 @@ SPECS = (
             ParamSpec("bias", "bool", True, "learn an additive bias per output channel"),
         ),
         shape=_transpose_shape,
-        build=_transpose_build,
+        layer=Layer("torch.nn.ConvTranspose2d", _transpose_arguments),
+        flops=_transpose_flops,
     ),
 )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from modstudio.graph.schema import ParamSpec
 
+from .costs import linear_flops, numel
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, require_rank, single
 from .tensors import TensorInfo
 
@@ -22,9 +21,8 @@ def _linear_arguments(params: Params, inputs: Inputs) -> dict:
 
 
 def _linear_flops(params: Params, inputs: Inputs, outputs) -> int:
-    x, y = single(inputs), outputs["out"]
-    tokens = math.prod(x.shape[1:-1])
-    return tokens * (2 * x.shape[-1] * y.shape[-1] + (y.shape[-1] if params["bias"] else 0))
+    x = single(inputs)  # per sample: the batch is not in x.shape; every token runs the layer
+    return linear_flops(x.shape[-1], params["out_features"], numel(x) // x.shape[-1], params["bias"])
 
 
 LINEAR = BlockSpec(

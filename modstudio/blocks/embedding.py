@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Params, single
+from .costs import zero
+from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
 
@@ -18,10 +19,8 @@ def _embedding_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((*x.shape, params["embedding_dim"])),)
 
 
-def _embedding_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.Embedding(params["num_embeddings"], params["embedding_dim"])
+def _embedding_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"num_embeddings": params["num_embeddings"], "embedding_dim": params["embedding_dim"]}
 
 
 SPECS = (
@@ -41,6 +40,7 @@ SPECS = (
             ParamSpec("embedding_dim", "int", 64, "length of each vector", min=1, max=65536),
         ),
         shape=_embedding_shape,
-        build=_embedding_build,
+        layer=Layer("torch.nn.Embedding", _embedding_arguments),
+        flops=zero,
     ),
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from modstudio.graph.schema import ParamSpec
 
-from .conv import require_images, same_padding, slide, window_params
-from .spec import BlockSpec, Inputs, Params, single
+from .conv import conv_block_flops, require_images, same_padding, slide, window_params
+from .costs import bias, conv_flops, numel
+from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import TensorInfo
 
 
@@ -29,16 +30,16 @@ def _layer_args(params: Params, inputs: Inputs) -> dict:
     }
 
 
-def _local_build(params: Params, inputs: Inputs):
-    from .layers.local import LocallyConnected2d
-
-    return LocallyConnected2d(**_layer_args(params, inputs))
+def _low_rank_args(params: Params, inputs: Inputs) -> dict:
+    return {**_layer_args(params, inputs), "rank": params["rank"]}
 
 
-def _low_rank_build(params: Params, inputs: Inputs):
-    from .layers.local import LowRankLocallyConnected2d
-
-    return LowRankLocallyConnected2d(**_layer_args(params, inputs), rank=params["rank"])
+def _low_rank_flops(params: Params, inputs: Inputs, outputs) -> int:
+    x, y = single(inputs), outputs["out"]
+    positions = numel(y) // y.shape[0]
+    bases = conv_flops(x.shape[0], params["rank"] * y.shape[0], params["kernel_size"], y.shape[1:])
+    mixing = 2 * params["rank"] * numel(y) + 4 * params["rank"] * positions  # weighted sum; softmax of the weights
+    return bases + mixing + 2 * bias(params, y)
 
 
 _WINDOW = window_params(dilation=False)
@@ -60,7 +61,8 @@ SPECS = (
         ),
         params=_WINDOW,
         shape=_local_shape,
-        build=_local_build,
+        layer=Layer("modstudio.blocks.layers.local.LocallyConnected2d", _layer_args),
+        flops=conv_block_flops,
     ),
     BlockSpec(
         id="low_rank_locally_connected2d",
@@ -79,6 +81,7 @@ SPECS = (
             _WINDOW[-1],
         ),
         shape=_local_shape,
-        build=_low_rank_build,
+        layer=Layer("modstudio.blocks.layers.local.LowRankLocallyConnected2d", _low_rank_args),
+        flops=_low_rank_flops,
     ),
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from modstudio.graph.schema import ParamSpec, PortSpec
 
-from .spec import BlockSpec, Inputs, Params, many, require_float
+from .costs import numel, zero
+from .spec import BlockSpec, Inputs, Layer, Params, many, require_float
 from .tensors import ShapeError, TensorInfo
 
 MULTI_IN = (PortSpec("in", "connect two or more inputs", multi=True),)
@@ -22,16 +23,13 @@ def _elementwise_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]
     return (xs[0],)
 
 
-def _add_build(params: Params, inputs: Inputs):
-    from .layers.basic import Add
-
-    return Add()
+def _no_arguments(params: Params, inputs: Inputs) -> dict:
+    return {}
 
 
-def _multiply_build(params: Params, inputs: Inputs):
-    from .layers.basic import Multiply
-
-    return Multiply()
+def _merge_flops(params: Params, inputs: Inputs, outputs) -> int:
+    """One FLOP per output element for each input after the first."""
+    return max(len(many(inputs)) - 1, 0) * numel(outputs["out"])
 
 
 def _concat_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -53,10 +51,8 @@ def _concat_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo(tuple(shape), xs[0].dtype),)
 
 
-def _concat_build(params: Params, inputs: Inputs):
-    from .layers.basic import Concat
-
-    return Concat(params["dim"])
+def _concat_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"dim": params["dim"]}
 
 
 SPECS = (
@@ -67,7 +63,8 @@ SPECS = (
         doc="Sums its inputs element by element. This is the residual (skip) connection of ResNets and transformers: y = F(x) + x. All inputs must have the same shape.",
         inputs=MULTI_IN,
         shape=_elementwise_shape,
-        build=_add_build,
+        layer=Layer("modstudio.blocks.layers.basic.Add", _no_arguments),
+        flops=_merge_flops,
     ),
     BlockSpec(
         id="multiply",
@@ -76,7 +73,8 @@ SPECS = (
         doc="Multiplies its inputs element by element, e.g. a feature map by a sigmoid gate (gated units, squeeze-and-excitation). All inputs must have the same shape.",
         inputs=MULTI_IN,
         shape=_elementwise_shape,
-        build=_multiply_build,
+        layer=Layer("modstudio.blocks.layers.basic.Multiply", _no_arguments),
+        flops=_merge_flops,
     ),
     BlockSpec(
         id="concat",
@@ -95,6 +93,7 @@ SPECS = (
         ),
         inputs=MULTI_IN,
         shape=_concat_shape,
-        build=_concat_build,
+        layer=Layer("modstudio.blocks.layers.basic.Concat", _concat_arguments),
+        flops=zero,
     ),
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from modstudio.graph.schema import ParamSpec
 
 from .conv import require_images
-from .spec import BlockSpec, Inputs, Params, require_float, require_rank, single
+from .costs import per_element, zero
+from .spec import BlockSpec, Inputs, Layer, Params, require_float, require_rank, single
 from .tensors import ShapeError, TensorInfo
 
 _EPS = ParamSpec("eps", "float", 1e-5, "small number added to the variance to avoid dividing by zero", min=0, max=1)
@@ -29,15 +30,13 @@ def _batch_norm2d_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...
     return (x,)
 
 
-def _batch_norm_build(torch_name: str):
-    def build(params: Params, inputs: Inputs):
-        from torch import nn
-
-        return getattr(nn, torch_name)(
-            single(inputs).shape[0], eps=params["eps"], momentum=params["momentum"], affine=params["affine"]
-        )
-
-    return build
+def _batch_norm_arguments(params: Params, inputs: Inputs) -> dict:
+    return {
+        "num_features": single(inputs).shape[0],
+        "eps": params["eps"],
+        "momentum": params["momentum"],
+        "affine": params["affine"],
+    }
 
 
 def _layer_norm_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -48,10 +47,12 @@ def _layer_norm_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (x,)
 
 
-def _layer_norm_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.LayerNorm(single(inputs).shape[-1], eps=params["eps"], elementwise_affine=params["elementwise_affine"])
+def _layer_norm_arguments(params: Params, inputs: Inputs) -> dict:
+    return {
+        "normalized_shape": single(inputs).shape[-1],
+        "eps": params["eps"],
+        "elementwise_affine": params["elementwise_affine"],
+    }
 
 
 def _group_norm_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -69,10 +70,13 @@ def _group_norm_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (x,)
 
 
-def _group_norm_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.GroupNorm(params["num_groups"], single(inputs).shape[0], eps=params["eps"], affine=params["affine"])
+def _group_norm_arguments(params: Params, inputs: Inputs) -> dict:
+    return {
+        "num_groups": params["num_groups"],
+        "num_channels": single(inputs).shape[0],
+        "eps": params["eps"],
+        "affine": params["affine"],
+    }
 
 
 def _dropout_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -81,10 +85,8 @@ def _dropout_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (x,)
 
 
-def _dropout_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.Dropout(params["p"])
+def _dropout_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"p": params["p"]}
 
 
 _BATCH_STATS = (
@@ -105,7 +107,9 @@ SPECS = (
         ),
         params=(_EPS, _MOMENTUM, _AFFINE),
         shape=_batch_norm1d_shape,
-        build=_batch_norm_build("BatchNorm1d"),
+        layer=Layer("torch.nn.BatchNorm1d", _batch_norm_arguments),
+        flops=per_element(2),
+        flops_exact=False,
     ),
     BlockSpec(
         id="batch_norm2d",
@@ -118,7 +122,9 @@ SPECS = (
         ),
         params=(_EPS, _MOMENTUM, _AFFINE),
         shape=_batch_norm2d_shape,
-        build=_batch_norm_build("BatchNorm2d"),
+        layer=Layer("torch.nn.BatchNorm2d", _batch_norm_arguments),
+        flops=per_element(2),
+        flops_exact=False,
     ),
     BlockSpec(
         id="layer_norm",
@@ -131,7 +137,24 @@ SPECS = (
         ),
         params=(_EPS, ParamSpec("elementwise_affine", "bool", True, "learn a scale and shift per feature")),
         shape=_layer_norm_shape,
-        build=_layer_norm_build,
+        layer=Layer("torch.nn.LayerNorm", _layer_norm_arguments),
+        flops=per_element(5),
+        flops_exact=False,
+    ),
+    BlockSpec(
+        id="rms_norm",
+        title="RMSNorm",
+        category="Normalization",
+        doc=(
+            "Root-mean-square normalization (Zhang & Sennrich 2019): divides the last dimension of every "
+            "sample by its root mean square, then applies a learned scale. LayerNorm without the mean and the "
+            "shift: cheaper, and the normalization of LLaMA-style transformers."
+        ),
+        params=(_EPS, ParamSpec("elementwise_affine", "bool", True, "learn a scale per feature")),
+        shape=_layer_norm_shape,
+        layer=Layer("torch.nn.RMSNorm", _layer_norm_arguments),  # the same arguments as LayerNorm's
+        flops=per_element(4),  # square, mean, divide, scale
+        flops_exact=False,
     ),
     BlockSpec(
         id="group_norm",
@@ -144,7 +167,9 @@ SPECS = (
         ),
         params=(ParamSpec("num_groups", "int", 8, "number of channel groups", min=1, max=4096), _EPS, _AFFINE),
         shape=_group_norm_shape,
-        build=_group_norm_build,
+        layer=Layer("torch.nn.GroupNorm", _group_norm_arguments),
+        flops=per_element(5),
+        flops_exact=False,
     ),
     BlockSpec(
         id="dropout",
@@ -161,6 +186,7 @@ SPECS = (
             ),
         ),
         shape=_dropout_shape,
-        build=_dropout_build,
+        layer=Layer("torch.nn.Dropout", _dropout_arguments),
+        flops=zero,
     ),
 )

@@ -60,12 +60,20 @@ Plugins load when a command needs blocks, after its arguments are read: ``modstu
 
 Export to Python
 ================
-A plugin block whose ``build`` returns torch.nn layers is exported like a built-in one. A
-layer class of the plugin's own is written as ``module.ClassName(<its extra_repr()>)`` and the
-exported file imports the plugin's module: give such a class an ``extra_repr`` that prints
-its constructor arguments as Python, as torch's layers do (export checks it by rebuilding).
-Keep the class in a module of the plugin that imports torch (a package plugin's submodule),
-so that the plugin itself loads without torch.
+A block with ``layer=Layer("maxout.layer.Maxout", arguments)`` (the class's dotted path and a
+function of params and inputs giving its constructor keywords) is built and exported like a
+built-in one: ``maxout.layer.Maxout(64, 32, pieces=3)``, the file importing the plugin's
+module. A block with only ``build`` is exported from what it returns: torch.nn layers as they
+are, a layer class of the plugin's own as ``module.ClassName(<its extra_repr()>)`` (give it an
+``extra_repr`` that prints its constructor arguments as Python; export checks it by
+rebuilding). Keep the class in a module of the plugin that imports torch (a package plugin's
+submodule), so that the plugin itself loads without torch.
+
+FLOPs
+=====
+``flops=rule`` with ``rule(params, inputs, outputs) -> int`` (FLOPs per sample; a multiply-add
+counts 2; ``outputs`` by port name) gives the block's cost in ModStudio's FLOP counts. Without one the block is measured on its built layer with torch's
+``FlopCounterMode`` (matrix products and convolutions only) and shown as approximate.
 """
 
 from __future__ import annotations
@@ -88,7 +96,7 @@ from .plugins_loading import (
     load_all,
     plugin_folders,
 )
-from .spec import BlockSpec, Inputs, Params, many, require_float, require_rank, single
+from .spec import BlockSpec, Inputs, Layer, Member, MemberCosts, Params, many, require_float, require_rank, single
 from .tensors import ShapeError, TensorInfo
 
 __all__ = [
@@ -98,6 +106,9 @@ __all__ = [
     "TIME_LIMIT_VARIABLE",
     "BlockSpec",
     "Inputs",
+    "Layer",
+    "Member",
+    "MemberCosts",
     "ParamSpec",
     "Params",
     "Plugin",

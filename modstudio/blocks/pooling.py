@@ -5,7 +5,8 @@ from __future__ import annotations
 from modstudio.graph.schema import ParamSpec
 
 from .conv import require_images, slide
-from .spec import BlockSpec, Inputs, Params, single
+from .costs import numel, per_input_element
+from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
 _WINDOW = (
@@ -41,13 +42,14 @@ def _pool_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((x.shape[0], *sizes)),)
 
 
-def _pool_build(torch_name: str):
-    def build(params: Params, inputs: Inputs):
-        from torch import nn
+def _pool_arguments(params: Params, inputs: Inputs) -> dict:
+    # torch's own default: stride None = kernel_size
+    return {"kernel_size": params["kernel_size"], "stride": params["stride"], "padding": params["padding"]}
 
-        return getattr(nn, torch_name)(params["kernel_size"], stride=_stride(params), padding=params["padding"])
 
-    return build
+def _window_flops(params: Params, inputs: Inputs, outputs) -> int:
+    """One FLOP per window element of every output element."""
+    return params["kernel_size"] ** 2 * numel(outputs["out"])
 
 
 def _adaptive_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -56,10 +58,8 @@ def _adaptive_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((x.shape[0], params["height"], params["width"])),)
 
 
-def _adaptive_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.AdaptiveAvgPool2d((params["height"], params["width"]))
+def _adaptive_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"output_size": (params["height"], params["width"])}
 
 
 def _global_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -68,10 +68,8 @@ def _global_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((x.shape[0],)),)
 
 
-def _global_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+def _no_arguments(params: Params, inputs: Inputs) -> dict:
+    return {}
 
 
 SPECS = (
@@ -86,7 +84,9 @@ SPECS = (
         ),
         params=_WINDOW,
         shape=_pool_shape,
-        build=_pool_build("MaxPool2d"),
+        layer=Layer("torch.nn.MaxPool2d", _pool_arguments),
+        flops=_window_flops,
+        flops_exact=False,
     ),
     BlockSpec(
         id="avg_pool2d",
@@ -99,7 +99,9 @@ SPECS = (
         ),
         params=_WINDOW,
         shape=_pool_shape,
-        build=_pool_build("AvgPool2d"),
+        layer=Layer("torch.nn.AvgPool2d", _pool_arguments),
+        flops=_window_flops,
+        flops_exact=False,
     ),
     BlockSpec(
         id="adaptive_avg_pool2d",
@@ -115,7 +117,9 @@ SPECS = (
             ParamSpec("width", "int", 7, "output width", min=1, max=4096),
         ),
         shape=_adaptive_shape,
-        build=_adaptive_build,
+        layer=Layer("torch.nn.AdaptiveAvgPool2d", _adaptive_arguments),
+        flops=per_input_element(1),
+        flops_exact=False,
     ),
     BlockSpec(
         id="global_avg_pool",
@@ -127,6 +131,8 @@ SPECS = (
             "it needs no Flatten and works for any image size."
         ),
         shape=_global_shape,
-        build=_global_build,
+        layer=Layer("modstudio.blocks.layers.basic.GlobalAvgPool2d", _no_arguments),
+        flops=per_input_element(1),
+        flops_exact=False,
     ),
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Params, require_float, single
+from .costs import recurrent_flops, tokens_of
+from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
 _HINTS = {
@@ -31,19 +32,22 @@ def _recurrent_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
 
 
 def _recurrent(block_id: str, title: str, doc: str, extra: tuple[ParamSpec, ...] = ()) -> BlockSpec:
-    def build(params: Params, inputs: Inputs):
-        from .layers.sequence import Recurrent
+    def arguments(params: Params, inputs: Inputs) -> dict:
+        return {
+            "kind": block_id,
+            "input_size": single(inputs).shape[-1],
+            "hidden_size": params["hidden_size"],
+            "num_layers": params["num_layers"],
+            "bidirectional": params["bidirectional"],
+            "dropout": params["dropout"],
+            "last": params["output"] == "last",
+            "nonlinearity": params.get("nonlinearity", "tanh"),
+        }
 
-        return Recurrent(
-            block_id,
-            single(inputs).shape[-1],
-            params["hidden_size"],
-            num_layers=params["num_layers"],
-            bidirectional=params["bidirectional"],
-            dropout=params["dropout"],
-            last=params["output"] == "last",
-            nonlinearity=params.get("nonlinearity", "tanh"),
-        )
+    def flops(params: Params, inputs: Inputs, outputs) -> int:
+        steps, features = tokens_of(single(inputs))
+        directions = 2 if params["bidirectional"] else 1
+        return recurrent_flops(block_id, steps, features, params["hidden_size"], params["num_layers"], directions)
 
     return BlockSpec(
         id=block_id,
@@ -73,7 +77,8 @@ def _recurrent(block_id: str, title: str, doc: str, extra: tuple[ParamSpec, ...]
             *extra,
         ),
         shape=_recurrent_shape,
-        build=build,
+        layer=Layer("modstudio.blocks.layers.sequence.Recurrent", arguments),
+        flops=flops,
     )
 
 

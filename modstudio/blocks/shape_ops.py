@@ -6,7 +6,8 @@ import math
 
 from modstudio.graph.schema import ParamSpec
 
-from .spec import BlockSpec, Inputs, Params, single
+from .costs import zero
+from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
 
@@ -15,10 +16,8 @@ def _flatten_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo((math.prod(x.shape),), x.dtype),)
 
 
-def _flatten_build(params: Params, inputs: Inputs):
-    from torch import nn
-
-    return nn.Flatten()
+def _no_arguments(params: Params, inputs: Inputs) -> dict:
+    return {}
 
 
 def _reshape_target(params: Params, x: TensorInfo) -> tuple[int, ...]:
@@ -43,10 +42,8 @@ def _reshape_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo(_reshape_target(params, x), x.dtype),)
 
 
-def _reshape_build(params: Params, inputs: Inputs):
-    from .layers.basic import Reshape
-
-    return Reshape(_reshape_target(params, single(inputs)))
+def _reshape_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"shape": tuple(params["shape"])}  # a -1 is resolved by reshape itself, as the shape rule does
 
 
 def _permute_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -57,10 +54,8 @@ def _permute_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     return (TensorInfo(tuple(x.shape[d - 1] for d in dims), x.dtype),)
 
 
-def _permute_build(params: Params, inputs: Inputs):
-    from .layers.basic import Permute
-
-    return Permute(tuple(params["dims"]))
+def _permute_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"dims": tuple(params["dims"])}
 
 
 SPECS = (
@@ -70,7 +65,8 @@ SPECS = (
         category="Shape",
         doc="Flattens each sample into one vector, [N, C, H, W] -> [N, C·H·W]. Put it between convolutional feature maps and a Linear classifier.",
         shape=_flatten_shape,
-        build=_flatten_build,
+        layer=Layer("torch.nn.Flatten", _no_arguments),
+        flops=zero,
     ),
     BlockSpec(
         id="reshape",
@@ -79,7 +75,8 @@ SPECS = (
         doc="Gives each sample a new shape with the same number of values; one dimension may be -1 and is inferred. The batch dimension is kept.",
         params=(ParamSpec("shape", "ints", [-1], "new shape of one sample", min=-1, min_length=1, max_length=6),),
         shape=_reshape_shape,
-        build=_reshape_build,
+        layer=Layer("modstudio.blocks.layers.basic.Reshape", _reshape_arguments),
+        flops=zero,
     ),
     BlockSpec(
         id="permute",
@@ -98,6 +95,7 @@ SPECS = (
             ),
         ),
         shape=_permute_shape,
-        build=_permute_build,
+        layer=Layer("modstudio.blocks.layers.basic.Permute", _permute_arguments),
+        flops=zero,
     ),
 )

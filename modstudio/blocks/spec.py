@@ -1,7 +1,9 @@
 """BlockSpec: everything ModStudio knows about one block type.
 
-A spec is declarative and imports no torch: the palette, the inspector and shape inference
-use it without loading torch. ``build`` imports torch when called.
+A spec is declarative and imports no torch: the palette, the inspector, shape inference and
+FLOP counting use it without loading torch. Its ``layer`` names the one torch-only class the
+block becomes (in GraphNet and in exported code alike) and how params and input shapes become
+that class's constructor arguments; ``make`` imports and builds it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ Inputs = Mapping[str, "TensorInfo | list[TensorInfo]"]
 Params = Mapping[str, Any]
 ShapeRule = Callable[..., tuple[TensorInfo, ...]]  # (params, inputs[, members])
 Builder = Callable[..., "nn.Module"]  # (params, inputs[, members])
-# (params, inputs, outputs) -> FLOPs per sample; outputs keyed by port name
-FlopRule = Callable[[Params, Inputs, Mapping[str, TensorInfo]], int]
+# (params, inputs, outputs[, members]) -> FLOPs per sample; outputs keyed by port name
+FlopRule = Callable[..., int]
 # (params, inputs[, members]) -> the layer class's constructor arguments by keyword
 Arguments = Callable[..., dict[str, Any]]
 
@@ -44,20 +46,42 @@ class Layer:
     ``cls`` is its dotted path (``torch.nn.Linear``, ``modstudio.blocks.layers.moe.MixtureOfExperts``);
     ``arguments`` gives its constructor's keyword arguments from the params and the inputs, with plain
     arithmetic only, so that exported code can print them as expressions of module params.
+
+    ``export`` names the class exported code uses where it differs from ``cls`` (the static-loop
+    form of a mixture of experts: same parameter names, same outputs, no routing probes); it
+    takes those of the arguments that its signature has (``export_arguments``).
     """
 
     cls: str
     arguments: Arguments
+    export: str | None = None
 
     def load(self) -> type[nn.Module]:
-        import importlib
+        return _load(self.cls)
 
-        module, _, name = self.cls.rpartition(".")
-        return getattr(importlib.import_module(module), name)
+    def load_exported(self) -> type[nn.Module]:
+        """The class exported code writes (``export``, else ``cls``)."""
+        return _load(self.export or self.cls)
+
+    def export_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments the exported class takes: all of them, or those its signature names."""
+        if self.export is None:
+            return dict(arguments)
+        import inspect
+
+        accepted = inspect.signature(self.load_exported()).parameters
+        return {k: v for k, v in arguments.items() if k in accepted}
 
     def build(self, params: Params, inputs: Inputs, members: Members | None = None) -> nn.Module:
         kwargs = self.arguments(params, inputs, members) if members is not None else self.arguments(params, inputs)
         return self.load()(**{k: _built(v, members) for k, v in kwargs.items()})
+
+
+def _load(dotted: str) -> type[nn.Module]:
+    import importlib
+
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 def _built(value: Any, members: Members | None) -> Any:
@@ -86,6 +110,19 @@ class Members(Protocol):
         ...
 
 
+class MemberCosts(Protocol):
+    """How a composition block's FLOP rule reaches its members' costs."""
+
+    def flops(self, module: str, runs: float = 1.0) -> int:
+        """FLOPs of one run of member ``module`` at this node; ``runs``: how often it runs per run
+        of the block (an expert that sees a share of the tokens), for the per-module totals."""
+        ...
+
+    def outputs(self, module: str) -> list[TensorInfo]:
+        """The member's inferred outputs at this node (per sample)."""
+        ...
+
+
 CATEGORIES = (
     "Composition",
     "Conditional",
@@ -109,10 +146,10 @@ OUT = (PortSpec("out"),)
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """One block type: stable id and version, title, category, doc, ports, params,
-    a shape rule and ``build(params, inputs) -> nn.Module``.
+    """One block type: stable id and version, title, category, doc, ports, params, a shape
+    rule, the ``layer`` it becomes (class and constructor arguments) and a FLOP rule.
 
-    ``shape`` and ``build`` receive params with expressions already evaluated, and the
+    ``shape``, ``layer.arguments`` and ``flops`` receive params with expressions already evaluated, and the
     inputs as TensorInfos keyed by port name. Input sizes (``in_features``...) are never
     params: they come from the inputs.
     """
@@ -130,7 +167,9 @@ class BlockSpec:
     aliases: tuple[str, ...] = ()
     uses_members: bool = False  # shape and build take a third argument, Members
     layer: Layer | None = None  # the torch-only class it becomes (built-in blocks always have one)
-    flops: FlopRule | None = None  # FLOPs per sample; None: measured on the built layer
+    # FLOPs per sample (params, inputs, outputs[, MemberCosts where uses_members]); None: measured
+    # on the built layer with torch's FlopCounterMode (plugins), and marked not exact
+    flops: FlopRule | None = None
     flops_exact: bool = True  # False where element-wise work is approximated
 
     def make(self, params: Params, inputs: Inputs, members: Members | None = None) -> nn.Module:

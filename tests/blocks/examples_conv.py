@@ -48,6 +48,7 @@ EXAMPLES = {
     "batch_norm1d": [({}, {"in": T((6,))}), ({"affine": False, "momentum": 0.5}, {"in": T((4, 9))})],
     "batch_norm2d": [({}, {"in": T((3, 4, 4))})],
     "layer_norm": [({}, {"in": T((7,))}), ({"elementwise_affine": False}, {"in": T((5, 8))})],
+    "rms_norm": [({}, {"in": T((7,))}), ({"eps": 1e-6, "elementwise_affine": False}, {"in": T((5, 8))})],
     "group_norm": [({"num_groups": 2}, {"in": T((4, 3, 3))}), ({"num_groups": 3}, {"in": T((6,))})],
     "dropout": [({"p": 0.2}, {"in": T((5,))}), ({}, {"in": T((2, 3, 3))})],
     "embedding": [

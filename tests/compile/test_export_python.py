@@ -137,12 +137,13 @@ def test_python_export_passes_ruff_check(exported):
 
 def test_python_export_reads_like_hand_written_code(exported):
     resnet = exported["resnet18"][2].read_text()
-    assert "self.conv1 = nn.Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)" in resnet
+    assert "self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)" in resnet  # defaults left out
+    assert "nn.BatchNorm2d(64)" in resnet and "track_running_stats" not in resnet
     assert "self.layer2_0 = BasicBlockDownChannels128()" in resnet  # one class per parameterisation
     assert "class BasicBlockChannels64(nn.Module):" in resnet and "class BasicBlockChannels512(nn.Module):" in resnet
     moe = exported["moe_2d"][2].read_text()
     assert "for e, expert in enumerate(self.experts):" in moe
-    assert "experts=[Expert() for _ in range(4)]" in moe
+    assert "MixtureOfExperts(\n            2,\n            [Expert() for _ in range(4)],\n" in moe
     assert "probe" not in moe.lower() and "modstudio" not in moe.replace("ModStudio", "")
     zoo_code = exported["zoo"][2].read_text()
     assert "mix = self.mix(dw, sum_)" in zoo_code and "sum_ = local + low_rank" in zoo_code  # builtins stay visible

@@ -7,12 +7,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """[N, T, D] -> [N, heads, T, D / heads]."""
     return x.view(x.shape[0], x.shape[1], num_heads, -1).transpose(1, 2)
 
 
-def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """[N, heads, T, Dh] -> [N, T, heads * Dh]."""
     return x.transpose(1, 2).flatten(2)
 
@@ -31,10 +31,15 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        q, k, v = (_split_heads(t, self.num_heads) for t in (q, k, v))
         p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
-        return self.proj(_merge_heads(y))
+        y = F.scaled_dot_product_attention(
+            split_heads(q, self.num_heads),
+            split_heads(k, self.num_heads),
+            split_heads(v, self.num_heads),
+            dropout_p=p,
+            is_causal=self.causal,
+        )
+        return self.proj(merge_heads(y))
 
     def extra_repr(self) -> str:
         return f"num_heads={self.num_heads}, dropout={self.dropout}, causal={self.causal}"
@@ -72,12 +77,12 @@ class MultiHeadAttention(nn.Module):
             key = query
         if value is None:
             value = key
-        q = _split_heads(self.q_proj(query), self.num_heads)
-        k = _split_heads(self.k_proj(key), self.num_heads)
-        v = _split_heads(self.v_proj(value), self.num_heads)
+        q = split_heads(self.q_proj(query), self.num_heads)
+        k = split_heads(self.k_proj(key), self.num_heads)
+        v = split_heads(self.v_proj(value), self.num_heads)
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
-        return self.out_proj(_merge_heads(y))
+        return self.out_proj(merge_heads(y))
 
     def extra_repr(self) -> str:
         return f"num_heads={self.num_heads}, dropout={self.dropout}, causal={self.causal}"

@@ -34,6 +34,13 @@ class Permute(nn.Module):
         return f"dims={self.dims[1:]}"
 
 
+class GlobalAvgPool2d(nn.Module):
+    """The mean of each channel over the image: [N, C, H, W] -> [N, C]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
 class Add(nn.Module):
     """Element-wise sum of all inputs (a residual or skip connection)."""
 

@@ -1,4 +1,8 @@
-"""Static compositions of member modules: ensembles, trees, one-vs-rest, cooperative fusion."""
+"""Static compositions of member modules: ensembles, trees, one-vs-rest, cooperative fusion.
+
+Written for ``torch.jit.script`` and ``torch.export`` (loops over members, no data-dependent
+shapes); the exported ``.py`` carries these classes' source.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,8 @@ from torch import nn
 
 
 class Ensemble(nn.Module):
-    """Members see the same input; their outputs are combined.
-
-    mean: the average. weighted: a learned softmax mixture. concat: joined on the last
-    dimension. vote: in training like mean (a vote has no gradient); in eval each member's
-    argmax votes and the output is log(share of votes), so the majority class scores highest.
-    """
+    """Members see the same input; their outputs are averaged (mean), mixed by learned softmax
+    weights (weighted), joined (concat), or, in eval, put to a vote (log share of votes)."""
 
     def __init__(self, members: list[nn.Module], combine: str = "mean") -> None:
         super().__init__()
@@ -24,12 +24,15 @@ class Ensemble(nn.Module):
         return f"members={len(self.members)}, combine={self.combine}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [member(x) for member in self.members]
+        outs: list[torch.Tensor] = []
+        for member in self.members:
+            outs.append(member(x))
         if self.combine == "concat":
             return torch.cat(outs, dim=-1)
         stacked = torch.stack(outs)
-        if self.member_logits is not None:
-            weights = self.member_logits.softmax(0).view(-1, *([1] * (stacked.dim() - 1)))
+        member_logits = self.member_logits
+        if member_logits is not None:
+            weights = member_logits.softmax(0).view([-1] + [1] * (stacked.dim() - 1))
             return (stacked * weights).sum(0)
         if self.combine == "vote" and not self.training:
             votes = nn.functional.one_hot(stacked.argmax(-1), stacked.shape[-1]).float().mean(0)
@@ -39,7 +42,8 @@ class Ensemble(nn.Module):
 
 class ClassTree(nn.Module):
     """A trunk feeds branches that each score a subset of the classes; the scores are put
-    back in class order to give full logits (task decomposition by class subsets)."""
+    back in class order to give full logits (task decomposition by class subsets).
+    ``branch_of_class[c]`` is the branch that scores class c."""
 
     def __init__(self, trunk: nn.Module, branches: list[nn.Module], branch_of_class: list[int]) -> None:
         super().__init__()
@@ -47,14 +51,15 @@ class ClassTree(nn.Module):
         self.branches = nn.ModuleList(branches)
         order = [c for b in range(len(branches)) for c, owner in enumerate(branch_of_class) if owner == b]
         # branch outputs are concatenated in branch order; this puts each column at its class
-        self.register_buffer(
-            "class_position", torch.tensor([order.index(c) for c in range(len(order))]), persistent=False
-        )
+        position = [order.index(c) for c in range(len(order))]
+        self.register_buffer("class_position", torch.tensor(position), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.trunk(x)
-        scores = torch.cat([branch(features) for branch in self.branches], dim=-1)
-        return scores.index_select(-1, self.class_position)
+        scores: list[torch.Tensor] = []
+        for branch in self.branches:
+            scores.append(branch(features))
+        return torch.cat(scores, dim=-1).index_select(-1, self.class_position)
 
 
 class OneVsRest(nn.Module):
@@ -65,19 +70,25 @@ class OneVsRest(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([member(x) for member in self.members], dim=-1)
+        scores: list[torch.Tensor] = []
+        for member in self.members:
+            scores.append(member(x))
+        return torch.cat(scores, dim=-1)
 
 
 class Cooperative(nn.Module):
-    """Heterogeneous members each see the input (or their slice of the last dimension);
-    a learned linear combiner fuses their concatenated outputs."""
+    """Members each see the input (or their slice of the last dimension); a linear combiner
+    fuses their concatenated outputs."""
 
     def __init__(self, members: list[nn.Module], splits: list[int], fused_features: int, out_features: int) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
-        self.splits = list(splits)
+        self.splits = splits
         self.combiner = nn.Linear(fused_features, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = x.split(self.splits, dim=-1) if self.splits else [x] * len(self.members)
-        return self.combiner(torch.cat([m(p) for m, p in zip(self.members, parts)], dim=-1))
+        parts = x.split(self.splits, dim=-1) if len(self.splits) > 0 else [x] * len(self.members)
+        outs: list[torch.Tensor] = []
+        for i, member in enumerate(self.members):
+            outs.append(member(parts[i]))
+        return self.combiner(torch.cat(outs, dim=-1))

@@ -21,12 +21,7 @@ from torch import nn
 
 from .moe import run_sorted
 from .routing import RoutingProbe
-
-
-def _balance(probs: torch.Tensor, picked: torch.Tensor, count: int) -> torch.Tensor:
-    """count · Σ_i f_i · P_i with f over the picked slots and P the mean full-softmax probability."""
-    chosen = torch.bincount(picked.reshape(-1), minlength=count).to(probs.dtype)
-    return count * (chosen / chosen.sum() * probs.mean(dim=0)).sum()
+from .static_routing import balance_loss
 
 
 class HierarchicalMoE(nn.Module):
@@ -91,8 +86,8 @@ class HierarchicalMoE(nn.Module):
     ) -> dict[str, torch.Tensor]:
         losses: dict[str, torch.Tensor] = {}
         if self.load_balance_weight > 0:
-            primary = _balance(group_logits.softmax(-1), group_idx, self.groups)
-            secondary = _balance(joint, expert_idx, len(self.experts))
+            primary = balance_loss(group_logits.softmax(-1), group_idx, self.groups)
+            secondary = balance_loss(joint, expert_idx, len(self.experts))
             losses["load_balance"] = self.load_balance_weight * (primary + secondary)
         if self.z_loss_weight > 0:
             z = torch.logsumexp(group_logits, -1).square().mean() + torch.logsumexp(inner_logits, -1).square().mean()
@@ -162,7 +157,9 @@ class HardGate(nn.Module):
         out = torch.zeros(x.shape[0], outs[0].shape[1], dtype=x.dtype, device=x.device)
         out.index_add_(0, order, torch.cat(outs) * scale.to(x.dtype))
         if self.training and self.balance_weight > 0:
-            self.aux_losses = {"load_balance": self.balance_weight * _balance(logits.softmax(-1), choice, self.choices)}
+            self.aux_losses = {
+                "load_balance": self.balance_weight * balance_loss(logits.softmax(-1), choice, self.choices)
+            }
         elif not self.training:
             self.aux_losses = {}
         if self.probe.capture:  # the branch each sample took (the last index is the skip)

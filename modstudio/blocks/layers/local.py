@@ -61,8 +61,9 @@ class LocallyConnected2d(nn.Module):
         patches = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)  # [N, C*k*k, L]
         out = torch.einsum("ncl,loc->nol", patches, self.weight)  # one matrix product per position
         out = out.reshape(x.shape[0], self.out_channels, self.output_size[0], self.output_size[1])
-        if self.bias is not None:
-            out = out + self.bias
+        bias = self.bias
+        if bias is not None:
+            out = out + bias
         return out
 
     def extra_repr(self) -> str:
@@ -123,8 +124,9 @@ class LowRankLocallyConnected2d(nn.Module):
             responses.shape[0], self.rank, self.out_channels, responses.shape[-2], responses.shape[-1]
         )
         out = torch.einsum("nrohw,rhw->nohw", responses, self.combining_weights())
-        if self.bias is not None and self.spatial_bias is not None:
-            out = out + self.bias + self.spatial_bias
+        bias, spatial_bias = self.bias, self.spatial_bias
+        if bias is not None and spatial_bias is not None:
+            out = out + bias + spatial_bias
         return out
 
     def extra_repr(self) -> str:

@@ -37,6 +37,7 @@ from torch import nn
 
 from .moe_fused import mlp_chain, run_mlp_chain
 from .routing import RoutingProbe
+from .static_routing import cv_squared, smooth_load
 
 GATES = ("topk", "noisy_topk", "switch", "expert_choice")
 
@@ -193,8 +194,8 @@ class MixtureOfExperts(nn.Module):
             losses["z_loss"] = self.z_loss_weight * torch.logsumexp(logits, dim=-1).square().mean()
         if self.importance_weight > 0 and self.noise is not None and self.k < experts:
             importance = combine.sum(dim=0)
-            load = _smooth_load(logits, scores, noise_std, self.k)
-            losses["importance"] = self.importance_weight * (_cv_squared(importance) + _cv_squared(load))
+            load = smooth_load(logits, scores, noise_std, self.k)
+            losses["importance"] = self.importance_weight * (cv_squared(importance) + cv_squared(load))
         return losses
 
     def _record(self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> None:
@@ -298,16 +299,3 @@ def run_sorted(
     if outs:
         out.index_add_(0, token_idx, torch.cat(outs) * weight.unsqueeze(-1))
     return out
-
-
-def _cv_squared(values: torch.Tensor) -> torch.Tensor:
-    return values.var(unbiased=False) / (values.mean().square() + 1e-10)
-
-
-def _smooth_load(logits: torch.Tensor, scores: torch.Tensor, noise_std: torch.Tensor, k: int) -> torch.Tensor:
-    """Shazeer et al.'s differentiable estimate of tokens per expert under the noisy gate."""
-    top = scores.topk(k + 1, dim=-1).values
-    in_top = scores >= top[:, k - 1 : k]
-    threshold = torch.where(in_top, top[:, k : k + 1], top[:, k - 1 : k])
-    normal = torch.distributions.Normal(0.0, 1.0)
-    return normal.cdf((logits - threshold) / noise_std.clamp_min(1e-9)).sum(dim=0)

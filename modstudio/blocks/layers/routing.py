@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
 FOLD_AFTER = 16  # steps kept before they are summed (bounds memory when nobody takes)
@@ -164,23 +163,23 @@ def routing_summary(facts: dict[str, Any]) -> dict[str, Any]:
     (load over its fair share T·k/E; 0 = dead), dead experts, coefficient of variation,
     max/mean and max/min of load, the share of the busiest and idlest 20% of experts,
     dropped-token share, and router entropy."""
-    load = np.asarray(facts.get("tokens_per_expert", []), dtype=np.float64)
-    if load.size == 0 or load.sum() == 0:
+    load = torch.as_tensor(facts.get("tokens_per_expert", []), dtype=torch.float64).reshape(-1)
+    if load.numel() == 0 or float(load.sum()) == 0:
         return {}
-    experts = load.size
-    slots = float(facts.get("slots", load.sum())) or float(load.sum())
-    utilization = load / (slots / experts)
-    ranked = np.sort(load)[::-1]
+    experts = load.numel()
+    total, mean, low, high = float(load.sum()), float(load.mean()), float(load.min()), float(load.max())
+    slots = float(facts.get("slots", total)) or total
+    ranked = load.sort(descending=True).values
     fifth = max(1, round(experts * 0.2))
     routed = float(facts.get("routed_tokens", 0.0))
     return {
-        "utilization": utilization,
-        "dead_experts": [int(i) for i in np.flatnonzero(load == 0)],
-        "cv": float(load.std() / load.mean()),
-        "max_over_mean": float(load.max() / load.mean()),
-        "max_over_min": float(load.max() / load.min()) if load.min() > 0 else float("inf"),
-        "busiest_20_share": float(ranked[:fifth].sum() / load.sum()),
-        "idlest_20_share": float(ranked[-fifth:].sum() / load.sum()),
+        "utilization": (load / (slots / experts)).numpy(),
+        "dead_experts": [int(i) for i in torch.nonzero(load == 0).reshape(-1)],
+        "cv": float(load.std(unbiased=False)) / mean,
+        "max_over_mean": high / mean,
+        "max_over_min": high / low if low > 0 else float("inf"),
+        "busiest_20_share": float(ranked[:fifth].sum()) / total,
+        "idlest_20_share": float(ranked[-fifth:].sum()) / total,
         "dropped_share": float(facts.get("dropped_tokens", 0.0)) / routed if routed else 0.0,
         "entropy": float(facts.get("entropy", 0.0)),
     }

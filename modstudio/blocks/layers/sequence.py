@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-RECURRENT_KINDS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-
 
 class Recurrent(nn.Module):
     """A batch-first RNN, GRU or LSTM that returns the whole output sequence
@@ -31,7 +29,8 @@ class Recurrent(nn.Module):
     ) -> None:
         super().__init__()
         extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
-        self.rnn = RECURRENT_KINDS[kind](
+        kinds = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+        self.rnn = kinds[kind](
             input_size,
             hidden_size,
             num_layers=num_layers,

@@ -1,25 +1,34 @@
 """How each built layer is written in exported code: ``nn.Linear(2, 64)``, ``MixtureOfExperts(...)``.
 
-``Constructors`` turns one built submodule into a constructor expression; torch's own layers are
-written from their ``extra_repr`` (checked by rebuilding them), ModStudio's layers as the
-torch-only classes of ``runtime_layers`` / ``runtime_routing``, plugins' own layers as
-``module.Class(...)`` of the plugin module that the exported file imports. Nested GraphNets (module
-references and composition members) are written by a callback the code generator gives.
+``Constructors`` turns one node's layer into a constructor expression from its block spec: the
+class ``spec.layer`` names (its ``export`` form where it has one) and the arguments
+``spec.layer.arguments`` gives, those equal to the class's defaults left out. ModStudio's own
+layer classes (``blocks/layers``) go into the file as their source (``layer_sources``: the
+classes and every helper they use, found from the code). Plugin blocks without a ``Layer`` are
+written from their layer's ``extra_repr`` (checked by rebuilding it), as ``module.Class(...)`` of
+the plugin module the exported file imports. Nested GraphNets (module references and
+composition members) are written by a callback the code generator gives.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from modstudio.blocks.layers import attention, compositions, conv, hierarchy, local, moe, sequence
+from modstudio.blocks import layers
 from modstudio.blocks.plugins import Plugin, plugin_of_module
+from modstudio.blocks.spec import BlockSpec, Member
+from modstudio.blocks.tensors import TensorInfo
+from modstudio.compile.shapes import ModuleShapes
 
-from . import runtime_layers, runtime_routing
 from .inert import python_text
 
 
@@ -27,26 +36,7 @@ class ExportError(ValueError):
     """The project (or a weights file, or an output path) cannot be exported; says why."""
 
 
-# runtime class (or helper) name -> names it needs in the same file
-NEEDS: dict[str, tuple[str, ...]] = {
-    "SelfAttention": ("split_heads", "merge_heads"),
-    "MultiHeadAttention": ("split_heads", "merge_heads"),
-    "TransformerEncoderBlock": ("SelfAttention", "FeedForward"),
-    "HierarchicalMoE": ("balance_loss",),
-    "HardGate": ("balance_loss",),
-}
-RUNTIME_NAMES = {
-    name
-    for source in (runtime_layers, runtime_routing)
-    for name, value in vars(source).items()
-    if (inspect.isclass(value) or inspect.isfunction(value)) and value.__module__ == source.__name__
-}
-
-
-def runtime_source(name: str) -> str:
-    """The source of one runtime class or helper, as it goes into the exported file."""
-    value = getattr(runtime_layers, name, None) or getattr(runtime_routing, name)
-    return inspect.getsource(value).rstrip() + "\n"
+LAYERS_PACKAGE = "modstudio.blocks.layers"
 
 
 def code_value(value: object) -> str:
@@ -104,34 +94,112 @@ def _list(items: list[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-class Constructors:
-    """Writes constructor expressions; records which runtime classes the file must carry."""
+@dataclass(frozen=True)
+class NodeLayer:
+    """What a node's layer is written from: its block spec and its inferred shapes."""
 
-    def __init__(self, nested: Callable[[nn.Module], str | None]) -> None:
-        self.nested = nested  # GraphNet -> "ClassName()"; None for anything else
-        self.used: list[str] = []
+    spec: BlockSpec
+    shapes: ModuleShapes
+    node_id: str
+
+
+class _InferredMembers:
+    """``Members`` for writing arguments: each member's inferred outputs at this node."""
+
+    def __init__(self, node: NodeLayer) -> None:
+        self.node = node
+
+    def infer(self, module: str, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        found = self.node.shapes.members[(self.node.node_id, module, tuple(inputs))]
+        return [o for o in found.outputs if o is not None]
+
+    def build(self, module: str, inputs: list[TensorInfo]) -> nn.Module:
+        raise TypeError("members are written, not built, when exporting")
+
+
+class Constructors:
+    """Writes constructor expressions; records the ModStudio layer classes the file must carry."""
+
+    def __init__(self, nested: Callable[..., str | None]) -> None:
+        # GraphNet (and, for a composition's member, its inferred shapes) -> "ClassName()"; None otherwise
+        self.nested = nested
+        self.classes: list[type] = []  # blocks/layers classes the file carries (layer_sources)
         self.plugin_imports: dict[str, Plugin] = {}  # module the file imports -> the plugin it is part of
 
-    def use(self, name: str) -> str:
-        for needed in NEEDS.get(name, ()):
-            self.use(needed)
-        if name not in self.used:
-            self.used.append(name)
-        return name
+    @property
+    def used(self) -> list[str]:
+        return [cls.__name__ for cls in self.classes]
 
-    def __call__(self, module: nn.Module) -> str:
+    def sources(self) -> str:
+        """The code of the ModStudio layer classes used so far and of what they need."""
+        return layer_sources(self.classes)
+
+    def __call__(self, module: nn.Module, node: NodeLayer | None = None) -> str:
         nested = self.nested(module)
         if nested is not None:
             return nested
-        for layer_type, write in self._writers():
-            if type(module) is layer_type:
-                return write(module)
+        if node is not None and node.spec.layer is not None:
+            return self._spec_layer(module, node)
         plugin = plugin_of_module(type(module).__module__)
         if plugin is not None:
             return self._plugin_layer(module, plugin)
         if type(module).__module__.startswith("torch.nn."):
             return self._torch_layer(module)
         raise ExportError(f"ModStudio cannot write a {type(module).__name__} layer as code yet")
+
+    def _spec_layer(self, module: nn.Module, node: NodeLayer) -> str:
+        """``Class(positional, keyword=value)`` from the spec's Layer: required arguments by position,
+        the rest by keyword where they differ from the class's defaults."""
+        spec, layer = node.spec, node.spec.layer
+        assert layer is not None
+        params, inputs = node.shapes.params[node.node_id], node.shapes.nodes[node.node_id].inputs
+        if spec.uses_members:
+            arguments = layer.arguments(params, inputs, _InferredMembers(node))
+        else:
+            arguments = layer.arguments(params, inputs)
+        arguments = layer.export_arguments(arguments)
+        cls = layer.load_exported()
+        written: list[str] = []
+        by_keyword = False  # once an argument goes by keyword (or one is left out), the rest do too
+        for name, parameter in inspect.signature(cls).parameters.items():
+            if name not in arguments:
+                by_keyword = True
+                continue
+            value = arguments[name]
+            required = parameter.default is inspect.Parameter.empty
+            if not required and _same(value, parameter.default):
+                by_keyword = True
+                continue
+            by_keyword = by_keyword or not required or parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            text = self._argument(module, name, value, node)
+            written.append(f"{name}={text}" if by_keyword else text)
+        return f"{self._class_name(cls, spec)}({', '.join(written)})"
+
+    def _argument(self, module: nn.Module, name: str, value: Any, node: NodeLayer) -> str:
+        if isinstance(value, Member):
+            return self._member(getattr(module, name), value, node)
+        if isinstance(value, list) and value and all(isinstance(v, Member) for v in value):
+            built = getattr(module, name)
+            return _list([self._member(built[i], member, node) for i, member in enumerate(value)])
+        return code_value(value)
+
+    def _member(self, built: nn.Module, member: Member, node: NodeLayer) -> str:
+        shapes = node.shapes.members.get((node.node_id, member.module, member.inputs))
+        written = self.nested(built, shapes)
+        return written if written is not None else self(built)
+
+    def _class_name(self, cls: type, spec: BlockSpec) -> str:
+        if cls.__module__.startswith("torch.nn"):
+            return f"nn.{cls.__name__}"
+        if cls.__module__.startswith(LAYERS_PACKAGE):
+            if cls not in self.classes:
+                self.classes.append(cls)
+            return cls.__name__
+        plugin = plugin_of_module(cls.__module__)
+        if plugin is None:
+            raise ExportError(f"block '{spec.id}' names {cls.__module__}.{cls.__qualname__}, which no plugin holds")
+        self.plugin_imports.setdefault(cls.__module__, plugin)
+        return dotted_name(f"{cls.__module__}.{cls.__qualname__}")
 
     def _torch_layer(self, module: nn.Module) -> str:
         if isinstance(module, nn.Sequential):
@@ -148,29 +216,90 @@ class Constructors:
         self.plugin_imports.setdefault(cls.__module__, plugin)
         return text
 
-    def _members(self, modules: nn.ModuleList) -> str:
-        return _list([self(m) for m in modules])
 
-    def _writers(self) -> list[tuple[type, Callable[[nn.Module], str]]]:
-        u, v = self.use, code_value
-        return [
-            (attention.SelfAttention, lambda m: f"{u('SelfAttention')}({v(m.qkv.in_features)}, num_heads={v(m.num_heads)}, dropout={v(m.dropout)}, causal={v(m.causal)})"),
-            (attention.MultiHeadAttention, lambda m: f"{u('MultiHeadAttention')}({v(m.q_proj.in_features)}, num_heads={v(m.num_heads)}, key_dim={v(m.k_proj.in_features)}, value_dim={v(m.v_proj.in_features)}, dropout={v(m.dropout)}, causal={v(m.causal)})"),
-            (attention.FeedForward, lambda m: f"{u('FeedForward')}({v(m.fc1.in_features)}, hidden={v(m.fc1.out_features)}, dropout={v(m.drop.p)})"),
-            (attention.TransformerEncoderBlock, lambda m: f"{u('TransformerEncoderBlock')}({v(m.norm1.normalized_shape[0])}, num_heads={v(m.attn.num_heads)}, mlp_hidden={v(m.mlp.fc1.out_features)}, dropout={v(m.drop.p)}, causal={v(m.attn.causal)})"),
-            (attention.PatchEmbedding, lambda m: f"{u('PatchEmbedding')}({v(m.proj.in_channels)}, embed_dim={v(m.proj.out_channels)}, patch_size={v(m.proj.kernel_size[0])})"),
-            (attention.PositionalEmbedding, lambda m: f"{u('PositionalEmbedding')}(num_tokens={v(m.pos.shape[1])}, dim={v(m.pos.shape[2])})"),
-            (attention.ClassToken, lambda m: f"{u('ClassToken')}({v(m.token.shape[-1])})"),
-            (attention.TokenPool, lambda m: f"{u('TokenPool')}({v(m.mode)})"),
-            (conv.DepthwiseSeparableConv2d, lambda m: f"{u('DepthwiseSeparableConv2d')}({self(m.depthwise)}, {self(m.pointwise)})"),
-            (local.LocallyConnected2d, lambda m: f"{u('LocallyConnected2d')}({v(m.in_channels)}, {v(m.out_channels)}, output_size={v(m.output_size)}, kernel_size={v(m.kernel_size)}, stride={v(m.stride)}, padding={v(m.padding)}, bias={v(m.bias is not None)})"),
-            (local.LowRankLocallyConnected2d, lambda m: f"{u('LowRankLocallyConnected2d')}({self(m.bases)}, out_channels={v(m.out_channels)}, rank={v(m.rank)}, output_size={v(m.output_size)}, bias={v(m.bias is not None)})"),
-            (sequence.Recurrent, lambda m: f"{u('Recurrent')}({self(m.rnn)}, hidden_size={v(m.hidden_size)}, bidirectional={v(m.bidirectional)}, last={v(m.last)})"),
-            (compositions.Ensemble, lambda m: f"{u('Ensemble')}({self._members(m.members)}, combine={v(m.combine)})"),
-            (compositions.ClassTree, lambda m: f"{u('ClassTree')}({self(m.trunk)}, {self._members(m.branches)}, class_position={v(m.class_position.tolist())})"),
-            (compositions.OneVsRest, lambda m: f"{u('OneVsRest')}({self._members(m.members)})"),
-            (compositions.Cooperative, lambda m: f"{u('Cooperative')}({self._members(m.members)}, splits={v(list(m.splits))}, fused_features={v(m.combiner.in_features)}, out_features={v(m.combiner.out_features)})"),
-            (moe.MixtureOfExperts, lambda m: f"{u('MixtureOfExperts')}({v(m.router.in_features)}, experts={self._members(m.experts)}, gate={v(m.gate)}, k={v(m.k)}, capacity_factor={v(m.capacity_factor)}, out_dim={v(m.out_dim)}, load_balance_weight={v(m.load_balance_weight)}, z_loss_weight={v(m.z_loss_weight)})"),
-            (hierarchy.HierarchicalMoE, lambda m: f"{u('HierarchicalMoE')}({v(m.primary.in_features)}, experts={self._members(m.experts)}, groups={v(m.groups)}, k_groups={v(m.k_groups)}, k={v(m.k)}, out_dim={v(m.out_dim)}, load_balance_weight={v(m.load_balance_weight)}, z_loss_weight={v(m.z_loss_weight)})"),
-            (hierarchy.HardGate, lambda m: f"{u('HardGate')}({v(m.router.in_features)}, branches={self._members(m.branches)}, out_shape={v(list(m.out_shape))}, allow_skip={v(m.allow_skip)}, temperature={v(m.temperature)}, balance_weight={v(m.balance_weight)})"),
-        ]  # fmt: skip
+def _same(value: Any, default: Any) -> bool:
+    """Equal to a signature default, type included (``True`` is not ``1``; a list equals a tuple)."""
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return list(value) == list(default)
+    return type(value) is type(default) and value == default
+
+
+# ---------------------------------------------------------------- layer sources
+
+
+def layer_sources(classes: Iterable[type]) -> str:
+    """The code that defines ``classes`` (ModStudio layer classes, from ``blocks/layers``) and every
+    top-level class, function and constant of those modules that they use, found from their code;
+    each once, what is used before what uses it. Two different definitions under one name are an
+    ExportError (the file would hold only one)."""
+    done: dict[str, tuple[str, str]] = {}  # name -> (module, source), in dependency order
+    for cls in classes:
+        _add_definition(cls.__module__, cls.__name__, done, set())
+    return "\n\n".join(source for _, source in done.values())
+
+
+def _add_definition(module: str, name: str, done: dict[str, tuple[str, str]], visiting: set[str]) -> None:
+    if name in done:
+        if done[name][0] != module:
+            raise ExportError(f"{module}.{name} and {done[name][0]}.{name} would both be called {name} in the file")
+        return
+    definitions = _definitions(module)
+    node, source = definitions[name]
+    visiting.add(name)
+    for used in sorted(_names_in(node), key=source.find):
+        if used in definitions and used != name and used not in visiting:
+            _add_definition(module, used, done, visiting)
+        elif used not in definitions:
+            origin = _imported_from(module, used)
+            if origin is not None and used not in visiting:
+                _add_definition(origin, used, done, visiting)
+    done[name] = (module, source)
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+@functools.cache
+def _definitions(module: str) -> dict[str, tuple[ast.stmt, str]]:
+    """Top-level classes, functions and assigned names of a layers module, with their source
+    (decorators included)."""
+    text = inspect.getsource(importlib.import_module(module))
+    lines = text.splitlines()
+    found: dict[str, tuple[ast.stmt, str]] = {}
+    for stmt in ast.parse(text).body:
+        names: list[str] = []
+        if isinstance(stmt, (ast.ClassDef, ast.FunctionDef)):
+            names = [stmt.name]
+        elif isinstance(stmt, ast.Assign):
+            names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            names = [stmt.target.id]
+        if not names:
+            continue
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+        source = "\n".join(lines[first - 1 : stmt.end_lineno]) + "\n"
+        for name in names:
+            found[name] = (stmt, source)
+    return found
+
+
+def _imported_from(module: str, name: str) -> str | None:
+    """The sibling layers module ``name`` comes from, where ``module`` imports it (``from .moe import run_sorted``)."""
+    value = vars(importlib.import_module(module)).get(name)
+    origin = getattr(value, "__module__", None)
+    if isinstance(origin, str) and origin.startswith(LAYERS_PACKAGE) and origin != module:
+        return origin
+    return None
+
+
+def layers_names() -> set[str]:
+    """Every top-level name the layers modules define (names an exported file keeps free for them)."""
+    import pkgutil
+
+    return {
+        name for info in pkgutil.iter_modules(layers.__path__, f"{LAYERS_PACKAGE}.") for name in _definitions(info.name)
+    }
+
+
+RUNTIME_NAMES = layers_names()

@@ -23,7 +23,7 @@ from modstudio.compile.graphnet import _NONE_SLOT, GraphNet
 from modstudio.compile.shapes import ModuleShapes, ShapeInference
 from modstudio.graph.model import Project
 
-from .constructors import RUNTIME_NAMES, Constructors, ExportError, code_value, dotted_name, runtime_source
+from .constructors import RUNTIME_NAMES, Constructors, ExportError, NodeLayer, code_value, dotted_name
 from .inert import python_text
 
 # local names that would hide the module, torch or a builtin get a trailing underscore
@@ -68,16 +68,18 @@ def _placeholder(variant: int) -> str:
 
 
 class _Writer:
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    def __init__(self, project: Project, catalog: Catalog) -> None:
+        self.project, self.catalog = project, catalog
         self.variants: dict[tuple[str, str], int] = {}  # (module, body) -> variant id
         self.bodies: list[tuple[str, str, dict]] = []  # variant id -> (module, body, params)
         self.constructors = Constructors(self._nested)
         self._shapes_of: dict[int, ModuleShapes] = {}  # id(GraphNet) -> its inferred shapes and parameters
 
-    def _nested(self, module: nn.Module) -> str | None:
+    def _nested(self, module: nn.Module, shapes: ModuleShapes | None = None) -> str | None:
         if not isinstance(module, GraphNet):
             return None
+        if shapes is not None:  # a composition's member
+            self._shapes_of[id(module)] = shapes
         return f"{_placeholder(self.write(module, self._shapes_of.get(id(module))))}()"
 
     def write(self, net: GraphNet, shapes: ModuleShapes | None) -> int:
@@ -104,7 +106,11 @@ class _Writer:
                 names[slot] = _var(node_name) if len(outs) == 1 else _var(f"{node_name}_{i}")
             inline = _inline(child, values)
             if inline is None:
-                init.append(_wrapped(f"        self.{node_name} = ", self.constructors(child)))
+                node = module.node(node_ids[node_name])
+                layer = None
+                if shapes is not None and node.block is not None:
+                    layer = NodeLayer(self.catalog[node.block], shapes, node.id)
+                init.append(_wrapped(f"        self.{node_name} = ", self.constructors(child, layer)))
                 inline = f"self.{node_name}({', '.join(values)})"
             info = shapes.nodes.get(node_ids[node_name]) if shapes is not None else None
             shape = (
@@ -200,8 +206,9 @@ def _inline(child: nn.Module, args: list[str]) -> str | None:
 
 def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = None) -> PythonModule:
     """The source of a torch-only module equal to ``net`` (a GraphNet of the project's main)."""
-    writer = _Writer(project)
-    shapes = ShapeInference(project, catalog or default_catalog()).run()
+    catalog = catalog or default_catalog()
+    writer = _Writer(project, catalog)
+    shapes = ShapeInference(project, catalog).run()
     top = writer.write(net, shapes)
     names = writer.class_names(top)
     parts: list[str] = []
@@ -211,7 +218,7 @@ def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = N
             text = text.replace(_placeholder(variant_id), name)
         docs[f"    {_placeholder(variant)}"] = _class_doc(project, writer, variant, top)
         parts.append("\n".join([f"class {names[variant]}(nn.Module):", f"    {_placeholder(variant)}", "", text]))
-    runtime = [runtime_source(name) for name in writer.constructors.used]
+    runtime = [writer.constructors.sources()] if writer.constructors.classes else []
     code = "\n\n".join(runtime + parts)  # the docstrings go in last: "math." or "F." below is the code's own
     plugins = writer.constructors.plugin_imports
     imports = ["import math"] if "math." in code else []

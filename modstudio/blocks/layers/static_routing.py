@@ -1,10 +1,11 @@
-"""Torch-only compositions and conditional layers that exported code carries.
+"""The static-loop forms of the routing layers, the ones exported code carries.
 
-Like ``runtime_layers``: copied verbatim into the exported ``.py``, parameter names equal to
-ModStudio's layers, no routing probes. Conditional layers run every expert (branch) on every
-token in a static ``for e, expert in enumerate(self.experts)`` loop and mask the results with
-the combine weights: no data-dependent shapes, so ``torch.jit.script``, ``torch.export`` and
-ONNX accept them, and the outputs equal ModStudio's sorted dispatch.
+Every expert (branch) runs on every token in a ``for e, expert in enumerate(self.experts)``
+loop, masked by the combine weights: no data-dependent shapes, so ``torch.jit.script``,
+``torch.export`` and ONNX accept them. Parameter names equal those of the training forms
+(``moe.MixtureOfExperts``, ``hierarchy.HierarchicalMoE``, ``hierarchy.HardGate``: sorted
+dispatch and routing probes), so the same ``state_dict`` loads, and the outputs and gradients
+equal theirs (tests/blocks/test_moe_static.py).
 """
 
 from __future__ import annotations
@@ -22,81 +23,18 @@ def balance_loss(probs: torch.Tensor, picked: torch.Tensor, count: int) -> torch
     return count * (chosen / chosen.sum() * probs.mean(dim=0)).sum()
 
 
-class Ensemble(nn.Module):
-    """Members see the same input; their outputs are averaged (mean), mixed by learned softmax
-    weights (weighted), joined (concat), or, in eval, put to a vote (log share of votes)."""
-
-    def __init__(self, members: list[nn.Module], combine: str = "mean") -> None:
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.combine = combine
-        self.member_logits = nn.Parameter(torch.zeros(len(members))) if combine == "weighted" else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs: list[torch.Tensor] = []
-        for member in self.members:
-            outs.append(member(x))
-        if self.combine == "concat":
-            return torch.cat(outs, dim=-1)
-        stacked = torch.stack(outs)
-        member_logits = self.member_logits
-        if member_logits is not None:
-            weights = member_logits.softmax(0).view([-1] + [1] * (stacked.dim() - 1))
-            return (stacked * weights).sum(0)
-        if self.combine == "vote" and not self.training:
-            votes = F.one_hot(stacked.argmax(-1), stacked.shape[-1]).float().mean(0)
-            return votes.clamp_min(1e-6).log()
-        return stacked.mean(0)
+def cv_squared(values: torch.Tensor) -> torch.Tensor:
+    """Squared coefficient of variation: population variance / mean^2."""
+    return values.var(unbiased=False) / (values.mean().square() + 1e-10)
 
 
-class ClassTree(nn.Module):
-    """A trunk feeds branches that each score a subset of the classes; the scores are put
-    back in class order to give full logits."""
-
-    def __init__(self, trunk: nn.Module, branches: list[nn.Module], class_position: list[int]) -> None:
-        super().__init__()
-        self.trunk = trunk
-        self.branches = nn.ModuleList(branches)
-        self.register_buffer("class_position", torch.tensor(class_position), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.trunk(x)
-        scores: list[torch.Tensor] = []
-        for branch in self.branches:
-            scores.append(branch(features))
-        return torch.cat(scores, dim=-1).index_select(-1, self.class_position)
-
-
-class OneVsRest(nn.Module):
-    """One binary member per class; member c's single logit scores class c."""
-
-    def __init__(self, members: list[nn.Module]) -> None:
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scores: list[torch.Tensor] = []
-        for member in self.members:
-            scores.append(member(x))
-        return torch.cat(scores, dim=-1)
-
-
-class Cooperative(nn.Module):
-    """Members each see the input (or their slice of the last dimension); a linear combiner
-    fuses their concatenated outputs."""
-
-    def __init__(self, members: list[nn.Module], splits: list[int], fused_features: int, out_features: int) -> None:
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.splits = splits
-        self.combiner = nn.Linear(fused_features, out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = x.split(self.splits, dim=-1) if len(self.splits) > 0 else [x] * len(self.members)
-        outs: list[torch.Tensor] = []
-        for i, member in enumerate(self.members):
-            outs.append(member(parts[i]))
-        return self.combiner(torch.cat(outs, dim=-1))
+def smooth_load(logits: torch.Tensor, scores: torch.Tensor, noise_std: torch.Tensor, k: int) -> torch.Tensor:
+    """Shazeer et al.'s differentiable estimate of tokens per expert under the noisy gate."""
+    top = scores.topk(k + 1, dim=-1).values
+    in_top = scores >= top[:, k - 1 : k]
+    threshold = torch.where(in_top, top[:, k : k + 1], top[:, k - 1 : k])
+    normal = torch.distributions.Normal(0.0, 1.0)
+    return normal.cdf((logits - threshold) / noise_std.clamp_min(1e-9)).sum(dim=0)
 
 
 class MixtureOfExperts(nn.Module):
@@ -118,10 +56,12 @@ class MixtureOfExperts(nn.Module):
         out_dim: int | None = None,
         load_balance_weight: float = 0.0,
         z_loss_weight: float = 0.0,
+        importance_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.experts = nn.ModuleList(experts)
         self.num_experts = len(experts)
+        self.importance_weight = importance_weight
         self.gate = gate
         self.k = 1 if gate == "switch" else k
         self.capacity_factor = capacity_factor
@@ -137,9 +77,11 @@ class MixtureOfExperts(nn.Module):
         tokens = x.reshape(-1, x.shape[-1])
         logits = self.router(tokens).float()
         scores = logits
+        noise_std = torch.zeros_like(logits)
         noise = self.noise
         if noise is not None and self.training:
-            scores = logits + torch.randn_like(logits) * F.softplus(noise(tokens).float())
+            noise_std = F.softplus(noise(tokens).float())
+            scores = logits + torch.randn_like(logits) * noise_std
         combine = self.combine_weights(scores)  # [tokens, experts], 0 where a token does not go
         out = torch.zeros(tokens.shape[0], self.out_dim, dtype=tokens.dtype, device=tokens.device)
         for e, expert in enumerate(self.experts):
@@ -149,13 +91,16 @@ class MixtureOfExperts(nn.Module):
             dropped = combine.sum(dim=-1) == 0
             out = torch.where(dropped.unsqueeze(-1), tokens.to(out.dtype), out)
         if self.training and not torch.jit.is_scripting():
-            self.aux_losses = self.auxiliary_losses(logits, scores)
+            self.aux_losses = self.auxiliary_losses(logits, scores, noise_std, combine)
         return out.unflatten(0, lead).to(x.dtype)
 
     @torch.jit.unused
-    def auxiliary_losses(self, logits: torch.Tensor, scores: torch.Tensor) -> dict[str, torch.Tensor]:
+    def auxiliary_losses(
+        self, logits: torch.Tensor, scores: torch.Tensor, noise_std: torch.Tensor, combine: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """load_balance = E * sum_i f_i * P_i (f_i: share of the routed slots sent to expert i,
-        P_i: its mean router probability); z_loss = mean(logsumexp(logits)^2); each times its weight."""
+        P_i: its mean router probability); z_loss = mean(logsumexp(logits)^2); importance (noisy
+        gates) = CV(sum_x G(x))^2 + CV(Load)^2 with Shazeer's smooth load; each times its weight."""
         losses: dict[str, torch.Tensor] = {}
         probs = scores.softmax(dim=-1)
         if self.load_balance_weight > 0 and self.gate != "expert_choice":
@@ -164,6 +109,9 @@ class MixtureOfExperts(nn.Module):
             losses["load_balance"] = self.load_balance_weight * self.num_experts * (share * probs.mean(dim=0)).sum()
         if self.z_loss_weight > 0:
             losses["z_loss"] = self.z_loss_weight * torch.logsumexp(logits, dim=-1).square().mean()
+        if self.importance_weight > 0 and self.noise is not None and self.k < self.num_experts:
+            load = smooth_load(logits, scores, noise_std, self.k)
+            losses["importance"] = self.importance_weight * (cv_squared(combine.sum(dim=0)) + cv_squared(load))
         return losses
 
     def combine_weights(self, scores: torch.Tensor) -> torch.Tensor:
@@ -284,11 +232,14 @@ class HardGate(nn.Module):
         else:
             onehot = F.one_hot(logits.argmax(-1), self.choices).to(logits.dtype)
         onehot = onehot.to(x.dtype)
+        chosen = onehot.detach()
+        scale = (onehot * chosen).sum(dim=-1, keepdim=True)  # 1.0; the router learns through the chosen branch
         out = torch.zeros(x.shape[0], self.out_features, dtype=x.dtype, device=x.device)
         for b, branch in enumerate(self.branches):
-            out = out + onehot[:, b : b + 1] * branch(x).flatten(1)
+            out = out + chosen[:, b : b + 1] * branch(x).flatten(1)
         if self.allow_skip:  # a skipped sample passes through unchanged
-            out = out + onehot[:, -1:] * x.flatten(1)
+            out = out + chosen[:, -1:] * x.flatten(1)
+        out = out * scale
         if self.training and self.balance_weight > 0 and not torch.jit.is_scripting():
             choice = onehot.argmax(-1)
             self.aux_losses = {
