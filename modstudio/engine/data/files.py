@@ -1,4 +1,4 @@
-"""Real data: scikit-learn's digits, and the user's CSV files, numpy files and image folders."""
+"""Real data: the handwritten digits shipped in resources/, and the user's CSV files, numpy files and image folders."""
 
 from __future__ import annotations
 
@@ -16,33 +16,27 @@ from modstudio.engine.errors import DataError
 
 from .dataset import TensorData
 
+DIGITS_FILE = "digits.npz"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 def digits(o: dict[str, Any], seed: int, base: Path) -> TensorData:
-    """scikit-learn's 1,797 handwritten 8x8 digits, scaled to [0, 1], shape [1, 8, 8].
+    """The 1,797 handwritten 8x8 digits (UCI, as scikit-learn ships them), scaled to [0, 1], shape [1, 8, 8].
 
-    Read straight from the file scikit-learn ships (importing scikit-learn takes seconds).
+    Read from ``resources/data/digits.npz`` (see its README and scripts/make_digits.py).
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    file = (
-        Path(next(iter(spec.submodule_search_locations or []), "")) / "datasets" / "data" / "digits.csv.gz"
-        if spec
-        else None
-    )
-    if file is not None and file.exists():
-        table = np.loadtxt(file, delimiter=",")
-        pixels, target = table[:, :-1], table[:, -1]
-    else:
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        pixels, target = bunch.data, bunch.target
+    pixels, target = digits_arrays()
     x = torch.as_tensor(pixels / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
     y = torch.as_tensor(target.astype(np.int64))
     return TensorData("digits", x, y, "classification", num_classes=10, class_names=[str(i) for i in range(10)])
+
+
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped digits file's pixels (uint8 [1797, 64], 0..16) and labels (uint8 [1797])."""
+    from modstudio.library import resources_dir
+
+    with np.load(resources_dir() / "data" / DIGITS_FILE, allow_pickle=False) as archive:
+        return archive["pixels"], archive["labels"]
 
 
 def _resolve(o: dict[str, Any], key: str, base: Path, dataset: str) -> Path:
@@ -200,7 +194,7 @@ def image_folder(o: dict[str, Any], seed: int, base: Path) -> TensorData:
 LOADERS: dict[str, tuple[Any, tuple[OptionSpec, ...], str]] = {
     name: (load, DATASET_OPTIONS[name], doc)
     for name, load, doc in (
-        ("digits", digits, "scikit-learn's 1,797 handwritten 8x8 digits [1, 8, 8], 10 classes"),
+        ("digits", digits, "1,797 handwritten 8x8 digits (UCI, as in scikit-learn) [1, 8, 8], 10 classes"),
         ("csv", csv_file, "a CSV file with a header row"),
         ("numpy", numpy_file, ".npz with x and y, or .npy files"),
         ("image_folder", image_folder, "a folder with one subfolder of images per class"),
