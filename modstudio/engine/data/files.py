@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from modstudio.engine.dataset_facts import DatasetProblem, class_label_problem, numpy_arrays, too_many_classes
+from modstudio.engine.dataset_facts import (
+    DatasetProblem,
+    class_label_problem,
+    csv_table,
+    number_or_none,
+    numpy_arrays,
+    too_many_classes,
+)
 from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec
 from modstudio.engine.errors import DataError
 
@@ -52,7 +57,7 @@ def _resolve(o: dict[str, Any], key: str, base: Path, dataset: str) -> Path:
 
 def _targets(name: str, labels: list[str], where: str, classes: bool) -> tuple[torch.Tensor, str, list[str]]:
     """Class ids for text labels or whole numbers (or always, with ``classes``); values for other numbers."""
-    numbers = [_number(v) for v in labels]
+    numbers = [number_or_none(v) for v in labels]
     fractional = all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
     if fractional and not classes:
         return torch.tensor(numbers, dtype=torch.float32)[:, None], "regression", []
@@ -60,19 +65,11 @@ def _targets(name: str, labels: list[str], where: str, classes: bool) -> tuple[t
     problem = too_many_classes(Path(name), len(distinct), f"{where} holds")
     if problem:
         raise DataError(problem)
-    names = sorted(distinct, key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+    names = sorted(distinct, key=lambda v: (number_or_none(v) is None, number_or_none(v) or 0.0, v))
     index = {label: i for i, label in enumerate(names)}
     if len(names) < 2:
         raise DataError(f"{name}: {where} holds only one class ({names[0]!r}); a classifier needs at least two")
     return torch.tensor([index[v] for v in labels], dtype=torch.long), "classification", names
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
@@ -82,51 +79,34 @@ def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
     statistics. A target of text (or whole numbers, unless ``task`` is regression) becomes
     classes in sorted order.
     """
-    path = _resolve(o, "path", base, "csv")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle, delimiter=o["delimiter"]))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a text file (bad UTF-8 at byte {exc.start})") from None
-    except (OSError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read it: {exc}") from None
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one row of data")
-    header = [h.strip() for h in rows[0]]
-    target = o["target"] or header[-1]
-    if target not in header:
-        raise DataError(f"{path}: no column named '{target}' (columns: {', '.join(header)})")
-    t = header.index(target)
+        table = csv_table(o, base)
+    except DatasetProblem as exc:
+        raise DataError(str(exc)) from None
+    path, header, t = table.path, table.header, table.target_index
     features: list[list[float]] = []
-    labels: list[tuple[int, str]] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} values but the header has {len(header)} columns")
+    for line, row in table.rows:
         values = []
         for c, cell in enumerate(row):
             if c == t:
                 continue
-            number = _number(cell.strip())
+            number = number_or_none(cell.strip())
             if number is None:
                 what = "is empty" if not cell.strip() else f"is not a number: {cell.strip()!r}"
                 raise DataError(f"{path}, line {line}, column '{header[c]}': {what}; feature columns must hold numbers")
             values.append(number)
-        if not row[t].strip():
-            raise DataError(f"{path}, line {line}, column '{target}': the target is empty")
         features.append(values)
-        labels.append((line, row[t].strip()))
-    if not features:
-        raise DataError(f"{path}: no rows of data")
+    labels = table.labels
     if o["task"] == "regression":
         for line, label in labels:
-            if _number(label) is None:
-                raise DataError(f"{path}, line {line}, column '{target}': regression needs a number, not {label!r}")
+            if number_or_none(label) is None:
+                raise DataError(
+                    f"{path}, line {line}, column '{table.target}': regression needs a number, not {label!r}"
+                )
         y, kind, names = torch.tensor([float(v) for _, v in labels])[:, None], "regression", []
     else:
         y, kind, names = _targets(
-            path.name, [v for _, v in labels], f"column '{target}'", o["task"] == "classification"
+            path.name, [v for _, v in labels], f"column '{table.target}'", o["task"] == "classification"
         )
     x = torch.tensor(features, dtype=torch.float32)
     return TensorData(path.name, x, y, kind, num_classes=len(names), class_names=names, standardize=True)
