@@ -3,11 +3,13 @@
 torch's default is one thread per core. On a machine where another program already keeps
 cores busy that is ruinous: torch's threads wait at every parallel step for a thread the OS
 has set aside (the digits CNN took 76 s instead of 4 s beside one 2-thread process on 2
-cores; bench/train_contention.py). So, unless the user asks for a number (``--threads``, the
-editor's setting), the worker takes the cores this process may run on (its CPU affinity),
-minus what other programs keep busy (the runnable tasks now, and the 1-minute load
-average), minus the cores the caller keeps free (the editor keeps one for its interface),
-and at least one.
+cores; bench/train_contention.py). So, unless the user asks for a number (``--threads`` of
+``modstudio train``, ``TrainSettings.threads``), the worker takes the cores this process may
+run on (its CPU affinity), minus what other programs keep busy (the larger of the runnable
+tasks now and the 1-minute load average), minus the cores the caller keeps free (the editor
+keeps one for its interface), and at least one. The larger of the two loads, because the
+costs are lopsided: a thread too few costs at most its share of the work, a thread too many
+on a busy core costs many times the whole run.
 
 No torch here: the decision is made in the worker before torch is imported (the OpenMP and
 MKL variables only count then); ``use_threads`` then tells torch (intra-op and inter-op).
