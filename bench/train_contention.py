@@ -4,11 +4,16 @@ Each round trains the cnn_digits template (its 20 epochs unless ``--epochs``) wi
 ``python -m modstudio train`` (the product's default thread policy; ``--threads`` passes
 that flag on) twice: alone, then while another Python process multiplies matrices with
 torch on 2 threads (started and warmed before the run, killed after it). Rounds alternate
-the order. Reports wall time (process start to exit) and training time (``seconds`` in the
-run's run.json) per case, the medians, and as last line ``ratio: X`` = contended / alone
+the order. The rival runs in a session of its own, like a program started from another
+terminal or job: where Linux shares CPU time between sessions first (autogroup, on by
+default), a rival in the bench's own session would split that session's share with the
+run, which no thread count changes (``--same-session`` measures that case).
+
+Reports wall time (process start to exit) and training time (``seconds`` in the run's
+run.json) per case, the medians, and as last line ``ratio: X`` = contended / alone
 training time (median over rounds; goal: at most 2.5). The wall-time ratio is printed too.
 
-    python bench/train_contention.py [--rounds 3] [--epochs 20] [--threads N]
+    python bench/train_contention.py [--rounds 3] [--epochs 20] [--threads N] [--same-session]
 
 It runs whatever ``modstudio`` the interpreter imports (PYTHONPATH decides), so the same
 script measures an older checkout too.
@@ -58,7 +63,13 @@ def train_once(args: argparse.Namespace, runs: Path) -> tuple[float, float, obje
 
 def contended(args: argparse.Namespace, runs: Path) -> tuple[float, float, object]:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    rival = subprocess.Popen([sys.executable, "-c", COMPETITOR], stdout=subprocess.PIPE, text=True, env=env)
+    rival = subprocess.Popen(
+        [sys.executable, "-c", COMPETITOR],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=not args.same_session,  # another program, as from another terminal or job
+    )
     try:
         assert rival.stdout is not None and rival.stdout.readline().strip() == "ready"
         time.sleep(0.5)  # both of its threads busy before the run starts
@@ -73,6 +84,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=0, help="epochs per run (0: the template's)")
     parser.add_argument("--threads", type=int, default=0, help="pass --threads N to modstudio train (0: its default)")
+    parser.add_argument(
+        "--same-session",
+        action="store_true",
+        help="start the rival in this bench's session (Linux's autogroup then splits one session's CPU share "
+        "between the rival's 2 threads and the run)",
+    )
     args = parser.parse_args()
     print(f"cores usable: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}")
     times: dict[str, list[tuple[float, float]]] = {"alone": [], "contended": []}
