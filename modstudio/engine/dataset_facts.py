@@ -180,11 +180,11 @@ class CsvTable:
         return all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
 
 
-def csv_table(o: Mapping[str, Any], base: Path) -> CsvTable:
-    """The ``csv`` dataset's file (``path``, ``delimiter``, ``target`` options), checked for what a loader
-    needs before it looks at values: a header, the target column, rows as long as the header, no empty
-    target. The loader and the facts both read here; a DatasetProblem says what is wrong, with the line."""
-    path = resolve_path(o, "path", base, "csv")
+def csv_table(path: Path, o: Mapping[str, Any]) -> CsvTable:
+    """The ``csv`` dataset's file ``path`` (found by the caller) read with the ``delimiter`` and ``target``
+    options, checked for what a loader needs before it looks at values: a header, the target column, rows
+    as long as the header, no empty target. The loader and the facts both read here; a DatasetProblem
+    says what is wrong, with the line."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             records = list(csv.reader(handle, delimiter=o["delimiter"]))
@@ -214,7 +214,7 @@ def csv_table(o: Mapping[str, Any], base: Path) -> CsvTable:
 
 
 def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
-    table = csv_table(o, base)
+    table = csv_table(resolve_path(o, "path", base, "csv"), o)
     regression = o["task"] == "regression" or (table.fractional() and o["task"] != "classification")
     shape, samples = (len(table.header) - 1,), len(table.rows)
     if regression:

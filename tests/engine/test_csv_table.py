@@ -18,15 +18,14 @@ REFUSED = {
     "empty target": ("a,label\n1,x\n2, \n", r"x\.csv, line 3, column 'label': the target is empty"),
     "no such column": ("a,label\n1,x\n", r"no column named 'kind' \(columns: a, label\)"),
     "not text": (b"a,label\n1,\xff\n", r"not a text file \(bad UTF-8 at byte 10\)"),
-    "missing": (None, r"data\.options\.path: the csv file or folder .*missing\.csv does not exist"),
 }
 
 
-def _section(tmp_path: Path, content: str | bytes | None, **options) -> DataSection:
-    file = tmp_path / ("missing.csv" if content is None else "x.csv")
+def _section(tmp_path: Path, content: str | bytes, **options) -> DataSection:
+    file = tmp_path / "x.csv"
     if isinstance(content, bytes):
         file.write_bytes(content)
-    elif content is not None:
+    else:
         file.write_text(content)
     return DataSection(dataset="csv", options={"path": str(file), **options})
 
@@ -44,7 +43,7 @@ def test_loader_and_facts_refuse_a_bad_csv_with_the_same_sentence(tmp_path, case
 
 def test_blank_rows_anywhere_are_skipped_and_lines_keep_their_numbers(tmp_path):
     section = _section(tmp_path, "\na;b;label\n1;2;cat\n\n3;4;dog\n5;x;cat\n", delimiter=";")
-    table = csv_table(checked_options("csv", section.options), tmp_path)
+    table = csv_table(tmp_path / "x.csv", checked_options("csv", section.options))
     assert table.header == ["a", "b", "label"] and [line for line, _ in table.rows] == [3, 5, 6]
     with pytest.raises(DataError, match=r"line 6, column 'b': is not a number: 'x'"):
         load_dataset(section, tmp_path)

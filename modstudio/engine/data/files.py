@@ -79,11 +79,12 @@ def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
     statistics. A target of text (or whole numbers, unless ``task`` is regression) becomes
     classes in sorted order.
     """
+    path = _resolve(o, "path", base, "csv")
     try:
-        table = csv_table(o, base)
+        table = csv_table(path, o)
     except DatasetProblem as exc:
         raise DataError(str(exc)) from None
-    path, header, t = table.path, table.header, table.target_index
+    header, t = table.header, table.target_index
     features: list[list[float]] = []
     for line, row in table.rows:
         values = []
