@@ -136,8 +136,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         print(exc.describe(), file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads must be at least 1, not {args.threads}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     settings = TrainSettings(
-        epochs=args.epochs, device=args.device, seed=args.seed, runs_root=args.out, resume=args.resume
+        epochs=args.epochs,
+        device=args.device,
+        seed=args.seed,
+        runs_root=args.out,
+        resume=args.resume,
+        threads=args.threads,
     )
     if not args.resume:  # a resumed run trains the project saved in its folder, which fitted
         from modstudio.engine.precheck import memory_problems
@@ -297,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the run folder (default: <project>.runs beside the file)")
     p.add_argument("--seed", type=int, help="random seed (default: the project's)")
     p.add_argument("--resume", help="continue the run in this run folder")
+    p.add_argument(
+        "--threads", type=int, help="CPU threads for training (default: the free cores, by the machine's load)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     p.set_defaults(run=cmd_train)
 

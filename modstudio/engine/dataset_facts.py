@@ -107,7 +107,8 @@ def resolve_path(o: Mapping[str, Any], key: str, base: Path, dataset: str) -> Pa
     return path
 
 
-def _number(text: str) -> float | None:
+def number_or_none(text: str) -> float | None:
+    """A CSV cell's number; None for text, an empty cell, inf or nan."""
     try:
         value = float(text)
     except ValueError:
@@ -154,33 +155,75 @@ def too_many_classes(path: Path, count: int, what: str) -> str | None:
     return f"{path}: {what} {count:,} classes, more than {MAX_CLASSES:,}"
 
 
-def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
-    path = resolve_path(o, "path", base, "csv")
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV dataset file read once: its header, target column and rows of data (blank rows left out)."""
+
+    path: Path
+    header: list[str]
+    target: str  # the target column's name
+    rows: list[tuple[int, list[str]]]  # (line, cells), every row as long as the header
+
+    @property
+    def target_index(self) -> int:
+        return self.header.index(self.target)
+
+    @property
+    def labels(self) -> list[tuple[int, str]]:
+        """(line, target text) per row; never empty text."""
+        t = self.target_index
+        return [(line, row[t].strip()) for line, row in self.rows]
+
+    def fractional(self) -> bool:
+        """True when every target is a number and some are not whole: a regression target by default."""
+        numbers = [number_or_none(v) for _, v in self.labels]
+        return all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
+
+
+def csv_table(path: Path, o: Mapping[str, Any]) -> CsvTable:
+    """The ``csv`` dataset's file ``path`` (found by the caller) read with the ``delimiter`` and ``target``
+    options, checked for what a loader needs before it looks at values: a header, the target column, rows
+    as long as the header, no empty target. The loader and the facts both read here; a DatasetProblem
+    says what is wrong, with the line."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = [row for row in csv.reader(handle, delimiter=o["delimiter"]) if any(c.strip() for c in row)]
+            records = list(csv.reader(handle, delimiter=o["delimiter"]))
     except UnicodeDecodeError as exc:
         raise DatasetProblem(f"{path}: not a text file (bad UTF-8 at byte {exc.start})") from None
     except (OSError, csv.Error) as exc:
         raise DatasetProblem(f"{path}: cannot read it: {exc}") from None
-    if len(rows) < 2:
+    filled = [i for i, row in enumerate(records) if any(cell.strip() for cell in row)]
+    if len(records) - (filled[0] if filled else 0) < 2:
         raise DatasetProblem(f"{path}: needs a header row and at least one row of data")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in records[filled[0]]]
     target = o["target"] or header[-1]
     if target not in header:
         raise DatasetProblem(f"{path}: no column named '{target}' (columns: {', '.join(header)})")
     t = header.index(target)
-    labels = [row[t].strip() for row in rows[1:] if len(row) > t]
-    numbers = [_number(v) for v in labels]
-    fractional = all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
-    regression = o["task"] == "regression" or (fractional and o["task"] != "classification")
-    shape = (len(header) - 1,)
+    rows: list[tuple[int, list[str]]] = []
+    for i in filled[1:]:
+        line, row = i + 1, records[i]
+        if len(row) != len(header):
+            raise DatasetProblem(f"{path}, line {line}: {len(row)} values but the header has {len(header)} columns")
+        if not row[t].strip():
+            raise DatasetProblem(f"{path}, line {line}, column '{target}': the target is empty")
+        rows.append((line, row))
+    if not rows:
+        raise DatasetProblem(f"{path}: no rows of data")
+    return CsvTable(path, header, target, rows)
+
+
+def _csv_facts(o: dict[str, Any], base: Path) -> DatasetFacts:
+    table = csv_table(resolve_path(o, "path", base, "csv"), o)
+    regression = o["task"] == "regression" or (table.fractional() and o["task"] != "classification")
+    shape, samples = (len(table.header) - 1,), len(table.rows)
     if regression:
-        return DatasetFacts(path.name, shape, "regression", 0, 1, len(rows) - 1)
-    problem = too_many_classes(path, len(set(labels)), f"column '{target}' holds")
+        return DatasetFacts(table.path.name, shape, "regression", 0, 1, samples)
+    classes = len({label for _, label in table.labels})
+    problem = too_many_classes(table.path, classes, f"column '{table.target}' holds")
     if problem:
         raise DatasetProblem(problem)
-    return DatasetFacts(path.name, shape, "classification", len(set(labels)), 1, len(rows) - 1)
+    return DatasetFacts(table.path.name, shape, "classification", classes, 1, samples)
 
 
 def numpy_arrays(o: Mapping[str, Any], base: Path) -> tuple[Path, np.ndarray, np.ndarray]:

@@ -70,7 +70,9 @@ def normalized_mutual_information(counts: np.ndarray) -> float:
     """NMI between rows (classes or regions) and columns (experts) of a count matrix, in [0, 1].
 
     I(C; E) / sqrt(H(C) H(E)); 1 when each class goes to its own expert, 0 when routing
-    ignores the class. 0 when either side has a single value.
+    ignores the class. 0 when either side has a single value. This is the standard NMI with the
+    geometric-mean normalisation: scikit-learn's ``normalized_mutual_info_score(...,
+    average_method="geometric")`` on the labels the table counts (tests/engine/test_nmi.py).
     """
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()

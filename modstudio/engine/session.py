@@ -20,6 +20,7 @@ from modstudio.engine.records.run_files import RunFileError
 from modstudio.engine.runs import RunFolder
 from modstudio.engine.settings import TrainSettings
 from modstudio.engine.task import Task, check_task, task_of
+from modstudio.engine.threads import use_threads
 from modstudio.graph.model import Project
 
 
@@ -101,10 +102,7 @@ def prepare(project: Project, settings: TrainSettings, project_path: Path | None
         if not folder.has("optimizer.json") or not folder.has("last.safetensors"):
             raise EngineError(f"{folder.path} is not a run folder with a checkpoint to resume", "settings")
         project = folder.load_project(default_catalog())
-    if settings.threads is not None:
-        if settings.threads < 1:
-            raise EngineError(f"threads must be at least 1, not {settings.threads}", "settings")
-        torch.set_num_threads(settings.threads)
+    use_threads(settings.threads)
     seed = project.training.seed if settings.seed is None else settings.seed
     torch.manual_seed(seed)
     device = pick_device(settings.device or project.training.device)

@@ -26,7 +26,8 @@ class TrainSettings:
     live_views: bool = True  # gradient norms and, for 2-D inputs, decision regions for the dashboard
     regions_period: float = 2.0  # seconds between decision-region pictures within an epoch
     region_grid: int = 64  # grid points per side of the decision-region picture
-    threads: int | None = None  # CPU threads for torch in the worker (None: torch's default, one per core)
+    threads: int | None = None  # CPU threads for torch in the worker (None: engine/threads.py decides)
+    keep_cores_free: int = 0  # cores the worker leaves to the caller (the editor keeps one for its window)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ from typing import Any
 
 from modstudio.engine.errors import EngineError
 from modstudio.engine.protocol import Error, Finished, Message
+from modstudio.engine.threads import prepare_worker
 
 COMMANDS = frozenset({"pause", "resume", "stop"})
 
@@ -61,6 +62,7 @@ def worker_main(
 ) -> None:
     """Entry point of the spawned process: build, train, report; never raises."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the client, which sends stop
+    settings_data = prepare_worker(settings_data)  # threads decided, OpenMP/MKL told, before torch is imported
     run_training(conn, project_data, settings_data, project_path)
     conn.close()
 

@@ -26,12 +26,12 @@ from .document import (
     positions_of,
 )
 from .grouping import GroupIntoModule, Ungroup
-from .model import Edge, ModuleDef, Node, Project, new_id
+from .model import Edge, Node, Project, new_id
 from .module_ops import AddModule, RemoveModule, RenameModule, ReplaceModules, SetModuleParam, default_node_name
 from .names import node_name_problem, unique_name
-from .ports import node_ports, port_named
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK
 from .validate import module_reference_graph
+from .wiring import connection_problem, describe_edge
 
 __all__ = [
     "AddModule",
@@ -224,13 +224,6 @@ class AddNode(Operation):
         self._done(f"Add {doc.label(node)}", inverse)
 
 
-def _describe_edge(module: ModuleDef, e: Edge) -> str:
-    src, dst = module.find(e.src), module.find(e.dst)
-    a = (src.name if src else e.src) + ("" if e.src_port == "out" else f".{e.src_port}")
-    b = (dst.name if dst else e.dst) + ("" if e.dst_port == "in" else f".{e.dst_port}")
-    return f"{a} -> {b}"
-
-
 @dataclass
 class Connect(Operation):
     """Wire an output port to an input port; refused with a reason when it cannot work."""
@@ -240,38 +233,13 @@ class Connect(Operation):
 
     def apply(self, doc: Document) -> None:
         module, e = doc.module(self.module), self.edge
-        src, dst = doc.node(self.module, e.src), doc.node(self.module, e.dst)
-        if src.id == dst.id:
-            raise OperationError(f"cannot connect '{src.name}' to itself")
-        src_ports, dst_ports = node_ports(doc.project, doc.catalog, src), node_ports(doc.project, doc.catalog, dst)
-        if src_ports is None or dst_ports is None:
-            raise OperationError(f"{doc.label(src if src_ports is None else dst)} has an unknown type")
-        if port_named(src_ports[1], e.src_port) is None:
-            known = ", ".join(p.name for p in src_ports[1]) or "none"
-            raise OperationError(f"'{src.name}' has no output '{e.src_port}' (outputs: {known})")
-        port = port_named(dst_ports[0], e.dst_port)
-        if port is None:
-            known = ", ".join(p.name for p in dst_ports[0]) or "none"
-            raise OperationError(f"'{dst.name}' has no input '{e.dst_port}' (inputs: {known})")
-        if e in module.edges:
-            raise OperationError(f"{_describe_edge(module, e)} is already connected")
-        fed = [x for x in module.edges if x.dst == dst.id and x.dst_port == e.dst_port]
-        if fed and not port.multi:
-            other = module.node(fed[0].src).name
-            raise OperationError(
-                f"input '{e.dst_port}' of '{dst.name}' is already fed by '{other}'; disconnect that first"
-            )
-        import networkx as nx
-
-        graph = nx.DiGraph((x.src, x.dst) for x in module.edges)
-        if dst.id in graph and src.id in graph and nx.has_path(graph, dst.id, src.id):
-            raise OperationError(
-                f"connecting '{src.name}' to '{dst.name}' would make a cycle: '{dst.name}' already feeds '{src.name}'"
-            )
+        problem = connection_problem(doc.project, doc.catalog, self.module, e)
+        if problem is not None:
+            raise OperationError(problem)
         edge = Edge(e.src, e.src_port, e.dst, e.dst_port)
         module.edges.append(edge)
         doc.emit(_edge_event(ChangeKind.EDGE_ADDED, self.module, edge))
-        self._done(f"Connect {_describe_edge(module, e)}", Disconnect(self.module, edge, len(module.edges) - 1))
+        self._done(f"Connect {describe_edge(module, e)}", Disconnect(self.module, edge, len(module.edges) - 1))
 
 
 @dataclass
@@ -290,7 +258,7 @@ class InsertEdge(Operation):
         edge = Edge(e.src, e.src_port, e.dst, e.dst_port)
         module.edges.insert(self.index, edge)
         doc.emit(_edge_event(ChangeKind.EDGE_ADDED, self.module, edge))
-        self._done(f"Connect {_describe_edge(module, e)}", Disconnect(self.module, edge, self.index))
+        self._done(f"Connect {describe_edge(module, e)}", Disconnect(self.module, edge, self.index))
 
 
 @dataclass
@@ -308,8 +276,8 @@ class Disconnect(Operation):
         elif e in module.edges:
             index = module.edges.index(e)
         else:
-            raise OperationError(f"there is no connection {_describe_edge(module, e)} in module '{self.module}'")
-        text = f"Disconnect {_describe_edge(module, e)}"
+            raise OperationError(f"there is no connection {describe_edge(module, e)} in module '{self.module}'")
+        text = f"Disconnect {describe_edge(module, e)}"
         removed = module.edges.pop(index)
         doc.emit(_edge_event(ChangeKind.EDGE_REMOVED, self.module, removed))
         self._done(text, InsertEdge(self.module, removed, index))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QToolBar
 from modstudio.blocks.catalog import Catalog
 from modstudio.engine.protocol import Epoch, Error, Finished, Message, Progress, Routing, Started
 from modstudio.engine.settings import TrainSettings
+from modstudio.engine.threads import interface_cores
 
 from .training_controller import IDLE, PAUSED, PAUSING, RUNNING, STARTING, STOPPING, TrainingController
 from .usage_overlay import RoutingOverlay
@@ -83,7 +83,7 @@ class TrainingUI(QObject):
         self._session_links: list[Callable[[], None]] = []
         # What the GUI asks beyond the project's own training section: the worker leaves one core to the
         # interface, so plots and editing stay smooth while training runs on the CPU.
-        self.settings = TrainSettings(threads=max(1, (os.cpu_count() or 2) - 1))
+        self.settings = TrainSettings(keep_cores_free=interface_cores())
         self.controller = TrainingController(self)
         self.overlay = RoutingOverlay()
         self.dashboard = Dashboard()

@@ -28,7 +28,7 @@ def test_hovering_a_refused_port_says_why_in_the_status_bar(window) -> None:
     assert fed.brush().color().name() == "#e5484d"  # drawn red
     bar = window.statusBar()
     message = bar.currentMessage()
-    assert message == "Cannot connect: input 'in' of 'fc1' is already fed by 'x'"
+    assert message == "Cannot connect: input 'in' of 'fc1' is already fed by 'x'; disconnect that first"
     # and there is room to show it: the problem label (stretched, it used to take the whole bar) steps aside
     # while a message shows, and the parameter count on the right leaves the rest
     assert not window.problem_label.isVisible()

@@ -1,48 +1,47 @@
-"""Real data: scikit-learn's digits, and the user's CSV files, numpy files and image folders."""
+"""Real data: the handwritten digits shipped in resources/, and the user's CSV files, numpy files and image folders."""
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from modstudio.engine.dataset_facts import DatasetProblem, class_label_problem, numpy_arrays, too_many_classes
+from modstudio.engine.dataset_facts import (
+    DatasetProblem,
+    class_label_problem,
+    csv_table,
+    number_or_none,
+    numpy_arrays,
+    too_many_classes,
+)
 from modstudio.engine.dataset_options import DATASET_OPTIONS, OptionSpec
 from modstudio.engine.errors import DataError
 
 from .dataset import TensorData
 
+DIGITS_FILE = "digits.npz"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 def digits(o: dict[str, Any], seed: int, base: Path) -> TensorData:
-    """scikit-learn's 1,797 handwritten 8x8 digits, scaled to [0, 1], shape [1, 8, 8].
+    """The 1,797 handwritten 8x8 digits (UCI, as scikit-learn ships them), scaled to [0, 1], shape [1, 8, 8].
 
-    Read straight from the file scikit-learn ships (importing scikit-learn takes seconds).
+    Read from ``resources/data/digits.npz`` (see its README and scripts/make_digits.py).
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    file = (
-        Path(next(iter(spec.submodule_search_locations or []), "")) / "datasets" / "data" / "digits.csv.gz"
-        if spec
-        else None
-    )
-    if file is not None and file.exists():
-        table = np.loadtxt(file, delimiter=",")
-        pixels, target = table[:, :-1], table[:, -1]
-    else:
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        pixels, target = bunch.data, bunch.target
+    pixels, target = digits_arrays()
     x = torch.as_tensor(pixels / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
     y = torch.as_tensor(target.astype(np.int64))
     return TensorData("digits", x, y, "classification", num_classes=10, class_names=[str(i) for i in range(10)])
+
+
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped digits file's pixels (uint8 [1797, 64], 0..16) and labels (uint8 [1797])."""
+    from modstudio.library import resources_dir
+
+    with np.load(resources_dir() / "data" / DIGITS_FILE, allow_pickle=False) as archive:
+        return archive["pixels"], archive["labels"]
 
 
 def _resolve(o: dict[str, Any], key: str, base: Path, dataset: str) -> Path:
@@ -58,7 +57,7 @@ def _resolve(o: dict[str, Any], key: str, base: Path, dataset: str) -> Path:
 
 def _targets(name: str, labels: list[str], where: str, classes: bool) -> tuple[torch.Tensor, str, list[str]]:
     """Class ids for text labels or whole numbers (or always, with ``classes``); values for other numbers."""
-    numbers = [_number(v) for v in labels]
+    numbers = [number_or_none(v) for v in labels]
     fractional = all(v is not None for v in numbers) and not all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
     if fractional and not classes:
         return torch.tensor(numbers, dtype=torch.float32)[:, None], "regression", []
@@ -66,19 +65,11 @@ def _targets(name: str, labels: list[str], where: str, classes: bool) -> tuple[t
     problem = too_many_classes(Path(name), len(distinct), f"{where} holds")
     if problem:
         raise DataError(problem)
-    names = sorted(distinct, key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+    names = sorted(distinct, key=lambda v: (number_or_none(v) is None, number_or_none(v) or 0.0, v))
     index = {label: i for i, label in enumerate(names)}
     if len(names) < 2:
         raise DataError(f"{name}: {where} holds only one class ({names[0]!r}); a classifier needs at least two")
     return torch.tensor([index[v] for v in labels], dtype=torch.long), "classification", names
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
@@ -90,49 +81,33 @@ def csv_file(o: dict[str, Any], seed: int, base: Path) -> TensorData:
     """
     path = _resolve(o, "path", base, "csv")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle, delimiter=o["delimiter"]))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a text file (bad UTF-8 at byte {exc.start})") from None
-    except (OSError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read it: {exc}") from None
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one row of data")
-    header = [h.strip() for h in rows[0]]
-    target = o["target"] or header[-1]
-    if target not in header:
-        raise DataError(f"{path}: no column named '{target}' (columns: {', '.join(header)})")
-    t = header.index(target)
+        table = csv_table(path, o)
+    except DatasetProblem as exc:
+        raise DataError(str(exc)) from None
+    header, t = table.header, table.target_index
     features: list[list[float]] = []
-    labels: list[tuple[int, str]] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} values but the header has {len(header)} columns")
+    for line, row in table.rows:
         values = []
         for c, cell in enumerate(row):
             if c == t:
                 continue
-            number = _number(cell.strip())
+            number = number_or_none(cell.strip())
             if number is None:
                 what = "is empty" if not cell.strip() else f"is not a number: {cell.strip()!r}"
                 raise DataError(f"{path}, line {line}, column '{header[c]}': {what}; feature columns must hold numbers")
             values.append(number)
-        if not row[t].strip():
-            raise DataError(f"{path}, line {line}, column '{target}': the target is empty")
         features.append(values)
-        labels.append((line, row[t].strip()))
-    if not features:
-        raise DataError(f"{path}: no rows of data")
+    labels = table.labels
     if o["task"] == "regression":
         for line, label in labels:
-            if _number(label) is None:
-                raise DataError(f"{path}, line {line}, column '{target}': regression needs a number, not {label!r}")
+            if number_or_none(label) is None:
+                raise DataError(
+                    f"{path}, line {line}, column '{table.target}': regression needs a number, not {label!r}"
+                )
         y, kind, names = torch.tensor([float(v) for _, v in labels])[:, None], "regression", []
     else:
         y, kind, names = _targets(
-            path.name, [v for _, v in labels], f"column '{target}'", o["task"] == "classification"
+            path.name, [v for _, v in labels], f"column '{table.target}'", o["task"] == "classification"
         )
     x = torch.tensor(features, dtype=torch.float32)
     return TensorData(path.name, x, y, kind, num_classes=len(names), class_names=names, standardize=True)
@@ -200,7 +175,7 @@ def image_folder(o: dict[str, Any], seed: int, base: Path) -> TensorData:
 LOADERS: dict[str, tuple[Any, tuple[OptionSpec, ...], str]] = {
     name: (load, DATASET_OPTIONS[name], doc)
     for name, load, doc in (
-        ("digits", digits, "scikit-learn's 1,797 handwritten 8x8 digits [1, 8, 8], 10 classes"),
+        ("digits", digits, "1,797 handwritten 8x8 digits (UCI, as in scikit-learn) [1, 8, 8], 10 classes"),
         ("csv", csv_file, "a CSV file with a header row"),
         ("numpy", numpy_file, ".npz with x and y, or .npy files"),
         ("image_folder", image_folder, "a folder with one subfolder of images per class"),
