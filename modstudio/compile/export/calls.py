@@ -79,6 +79,8 @@ def call_text(
             value = value[0]  # (3, 3) is 3 to a convolution or a pooling layer
         if per_dimension and isinstance(value, tuple) and value and not names_in(value) and len(set(value)) == 1:
             value = value[0]
+        if key == "normalized_shape" and isinstance(value, tuple) and len(value) == 1:
+            value = value[0]  # LayerNorm(64): normalise over the last dimension
         if _same(value, parameter.default):
             by_position = False
             continue

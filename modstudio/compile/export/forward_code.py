@@ -99,8 +99,25 @@ def wrapped(start: str, call: str, width: int = 110) -> str:
     return f"{start}{call[: opening + 1]}\n{inner}{indent[:-4]})"
 
 
+# parameterless torch layers (exactly these classes, at these settings) and the function each calls
+_FUNCTIONS: dict[type[nn.Module], tuple[str, dict[str, object]]] = {
+    nn.ReLU: ("torch.relu", {"inplace": False}),
+    nn.Sigmoid: ("torch.sigmoid", {}),
+    nn.Tanh: ("torch.tanh", {}),
+    nn.SiLU: ("F.silu", {"inplace": False}),
+    nn.GELU: ("F.gelu", {"approximate": "none"}),
+    nn.Identity: ("", {}),
+}
+
+
 def inline_expression(child: nn.Module, args: list[str]) -> str | None:
-    """Parameterless merges and reshapes written as plain expressions (as torch.fx does)."""
+    """Parameterless merges, reshapes and activations written as plain expressions (as torch.fx
+    and most hand-written forwards do): no submodule, no module call in the forward."""
+    function = _FUNCTIONS.get(type(child))
+    if function is not None and len(args) == 1 and all(getattr(child, k) == v for k, v in function[1].items()):
+        return f"{function[0]}({args[0]})" if function[0] else args[0]
+    if type(child) is nn.Flatten and child.end_dim == -1 and len(args) == 1:
+        return f"{args[0]}.flatten({code_value(child.start_dim)})"
     if isinstance(child, Add):
         return " + ".join(args)
     if isinstance(child, Multiply):

@@ -8,8 +8,8 @@ arguments too; inner params written as the expressions the document holds (``cha
 see ``module_pass``); layer constructors with only the arguments that differ from the class's
 defaults (see ``calls``). A module whose uses still give different bodies (a rule that branches
 on a value) gets a class per body. Submodules are named after the nodes so a ModStudio
-``state_dict`` loads with ``strict=True``; the forward's local variables are the node names, as
-torch.fx writes them, and each is let go after its last use as GraphNet's forward does.
+``state_dict`` loads with ``strict=True``; the forward (``forward_code``) lets each value go after
+its last use as GraphNet's forward does, and writes parameterless layers as plain calls.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from torch import nn
 
 from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.blocks.plugins import Plugin, plugin_of_block, plugin_of_module
-from modstudio.blocks.spec import Member
+from modstudio.blocks.spec import Layer, Member
 from modstudio.compile.graphnet import GraphNet
 from modstudio.compile.shapes import ModuleShapes
 from modstudio.graph.model import Project
@@ -154,11 +154,11 @@ class _Writer:
         if spec.layer is None:  # fallback until every block names its Layer: written from the built layer
             text = self.constructors(child)
             return trimmed_torch_call(text) if text.startswith("nn.") else text
-        params, received = done.params[node.id], done.inputs[node.id]
         members = _Members(shapes, node.id) if spec.uses_members else None
-        arguments = (
-            spec.layer.arguments(params, received, members) if members else spec.layer.arguments(params, received)
-        )
+        try:  # with the class's symbols; a rule that cannot take them gets this use's plain values
+            arguments = _arguments(spec.layer, done.params[node.id], done.inputs[node.id], members)
+        except Exception:
+            arguments = _arguments(spec.layer, shapes.params[node.id], shapes.nodes[node.id].inputs, members)
         cls = spec.layer.load()
         return call_text(
             self._layer_class(spec.layer.cls, cls), cls, arguments, used, self._member_call(shapes, node.id)
@@ -218,6 +218,10 @@ class _Members:
 
     def build(self, module: str, inputs: list) -> nn.Module:
         raise TypeError("code generation builds no members")
+
+
+def _arguments(layer: Layer, params: dict, inputs: dict, members: _Members | None) -> dict[str, Any]:
+    return layer.arguments(params, inputs, members) if members is not None else layer.arguments(params, inputs)
 
 
 def _inputs_of(project: Project, shapes: ModuleShapes) -> list:
