@@ -1,12 +1,15 @@
 """GraphNet: the ``nn.Module`` that runs a ModuleDef.
 
-Submodules are named after the nodes (``fc1.weight``...). The forward pass is a plan
-computed once: a list of (submodule, argument slots, result slots) in topological order,
-so a step does what a hand-written ``forward`` does and no graph walking.
+Submodules are named after the nodes (``fc1.weight``...). The forward pass runs a plan
+computed once, ``GraphNet.plan``: a public, typed list of ``Step`` records in topological order
+(which submodule, which values it reads, which it writes, which it reads for the last time), as
+torch.fx's graph is, so a step does what a hand-written ``forward`` does and no graph walking.
+The exporter prints the same plan as code.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -34,7 +37,37 @@ class BlockBuildError(CompileError):
     tensors when built on the meta device. Named by its node, never a traceback."""
 
 
-_NONE_SLOT = 0  # always holds None: passed for unconnected optional ports
+UNCONNECTED = 0  # the value id that always holds None: passed for an unconnected optional port
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call of the forward pass: ``outputs = self.<target>(*arguments)``.
+
+    Values are numbered: ``UNCONNECTED`` (None), then the module's inputs, then each step's
+    outputs. ``release`` are the values read here for the last time (never the module's
+    outputs): a forward drops them after the step, as a hand-written one lets them go."""
+
+    node: str  # the node's name
+    target: str  # the submodule's name (the node's name: its weights are ``<target>.weight``...)
+    arguments: tuple[int, ...]
+    outputs: tuple[int, ...]
+    release: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``GraphNet.forward`` runs: its inputs, its steps in order, and the values it returns."""
+
+    inputs: tuple[int, ...]
+    steps: tuple[Step, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """How many values the forward holds at most (ids run from 0 to size - 1)."""
+        ids = [UNCONNECTED, *self.inputs, *(i for step in self.steps for i in step.outputs)]
+        return max(ids) + 1
 
 
 class GraphNet(nn.Module):
@@ -55,14 +88,14 @@ class GraphNet(nn.Module):
         if shapes.errors:
             raise CompileError(shapes.errors)
         self.module_name = shapes.module
+        self.shapes = shapes  # the inputs, parameter values and node shapes it was built for
         module = project.modules[shapes.module]
         by_id = {node.id: node for node in module.nodes}
-        slots: dict[tuple[str, str], int] = {}
+        ids: dict[tuple[str, str], int] = {}
         for i, node in enumerate(module.input_nodes):
-            slots[(node.id, "out")] = 1 + i
-        self._n_inputs = len(module.input_nodes)
-        count = 1 + self._n_inputs
-        plan: list[Step] = []
+            ids[(node.id, "out")] = 1 + i
+        count = 1 + len(module.input_nodes)
+        steps: list[Step] = []
         into = edges_into(module)
         self.node_names: dict[str, str] = {}  # node id -> submodule name
         for node_id in shapes.order:
@@ -84,25 +117,53 @@ class GraphNet(nn.Module):
             self.node_names[node.id] = node.name
             args: list[int] = []
             for port in in_ports:
-                feeding = [slots[(e.src, e.src_port)] for e in into.get((node.id, port), ())]
-                args.extend(feeding if port in multi else (feeding or [_NONE_SLOT]))
-            while args and args[-1] == _NONE_SLOT:
+                feeding = [ids[(e.src, e.src_port)] for e in into.get((node.id, port), ())]
+                args.extend(feeding if port in multi else (feeding or [UNCONNECTED]))
+            while args and args[-1] == UNCONNECTED:
                 args.pop()
             outs = tuple(range(count, count + len(out_ports)))
-            for port, slot in zip(out_ports, outs):
-                slots[(node.id, port)] = slot
+            for port, value in zip(out_ports, outs):
+                ids[(node.id, port)] = value
             count += len(out_ports)
-            plan.append((child, tuple(args), outs[0] if len(outs) == 1 else outs))
-        self._n_slots = count
-        self._outputs = tuple(slots[(e.src, e.src_port)] for n in module.output_nodes for e in module.edges_into(n.id))
-        self._plan = _with_releases(plan, self._outputs)
+            steps.append(Step(node.name, node.name, tuple(args), outs))
+        outputs = tuple(ids[(e.src, e.src_port)] for n in module.output_nodes for e in module.edges_into(n.id))
+        inputs = tuple(range(1, 1 + len(module.input_nodes)))
+        self.plan = Plan(inputs, _with_releases(steps, outputs), outputs)
         self.output_names = [n.name for n in module.output_nodes]
+        self._compile_plan()
+
+    def _compile_plan(self) -> None:
+        """The plan as plain tuples of (submodule, arguments, output or outputs, release): what
+        ``forward`` loops over, with no attribute look-ups per step."""
+        plan = self.plan
+        self._runs = [
+            (self.get_submodule(s.target), s.arguments, s.outputs[0] if len(s.outputs) == 1 else s.outputs, s.release)
+            for s in plan.steps
+        ]
+        self._n_inputs = len(plan.inputs)
+        self._size = plan.size
+        self._returns = plan.outputs
+
+    def chain(self) -> list[nn.Module] | None:
+        """The submodules in order if the plan feeds its one input through single-input,
+        single-output steps one after the other (a plain chain); otherwise None."""
+        plan = self.plan
+        if len(plan.inputs) != 1 or not plan.steps:
+            return None
+        value = plan.inputs[0]
+        layers: list[nn.Module] = []
+        for step in plan.steps:
+            if step.arguments != (value,) or len(step.outputs) != 1:
+                return None
+            layers.append(self.get_submodule(step.target))
+            value = step.outputs[0]
+        return layers if plan.outputs == (value,) else None
 
     def forward(self, *inputs: torch.Tensor) -> Any:
         if len(inputs) != self._n_inputs:
             raise TypeError(f"module '{self.module_name}' takes {self._n_inputs} input(s), got {len(inputs)}")
-        values: list[Any] = [None, *inputs, *([None] * (self._n_slots - 1 - self._n_inputs))]
-        for module, args, out, release in self._plan:
+        values: list[Any] = [None, *inputs, *([None] * (self._size - 1 - self._n_inputs))]
+        for module, args, out, release in self._runs:
             result = module(*[values[i] for i in args])
             if isinstance(out, int):
                 values[out] = result
@@ -111,9 +172,9 @@ class GraphNet(nn.Module):
                     values[slot] = value
             for slot in release:  # drop what no later step reads, as a hand-written forward would
                 values[slot] = None
-        if len(self._outputs) == 1:
-            return values[self._outputs[0]]
-        return tuple(values[i] for i in self._outputs)
+        if len(self._returns) == 1:
+            return values[self._returns[0]]
+        return tuple(values[i] for i in self._returns)
 
 
 class _MemberNets:
@@ -129,23 +190,18 @@ class _MemberNets:
         return GraphNet(self.project, self.catalog, shapes=self.shapes.members[(self.node_id, module, tuple(inputs))])
 
 
-Step = tuple[nn.Module, tuple[int, ...], "int | tuple[int, ...]"]
-
-
-def _with_releases(
-    plan: list[Step], outputs: tuple[int, ...]
-) -> list[tuple[nn.Module, tuple[int, ...], int | tuple[int, ...], tuple[int, ...]]]:
-    """Add to each step the slots read for the last time there (never the module's outputs)."""
+def _with_releases(steps: list[Step], outputs: tuple[int, ...]) -> tuple[Step, ...]:
+    """Each step with the values read there for the last time (never the module's outputs)."""
     last_use: dict[int, int] = {}
-    for index, (_, args, _) in enumerate(plan):
-        for slot in args:
-            last_use[slot] = index
-    keep = set(outputs) | {_NONE_SLOT}
-    releases: list[list[int]] = [[] for _ in plan]
-    for slot, index in last_use.items():
-        if slot not in keep:
-            releases[index].append(slot)
-    return [(*step, tuple(sorted(set(release)))) for step, release in zip(plan, releases)]
+    for index, step in enumerate(steps):
+        for value in step.arguments:
+            last_use[value] = index
+    keep = set(outputs) | {UNCONNECTED}
+    releases: list[set[int]] = [set() for _ in steps]
+    for value, index in last_use.items():
+        if value not in keep:
+            releases[index].add(value)
+    return tuple(replace(step, release=tuple(sorted(release))) for step, release in zip(steps, releases))
 
 
 def _build_block(spec: BlockSpec, name: str, shapes: ModuleShapes, node_id: str, members: _MemberNets) -> nn.Module:

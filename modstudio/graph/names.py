@@ -72,8 +72,12 @@ RESERVED_NODE_NAMES = frozenset(
         "type",
         "xpu",
         "zero_grad",
-        "module_name",
+        "module_name",  # GraphNet's own attributes
         "node_names",
+        "output_names",
+        "plan",
+        "shapes",
+        "chain",
     ]
 )
 

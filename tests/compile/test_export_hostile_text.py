@@ -83,7 +83,8 @@ def check_source(source: str, project: Project) -> None:
     docs = {node.name: ast.get_docstring(node, clean=False) for node in tree.body if isinstance(node, ast.ClassDef)}
     assert docs["Model"] == project.doc
     assert docs["NoneModule"] == project.modules["none"].doc
-    assert "    # Module parameters: width=3.\n" in source
+    assert "    def __init__(self, in_features: int, width: int = 3) -> None:\n" in source
+    assert "        self.torch = nn.Linear(in_features, width)\n" in source
     assert f"\nProject: {project.name}\n" in (ast.get_docstring(tree, clean=False) or "")
     for node in tree.body[1:]:
         assert isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef)), ast.dump(node)

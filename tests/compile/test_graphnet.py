@@ -109,3 +109,17 @@ def test_shape_problems_stop_compilation_with_the_sentence():
 def test_reserved_names_cover_every_public_module_attribute():
     public = {name for name in dir(nn.Module()) if not name.startswith("_")}
     assert public <= RESERVED_NODE_NAMES
+    net = GraphNet(mlp())  # and GraphNet's own (plan, shapes...): a node of that name could not be a submodule
+    assert {name for name in dir(net) if not name.startswith("_")} - set(net._modules) <= RESERVED_NODE_NAMES
+
+
+def test_the_plan_is_the_forward_in_steps_with_each_value_released_after_its_last_use():
+    net = GraphNet(mlp())
+    x_id = net.plan.inputs[0]
+    assert [(s.node, s.target) for s in net.plan.steps] == [("fc1", "fc1"), ("act1", "act1"), ("head", "head")]
+    assert [len(s.outputs) for s in net.plan.steps] == [1, 1, 1]
+    fc1, act1, head = net.plan.steps
+    assert fc1.arguments == (x_id,) and act1.arguments == fc1.outputs and head.arguments == act1.outputs
+    assert (fc1.release, act1.release, head.release) == ((x_id,), fc1.outputs, act1.outputs)
+    assert net.plan.outputs == head.outputs
+    assert net.chain() == [net.fc1, net.act1, net.head]

@@ -115,18 +115,8 @@ def _chain_layers(expert: nn.Module) -> list[nn.Module] | None:
         return None
     if type(expert) is nn.Sequential:
         return list(expert)
-    plan = getattr(expert, "_plan", None)
-    if type(expert).__name__ != "GraphNet" or getattr(expert, "_n_inputs", None) != 1 or not plan:
-        return None
-    slot = 1  # the GraphNet's input
-    layers: list[nn.Module] = []
-    for step in plan:
-        module, args, out = step[0], step[1], step[2]
-        if args != (slot,) or not isinstance(out, int):
-            return None
-        layers.append(module)
-        slot = out
-    return layers if getattr(expert, "_outputs", None) == (slot,) else None
+    chain = getattr(expert, "chain", None)
+    return chain() if type(expert).__name__ == "GraphNet" and chain is not None else None
 
 
 def _same_linears(column: tuple[nn.Module, ...], tokens: torch.Tensor) -> list[nn.Linear] | None:

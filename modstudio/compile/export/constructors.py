@@ -1,13 +1,11 @@
 """How each built layer is written in exported code: ``nn.Linear(2, 64)``, ``MixtureOfExperts(...)``.
 
-``Constructors`` turns one node's layer into a constructor expression from its block spec: the
-class ``spec.layer`` names (its ``export`` form where it has one) and the arguments
-``spec.layer.arguments`` gives, those equal to the class's defaults left out. ModStudio's own
-layer classes (``blocks/layers``) go into the file as their source (``layer_sources``: the
-classes and every helper they use, found from the code). Plugin blocks without a ``Layer`` are
-written from their layer's ``extra_repr`` (checked by rebuilding it), as ``module.Class(...)`` of
-the plugin module the exported file imports. Nested GraphNets (module references and
-composition members) are written by a callback the code generator gives.
+The code generator (``python_code``) writes a node's layer from its block spec: the class
+``spec.layer`` names (its ``export`` form where it has one, ``Constructors.class_name``) called with
+``spec.layer.arguments``. ModStudio's own layer classes (``blocks/layers``) go into the file as
+their source (``layer_sources``: the classes and every helper they use, found from the code).
+Plugin blocks without a ``Layer`` are written from their layer's ``extra_repr`` (checked by
+rebuilding it), as ``module.Class(...)`` of the plugin module the exported file imports.
 """
 
 from __future__ import annotations
@@ -18,16 +16,13 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
 from modstudio.blocks import layers
 from modstudio.blocks.plugins import Plugin, plugin_of_module
-from modstudio.blocks.spec import BlockSpec, Member
-from modstudio.blocks.tensors import TensorInfo
-from modstudio.compile.shapes import ModuleShapes
+from modstudio.blocks.spec import BlockSpec
 
 from .inert import python_text
 
@@ -94,34 +89,11 @@ def _list(items: list[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-@dataclass(frozen=True)
-class NodeLayer:
-    """What a node's layer is written from: its block spec and its inferred shapes."""
-
-    spec: BlockSpec
-    shapes: ModuleShapes
-    node_id: str
-
-
-class _InferredMembers:
-    """``Members`` for writing arguments: each member's inferred outputs at this node."""
-
-    def __init__(self, node: NodeLayer) -> None:
-        self.node = node
-
-    def infer(self, module: str, inputs: list[TensorInfo]) -> list[TensorInfo]:
-        found = self.node.shapes.members[(self.node.node_id, module, tuple(inputs))]
-        return [o for o in found.outputs if o is not None]
-
-    def build(self, module: str, inputs: list[TensorInfo]) -> nn.Module:
-        raise TypeError("members are written, not built, when exporting")
-
-
 class Constructors:
     """Writes constructor expressions; records the ModStudio layer classes the file must carry."""
 
     def __init__(self, nested: Callable[..., str | None]) -> None:
-        # GraphNet (and, for a composition's member, its inferred shapes) -> "ClassName()"; None otherwise
+        # GraphNet -> "ClassName(sizes)"; None for anything else
         self.nested = nested
         self.classes: list[type] = []  # blocks/layers classes the file carries (layer_sources)
         self.plugin_imports: dict[str, Plugin] = {}  # module the file imports -> the plugin it is part of
@@ -134,12 +106,11 @@ class Constructors:
         """The code of the ModStudio layer classes used so far and of what they need."""
         return layer_sources(self.classes)
 
-    def __call__(self, module: nn.Module, node: NodeLayer | None = None) -> str:
+    def __call__(self, module: nn.Module) -> str:
+        """A layer no ``Layer`` describes (a plugin's), written from the built module."""
         nested = self.nested(module)
         if nested is not None:
             return nested
-        if node is not None and node.spec.layer is not None:
-            return self._spec_layer(module, node)
         plugin = plugin_of_module(type(module).__module__)
         if plugin is not None:
             return self._plugin_layer(module, plugin)
@@ -147,48 +118,8 @@ class Constructors:
             return self._torch_layer(module)
         raise ExportError(f"ModStudio cannot write a {type(module).__name__} layer as code yet")
 
-    def _spec_layer(self, module: nn.Module, node: NodeLayer) -> str:
-        """``Class(positional, keyword=value)`` from the spec's Layer: required arguments by position,
-        the rest by keyword where they differ from the class's defaults."""
-        spec, layer = node.spec, node.spec.layer
-        assert layer is not None
-        params, inputs = node.shapes.params[node.node_id], node.shapes.nodes[node.node_id].inputs
-        if spec.uses_members:
-            arguments = layer.arguments(params, inputs, _InferredMembers(node))
-        else:
-            arguments = layer.arguments(params, inputs)
-        arguments = layer.export_arguments(arguments)
-        cls = layer.load_exported()
-        written: list[str] = []
-        by_keyword = False  # once an argument goes by keyword (or one is left out), the rest do too
-        for name, parameter in inspect.signature(cls).parameters.items():
-            if name not in arguments:
-                by_keyword = True
-                continue
-            value = arguments[name]
-            required = parameter.default is inspect.Parameter.empty
-            if not required and _same(value, parameter.default):
-                by_keyword = True
-                continue
-            by_keyword = by_keyword or not required or parameter.kind is inspect.Parameter.KEYWORD_ONLY
-            text = self._argument(module, name, value, node)
-            written.append(f"{name}={text}" if by_keyword else text)
-        return f"{self._class_name(cls, spec)}({', '.join(written)})"
-
-    def _argument(self, module: nn.Module, name: str, value: Any, node: NodeLayer) -> str:
-        if isinstance(value, Member):
-            return self._member(getattr(module, name), value, node)
-        if isinstance(value, list) and value and all(isinstance(v, Member) for v in value):
-            built = getattr(module, name)
-            return _list([self._member(built[i], member, node) for i, member in enumerate(value)])
-        return code_value(value)
-
-    def _member(self, built: nn.Module, member: Member, node: NodeLayer) -> str:
-        shapes = node.shapes.members.get((node.node_id, member.module, member.inputs))
-        written = self.nested(built, shapes)
-        return written if written is not None else self(built)
-
-    def _class_name(self, cls: type, spec: BlockSpec) -> str:
+    def class_name(self, cls: type, spec: BlockSpec) -> str:
+        """How a Layer's class is named in the file; records what the file must carry or import for it."""
         if cls.__module__.startswith("torch.nn"):
             return f"nn.{cls.__name__}"
         if cls.__module__.startswith(LAYERS_PACKAGE):

@@ -1,33 +1,41 @@
 """The project as one standalone, readable ``.py`` that imports only torch (and the plugins
 whose own layers it uses, each import with a comment naming the plugin).
 
-A class per ModuleDef (one per distinct parameterisation: a module used with other parameter
-values gets its own class, named after them, e.g. ``BasicBlockChannels128``), submodules named
-after the nodes so a ModStudio ``state_dict`` loads with ``strict=True``, and a forward in
-topological order whose local variables are the node names, as torch.fx writes it.
+The code is the network's plan (``GraphNet.plan``, the same ``Step`` records its forward runs)
+printed: a class per ModuleDef whose module params are ``__init__`` arguments
+(``BasicBlock(in_channels, channels=64, stride=1)``), with the input sizes its layers need as
+arguments too; inner params written as the expressions the document holds (``channels * 4``,
+see ``module_pass``); layer constructors with only the arguments that differ from the class's
+defaults (see ``calls``). A module whose uses still give different bodies (a rule that branches
+on a value) gets a class per body. Submodules are named after the nodes so a ModStudio
+``state_dict`` loads with ``strict=True``; the forward (``forward_code``) lets each value go after
+its last use as GraphNet's forward does, and writes parameterless layers as plain calls.
 """
 
 from __future__ import annotations
 
-import builtins
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import torch
 from torch import nn
 
 from modstudio.blocks.catalog import Catalog, default_catalog
-from modstudio.blocks.layers.basic import Add, Concat, Multiply, Permute, Reshape
 from modstudio.blocks.plugins import Plugin, plugin_of_block
-from modstudio.compile.graphnet import _NONE_SLOT, GraphNet
-from modstudio.compile.shapes import ModuleShapes, ShapeInference
+from modstudio.blocks.spec import Layer, Member
+from modstudio.compile.graphnet import GraphNet
+from modstudio.compile.shapes import ModuleShapes
 from modstudio.graph.model import Project
 
-from .constructors import RUNTIME_NAMES, Constructors, ExportError, NodeLayer, code_value, dotted_name
+from .calls import call_text, trimmed_torch_call, value_text
+from .constructors import RUNTIME_NAMES, Constructors, ExportError, code_value, dotted_name
+from .forward_code import TAKEN, forward_lines, inline_expression, local_name, wrapped
 from .inert import python_text
+from .module_pass import SizeArgument, identifier, size_arguments, symbolic_inputs, symbolic_pass
+from .symbolic import names_in, symbol_of
 
-# local names that would hide the module, torch or a builtin get a trailing underscore
-_TAKEN = frozenset({"self", "torch", "nn", "F", "math", *dir(builtins)})
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
@@ -37,6 +45,17 @@ class PythonModule:
 
     source: str
     top_class: str
+
+
+@dataclass
+class _Class:
+    """One class body: the module it writes, its text (nested class names as placeholders) and
+    its ``__init__`` arguments that are input sizes (callers pass them first, by position)."""
+
+    module: str
+    text: str
+    sizes: list[SizeArgument] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)  # the module params it takes (those it uses)
 
 
 def camel(name: str) -> str:
@@ -57,10 +76,6 @@ def _checked(name: str, module: str) -> str:
     return name
 
 
-def _var(name: str) -> str:
-    return f"{name}_" if name in _TAKEN else name
-
-
 def _placeholder(variant: int) -> str:
     """Where a nested module's class name goes once every class is named (a NUL byte never
     appears in generated text otherwise: ``python_text`` writes it as an escape)."""
@@ -71,149 +86,145 @@ class _Writer:
     def __init__(self, project: Project, catalog: Catalog) -> None:
         self.project, self.catalog = project, catalog
         self.variants: dict[tuple[str, str], int] = {}  # (module, body) -> variant id
-        self.bodies: list[tuple[str, str, dict]] = []  # variant id -> (module, body, params)
+        self.classes: list[_Class] = []
         self.constructors = Constructors(self._nested)
-        self._shapes_of: dict[int, ModuleShapes] = {}  # id(GraphNet) -> its inferred shapes and parameters
 
-    def _nested(self, module: nn.Module, shapes: ModuleShapes | None = None) -> str | None:
+    def _nested(self, module: nn.Module) -> str | None:
+        """A member GraphNet a fallback constructor holds, as its class called with its sizes."""
         if not isinstance(module, GraphNet):
             return None
-        if shapes is not None:  # a composition's member
-            self._shapes_of[id(module)] = shapes
-        return f"{_placeholder(self.write(module, self._shapes_of.get(id(module))))}()"
+        variant = self.write(module)
+        inputs = _inputs_of(self.project, module.shapes)
+        sizes = [code_value(int(inputs[s.input].shape[s.dim])) for s in self.classes[variant].sizes]
+        return f"{_placeholder(variant)}({', '.join(sizes)})"
 
-    def write(self, net: GraphNet, shapes: ModuleShapes | None) -> int:
-        """Write the class body of one GraphNet; returns its variant id."""
+    def write(self, net: GraphNet, top: bool = False) -> int:
+        """Write the class of one GraphNet's ModuleDef; returns its variant id."""
+        shapes = net.shapes
         module = self.project.modules[net.module_name]
         for node in module.nodes:
             _checked(node.name, net.module_name)
-        params = dict(shapes.bindings) if shapes is not None else dict(module.params)
-        for node in module.nodes:
-            child = getattr(net, node.name, None) if node.module is not None else None
-            if isinstance(child, GraphNet) and shapes is not None and node.id in shapes.children:
-                self._shapes_of[id(child)] = shapes.children[node.id]
-        node_ids = {n.name: n.id for n in module.nodes}
-        names: dict[int, str] = {1 + i: _var(n.name) for i, n in enumerate(module.input_nodes)}
+        local = {p: local_name(identifier(p, f"parameter of module '{net.module_name}'")) for p in module.params}
+        sizes = [] if top else size_arguments(self.project, shapes, set(local.values()) | TAKEN)
+        env = {p: symbol_of(local[p], shapes.bindings.get(p, default)) for p, default in module.params.items()}
+        inputs = symbolic_inputs(self.project, shapes, sizes)
+        done = symbolic_pass(self.project, self.catalog, shapes, env, inputs)
+        by_name = {n.name: n for n in module.nodes}
+        used: set[str] = set()
         init: list[str] = []
-        body: list[str] = []
-        for (child, args, out, _release), node_name in zip(net._plan, net.node_names.values()):
-            values = [("None" if slot == _NONE_SLOT else names[slot]) for slot in args]
-            outs = [out] if isinstance(out, int) else list(out)
-            result = (
-                _var(node_name) if len(outs) == 1 else ", ".join(_var(f"{node_name}_{i}") for i in range(len(outs)))
-            )
-            for i, slot in enumerate(outs):
-                names[slot] = _var(node_name) if len(outs) == 1 else _var(f"{node_name}_{i}")
-            inline = _inline(child, values)
-            if inline is None:
-                node = module.node(node_ids[node_name])
-                layer = None
-                if shapes is not None and node.block is not None:
-                    layer = NodeLayer(self.catalog[node.block], shapes, node.id)
-                init.append(_wrapped(f"        self.{node_name} = ", self.constructors(child, layer)))
-                inline = f"self.{node_name}({', '.join(values)})"
-            info = shapes.nodes.get(node_ids[node_name]) if shapes is not None else None
-            shape = (
-                f"  # {info.outputs[next(iter(info.outputs))]}" if info is not None and len(info.outputs) == 1 else ""
-            )
-            body.append(f"        {result} = {inline}{shape}")
-        returns = [names[slot] for slot in net._outputs]
-        inputs = [names[1 + i] for i in range(len(module.input_nodes))]
-        signature = ", ".join(f"{name}: torch.Tensor" for name in inputs)
-        result_type = "torch.Tensor" if len(returns) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
+        for step in net.plan.steps:
+            child = net.get_submodule(step.target)
+            if inline_expression(child, ["x"] * len(step.arguments)) is not None:
+                continue
+            node = by_name[step.node]
+            call = self._constructor(node, child, shapes, done, used)
+            init.append(wrapped(f"        self.{step.target} = ", call))
+        taken = [p for p in module.params if local[p] in used]
+        arguments = [f"{s.name}: int" for s in sizes if s.name in used]
+        arguments += [f"{local[p]}: {type(module.params[p]).__name__} = {code_value(module.params[p])}" for p in taken]
         lines = [
-            "    def __init__(self) -> None:",
+            f"    def __init__({', '.join(['self', *arguments])}) -> None:",
             "        super().__init__()",
             *init,
             "",
-            f"    def forward(self, {signature}) -> {result_type}:",
-            *body,
-            f"        return {', '.join(returns)}",
+            *forward_lines(self.project, net, done),
         ]
         text = "\n".join(lines)
         key = (net.module_name, text)
         if key not in self.variants:
-            self.variants[key] = len(self.bodies)
-            self.bodies.append((net.module_name, text, params))
+            self.variants[key] = len(self.classes)
+            self.classes.append(_Class(net.module_name, text, [s for s in sizes if s.name in used], taken))
         return self.variants[key]
 
+    def _constructor(self, node: Any, child: nn.Module, shapes: ModuleShapes, done: Any, used: set[str]) -> str:
+        """The constructor call of one node's submodule."""
+        if node.module is not None:
+            assert isinstance(child, GraphNet)
+            variant = self.write(child)
+            received = done.inputs[node.id]
+            infos = [received[n.name] for n in self.project.modules[node.module].input_nodes]
+            args = [value_text(infos[s.input].shape[s.dim], used) for s in self.classes[variant].sizes]
+            defaults = self.project.modules[node.module].params
+            for param in self.classes[variant].params:
+                value = done.params[node.id].get(param, defaults[param])
+                if names_in(value) or value != defaults[param] or type(value) is not type(defaults[param]):
+                    args.append(f"{local_name(param)}={value_text(value, used)}")
+            return f"{_placeholder(variant)}({', '.join(args)})"
+        spec = self.catalog[node.block or ""]
+        if spec.layer is None:  # a plugin block that names no Layer: written from the built layer
+            text = self.constructors(child)
+            return trimmed_torch_call(text) if text.startswith("nn.") else text
+        members = _Members(shapes, node.id) if spec.uses_members else None
+        try:  # with the class's symbols; a rule that cannot take them gets this use's plain values
+            arguments = _arguments(spec.layer, done.params[node.id], done.inputs[node.id], members)
+        except Exception:
+            arguments = _arguments(spec.layer, shapes.params[node.id], shapes.nodes[node.id].inputs, members)
+        arguments = spec.layer.export_arguments(arguments)
+        cls = spec.layer.load_exported()
+        return call_text(
+            self.constructors.class_name(cls, spec), cls, arguments, used, self._member_call(shapes, node.id)
+        )
+
+    def _member_call(self, shapes: ModuleShapes, node_id: str):
+        def write(value: Any) -> str | None:
+            if not isinstance(value, Member):
+                return None
+            member = shapes.members[(node_id, value.module, tuple(value.inputs))]
+            with torch.device("meta"):
+                net = GraphNet(self.project, self.catalog, shapes=member)
+            return self._nested(net)
+
+        return write
+
     def class_names(self, top: int) -> dict[int, str]:
-        taken = set(self.constructors.used) | RUNTIME_NAMES | _TAKEN | set(keyword.kwlist) | {"sys"}
+        taken = set(self.constructors.used) | RUNTIME_NAMES | TAKEN | set(keyword.kwlist) | {"sys"}
         names: dict[int, str] = {}
-        by_module: dict[str, list[int]] = {}
-        for variant, (module, _, _) in enumerate(self.bodies):
-            by_module.setdefault(module, []).append(variant)
-        for module, variants in by_module.items():
-            for number, variant in enumerate(variants, 1):
-                base = (camel(module) or "Module") if variant != top or module != "main" else "Model"
-                if len(variants) > 1:
-                    params = self.bodies[variant][2]
-                    differing = {
-                        k: v for k, v in params.items() if len({repr(self.bodies[o][2].get(k)) for o in variants}) > 1
-                    }
-                    suffix = "".join(f"{camel(k)}{v}" for k, v in differing.items()).replace(".", "_").replace("-", "m")
-                    base += re.sub(r"[^A-Za-z0-9_]", "_", suffix) or str(number)
-                if not base[0].isalpha():
-                    base = "Module" + base
-                while base in taken:
-                    base += "Module"
-                taken.add(base)
-                names[variant] = base
+        count: dict[str, int] = {}
+        for variant, described in enumerate(self.classes):
+            module = described.module
+            base = (camel(module) or "Module") if variant != top or module != "main" else "Model"
+            count[module] = count.get(module, 0) + 1
+            if count[module] > 1:
+                base += str(count[module])
+            if not base[0].isalpha():
+                base = "Module" + base
+            while base in taken:
+                base += "Module"
+            taken.add(base)
+            names[variant] = base
         return names
 
 
-def _wrapped(start: str, call: str, width: int = 110) -> str:
-    """``start + call``, with one argument per line when it is too long (as ruff format would)."""
-    if len(start) + len(call) <= width or not call.endswith(")"):
-        return start + call
-    opening = call.index("(")
-    args, depth, current = [], 0, ""
-    in_string = escaped = False  # strings are python_text's: double quotes, backslash escapes
-    for char in call[opening + 1 : -1]:
-        if in_string:
-            in_string = escaped or char != '"'
-            escaped = not escaped and char == "\\"
-            current += char
-            continue
-        in_string = char == '"'
-        depth += char in "([{"
-        depth -= char in ")]}"
-        if char == "," and depth == 0:
-            args.append(current.strip())
-            current = ""
-        else:
-            current += char
-    args.append(current.strip())
-    indent = " " * (len(start) - len(start.lstrip()) + 4)
-    inner = "".join(f"{indent}{arg},\n" for arg in args if arg)
-    return f"{start}{call[: opening + 1]}\n{inner}{indent[:-4]})"
+class _Members:
+    """A composition's members as its Layer's ``arguments`` sees them while code is written."""
+
+    def __init__(self, shapes: ModuleShapes, node_id: str) -> None:
+        self.shapes, self.node_id = shapes, node_id
+
+    def infer(self, module: str, inputs: list) -> list:
+        return list(self.shapes.members[(self.node_id, module, tuple(inputs))].outputs)
+
+    def build(self, module: str, inputs: list) -> nn.Module:
+        raise TypeError("code generation builds no members")
 
 
-def _inline(child: nn.Module, args: list[str]) -> str | None:
-    """Parameterless merges and reshapes written as plain expressions (as torch.fx does)."""
-    if isinstance(child, Add):
-        return " + ".join(args)
-    if isinstance(child, Multiply):
-        return " * ".join(args)
-    if isinstance(child, Concat):
-        return f"torch.cat([{', '.join(args)}], dim={code_value(child.dim)})"
-    if isinstance(child, Reshape):
-        return f"{args[0]}.reshape({', '.join([f'{args[0]}.shape[0]', *map(code_value, child.shape)])})"
-    if isinstance(child, Permute):
-        return f"{args[0]}.permute({', '.join(map(code_value, child.dims))})"
-    return None
+def _arguments(layer: Layer, params: dict, inputs: dict, members: _Members | None) -> dict[str, Any]:
+    return layer.arguments(params, inputs, members) if members is not None else layer.arguments(params, inputs)
+
+
+def _inputs_of(project: Project, shapes: ModuleShapes) -> list:
+    return [shapes.nodes[n.id].outputs["out"] for n in project.modules[shapes.module].input_nodes]
 
 
 def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = None) -> PythonModule:
     """The source of a torch-only module equal to ``net`` (a GraphNet of the project's main)."""
-    catalog = catalog or default_catalog()
-    writer = _Writer(project, catalog)
-    shapes = ShapeInference(project, catalog).run()
-    top = writer.write(net, shapes)
+    writer = _Writer(project, catalog or default_catalog())
+    top = writer.write(net, top=True)
     names = writer.class_names(top)
     parts: list[str] = []
     docs: dict[str, str] = {}  # placeholder line -> the class docstring, put in after _tidy (which would change it)
-    for variant, (_, text, _) in enumerate(writer.bodies):
+    for variant, described in enumerate(writer.classes):
+        text = described.text
         for variant_id, name in names.items():
             text = text.replace(_placeholder(variant_id), name)
         docs[f"    {_placeholder(variant)}"] = _class_doc(project, writer, variant, top)
@@ -249,17 +260,12 @@ def generate_python(project: Project, net: GraphNet, catalog: Catalog | None = N
 
 
 def _class_doc(project: Project, writer: _Writer, variant: int, top: int) -> str:
-    """A class's docstring, exactly the module's doc (the project's, for the main class), and a
-    comment with the module's parameters."""
-    module, _, params = writer.bodies[variant]
+    """A class's docstring: exactly the module's doc (the project's, for the main class)."""
+    module = writer.classes[variant].module
     doc = project.modules[module].doc or f"The '{module}' module."
     if variant == top and project.doc:
         doc = project.doc
-    lines = ["    " + python_text(doc, "docstring")]
-    if params:
-        listed = ", ".join(f"{k}={v}" for k, v in params.items())
-        lines.append("    " + python_text(f"Module parameters: {listed}.", "comment"))
-    return "\n".join(lines)
+    return "    " + python_text(doc, "docstring")
 
 
 def plugin_imports(project: Project, plugins: dict[str, Plugin]) -> list[str]:
