@@ -17,6 +17,8 @@ from .tensors import ShapeError, TensorInfo
 if TYPE_CHECKING:
     from torch import nn
 
+    from .importing import LayerImporter
+
 # What arrives at a block: one TensorInfo per connected port (a list for a ``multi`` port).
 Inputs = Mapping[str, "TensorInfo | list[TensorInfo]"]
 Params = Mapping[str, Any]
@@ -132,6 +134,7 @@ class BlockSpec:
     layer: Layer | None = None  # the torch-only class it becomes (built-in blocks always have one)
     flops: FlopRule | None = None  # FLOPs per sample; None: measured on the built layer
     flops_exact: bool = True  # False where element-wise work is approximated
+    importer: LayerImporter | None = None  # how `modstudio import` recognises its torch layer (blocks/importing.py)
 
     def make(self, params: Params, inputs: Inputs, members: Members | None = None) -> nn.Module:
         """The torch layer for these (evaluated) params and inputs."""

@@ -1,0 +1,167 @@
+"""``import_model``: a PyTorch model in, a checked ModStudio project and its weights out;
+``write_import``: both files written together, or neither."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from modstudio.blocks.catalog import Catalog, default_catalog
+from modstudio.graph.model import Project
+
+from .convert import Walker
+from .defs import build_project
+from .errors import ImportProblem, NotMappable
+from .registry import Importers
+from .source import load_weights, make_model
+from .verify import check_imported
+
+Progress = Callable[[str, float], None]
+SAMPLE_BATCH = 2  # the sample run uses two samples, so an op that mixes samples of a batch shows
+
+
+@dataclass
+class ImportReport:
+    source: str
+    parameters: int
+    modules: int  # ModuleDefs, main included
+    nodes: int
+    max_difference: float  # imported project vs the model, on a sample input, eval mode
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.source}: {self.parameters:,} parameters, {self.modules} module"
+            f"{'s' if self.modules != 1 else ''}, {self.nodes} nodes; outputs agree to {self.max_difference:.1e}"
+        )
+
+
+@dataclass
+class Imported:
+    project: Project
+    state_dict: dict[str, torch.Tensor]  # keyed as the compiled project's GraphNet names them
+    report: ImportReport
+
+
+def _sample(model: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """A sample input of ``shape`` (batch replaced by two): real numbers, or indices below the
+    smallest embedding table when the model only runs on indices."""
+    size = (SAMPLE_BATCH, *shape[1:])
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(size, generator=generator)
+    try:
+        with torch.no_grad():
+            model(x)
+        return x
+    except Exception as exc:
+        tables = [m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)]
+        if not tables:
+            raise ImportProblem(f"the model does not run on an input of shape {list(shape)}: {_line(exc)}") from None
+        indices = torch.randint(0, min(tables), size, generator=generator)
+        try:
+            with torch.no_grad():
+                model(indices)
+        except Exception as exc2:
+            raise ImportProblem(f"the model does not run on an input of shape {list(shape)}: {_line(exc2)}") from None
+        return indices
+
+
+def _line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def import_model(
+    source: str | nn.Module,
+    *,
+    args: dict[str, Any] | None = None,
+    input_shape: tuple[int, ...],
+    weights: Path | None = None,
+    progress: Progress | None = None,
+    catalog: Catalog | None = None,
+    importers: Importers | None = None,
+) -> Imported:
+    """Import the model SOURCE names (``path/to/file.py:Name`` or ``package.module:Name``; or an
+    ``nn.Module`` already made) as a project. Raises :class:`ImportProblem` with a sentence for a bad
+    input, :class:`NotMappable` listing every op or layer without a block."""
+    tell = progress or (lambda text, fraction: None)
+    started = time.perf_counter()
+    catalog = catalog or default_catalog()
+    tell("loading the model", 0.0)
+    if isinstance(source, nn.Module):
+        model, label = source, type(source).__name__
+    else:
+        model, label = make_model(source, args or {}), source
+    if weights is not None:
+        load_weights(model, Path(weights))
+    was_training = model.training
+    model.eval()
+    try:
+        x = _sample(model, tuple(input_shape))
+        tell("tracing", 0.1)
+        walker = Walker(catalog, importers or Importers(catalog))
+        main = walker.instance(model, "", (x,), "model")
+        if walker.unmapped or main is None:
+            raise NotMappable(walker.unmapped)
+        tell("building the project", 0.6)
+        project = build_project(walker.instances, main, catalog, type(model).__name__)
+        state = {k: v.detach().clone().contiguous() for k, v in main.state().items()}
+        tell("checking the project against the model", 0.8)
+        difference = check_imported(project, state, model, x, catalog)
+    finally:
+        model.train(was_training)
+    count = sum(p.numel() for p in model.parameters())
+    nodes = sum(len(m.nodes) for m in project.modules.values())
+    report = ImportReport(label, count, len(project.modules), nodes, difference, time.perf_counter() - started)
+    tell("done", 1.0)
+    return Imported(project, state, report)
+
+
+def weights_path(out: Path) -> Path:
+    """``FILE.init.safetensors`` beside ``FILE.msproj``."""
+    return (
+        out.with_name(out.stem + ".init.safetensors") if out.suffix else out.with_name(out.name + ".init.safetensors")
+    )
+
+
+def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Path, Path]:
+    """Write the project and its starting weights (``training.init_weights``) side by side; both or neither."""
+    from safetensors.torch import save_file
+
+    from modstudio.graph.io import project_to_json
+
+    out = Path(out)
+    weights = weights_path(out)
+    for path in (out, weights):
+        if path.exists() and not force:
+            raise ImportProblem(f"{path} already exists (use --force to overwrite it)")
+    if not out.parent.is_dir():
+        raise ImportProblem(f"cannot write {out}: folder {out.parent} does not exist")
+    imported.project.training.init_weights = weights.name
+    staged: list[str] = []
+    try:
+        fd, weights_tmp = tempfile.mkstemp(prefix=".import-", suffix=".safetensors", dir=out.parent)
+        os.close(fd)
+        staged.append(weights_tmp)
+        save_file(imported.state_dict, weights_tmp)
+        fd, project_tmp = tempfile.mkstemp(prefix=".import-", suffix=".msproj", dir=out.parent)
+        staged.append(project_tmp)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(project_to_json(imported.project))
+        os.replace(weights_tmp, weights)
+        os.replace(project_tmp, out)
+    except OSError as exc:
+        raise ImportProblem(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        for path in staged:
+            if os.path.exists(path):
+                os.unlink(path)
+    return out, weights

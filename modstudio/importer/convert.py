@@ -1,0 +1,366 @@
+"""The model, one module instance at a time, as pieces of ModuleDefs: a node per layer or op,
+a module reference per user submodule (traced in its turn), wires between them, and the weights
+each node takes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from modstudio.blocks.catalog import Catalog
+from modstudio.blocks.importing import Mapped, NoBlock
+from modstudio.graph.names import unique_name
+
+from .errors import Unmapped
+from .ops import Alias, Block, Call, Const, Refused, Weight, Wire, map_op, op_name
+from .registry import Candidate, Importers
+from .trace import TraceFailed, sample_values, trace, where
+
+
+@dataclass
+class Piece:
+    """One node to be: a block, or a reference to the ModuleDef of ``child``."""
+
+    name: str
+    block: str | None = None
+    child: Instance | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[tuple[str, list[Wire]]] = field(default_factory=list)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # relative to the node
+    members: dict[str, list[tuple[Instance, str]]] = field(default_factory=dict)  # param -> (instance, prefix)
+
+
+@dataclass
+class Instance:
+    """One module instance of the model as a graph of pieces; ``module`` and ``values`` are set
+    when its ModuleDef is chosen (by defs.py)."""
+
+    cls: type
+    path: str  # attribute path in the model ("" for the model itself)
+    role: str  # "model", "submodule" or "member"
+    inputs: list[tuple[str, torch.Tensor]]  # Input node names and sample values
+    pieces: list[Piece] = field(default_factory=list)
+    outputs: list[tuple[str, Wire]] = field(default_factory=list)
+    module: str = ""
+    values: dict[str, int | float] = field(default_factory=dict)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """This instance's weights, keyed as the compiled GraphNet names them."""
+        out: dict[str, torch.Tensor] = {}
+        for piece in self.pieces:
+            for key, value in piece.weights.items():
+                out[f"{piece.name}.{key}"] = value
+            if piece.child is not None:
+                for key, value in piece.child.state().items():
+                    out[f"{piece.name}.{key}"] = value
+            for members in piece.members.values():
+                for member, prefix in members:
+                    for key, value in member.state().items():
+                        out[f"{piece.name}.{prefix}{key}"] = value
+        return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _piece_name(target: str, module: nn.Module | None, taken: set[str]) -> str:
+    """``layer1`` stays; ``features.0`` -> ``features_0``; a bare index ``0`` -> ``conv2d_0``."""
+    base = target.replace(".", "_")
+    if module is not None and (not base or not base[0].isalpha()):
+        base = f"{_snake(type(module).__name__)}_{base}"
+    return unique_name(base, taken)
+
+
+class Walker:
+    """Turns module instances into Instances, collecting what cannot be mapped."""
+
+    def __init__(self, catalog: Catalog, importers: Importers) -> None:
+        self.catalog = catalog
+        self.importers = importers
+        self.unmapped: list[Unmapped] = []
+        self.instances: list[Instance] = []  # every instance made, children before parents
+
+    def instance(self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str) -> Instance | None:
+        label = path or type(module).__name__
+        try:
+            gm = trace(module)
+        except TraceFailed as exc:
+            self.unmapped.append(
+                Unmapped(f"{type(module).__name__} '{label}'", "", f"cannot be traced by torch.fx: {exc}")
+            )
+            return None
+        try:
+            values = sample_values(gm, inputs)
+        except Exception as exc:
+            self.unmapped.append(
+                Unmapped(f"{type(module).__name__} '{label}'", "", f"fails on the sample input: {exc}")
+            )
+            return None
+        made = _InstanceBuilder(self, module, gm, values, path, role).build()
+        if made is not None:
+            self.instances.append(made)
+        return made
+
+
+class _InstanceBuilder:
+    def __init__(
+        self, walker: Walker, module: nn.Module, gm: fx.GraphModule, values: dict, path: str, role: str
+    ) -> None:
+        self.walker, self.module, self.gm, self.values, self.path, self.role = walker, module, gm, values, path, role
+        self.refs: dict[fx.Node, Any] = {}
+        self.taken: set[str] = set()
+        self.called: set[int] = set()
+        self.result = Instance(type(module), path, role, [])
+        self.failed = False
+
+    def refuse(self, what: str, node: fx.Node, reason: str) -> None:
+        self.walker.unmapped.append(Unmapped(what, where(node), reason))
+        self.refs[node] = FAILED
+        self.failed = True
+
+    def build(self) -> Instance | None:
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                name = unique_name(str(node.target).lstrip("*"), self.taken)
+                self.taken.add(name)
+                self.result.inputs.append((name, self.values[node]))
+                self.refs[node] = Wire(name)
+            elif node.op == "get_attr":
+                self.refs[node] = Weight(
+                    str(node.target),
+                    self.gm.get_parameter(str(node.target)).detach()
+                    if _is_parameter(self.gm, str(node.target))
+                    else self.values[node],
+                )
+            elif _fed_by_failure(node, self.refs):
+                self.refs[node] = FAILED  # already listed: what it feeds is not listed again
+            elif node.op == "call_module":
+                self.call_module(node)
+            elif node.op in ("call_function", "call_method"):
+                self.call_op(node)
+            elif node.op == "output":
+                self.output(node)
+        return None if self.failed else self.result
+
+    def _ref(self, arg: Any) -> Any:
+        if isinstance(arg, fx.Node):
+            return self.refs.get(arg)
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self._ref(a) for a in arg)
+        return Const(arg)
+
+    def _value(self, arg: Any) -> Any:
+        if isinstance(arg, fx.Node):
+            return self.values[arg]
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self._value(a) for a in arg)
+        return arg
+
+    def add_piece(self, piece: Piece) -> None:
+        self.taken.add(piece.name)
+        self.result.pieces.append(piece)
+
+    def call_op(self, node: fx.Node) -> None:
+        call = Call(
+            node,
+            [self._ref(a) for a in node.args],
+            [self._value(a) for a in node.args],
+            {k: self._ref(v) for k, v in node.kwargs.items()},
+            {k: self._value(v) for k, v in node.kwargs.items()},
+            self.values[node],
+        )
+        result = map_op(call)
+        if isinstance(result, Refused):
+            self.refuse(op_name(node), node, result.reason)
+        elif isinstance(result, Const):
+            self.refs[node] = result
+        elif isinstance(result, Alias):
+            self.refs[node] = result.ref
+        elif isinstance(result, Block):
+            name = unique_name(node.name, self.taken)
+            self.add_piece(
+                Piece(name, result.block, params=result.params, inputs=result.inputs, weights=result.weights)
+            )
+            self.refs[node] = Wire(name)
+
+    def call_module(self, node: fx.Node) -> None:
+        target = str(node.target)
+        sub = self.gm.get_submodule(target)
+        label = f"{type(sub).__name__} '{_joined(self.path, target)}'"
+        if id(sub) in self.called and _has_state(sub):
+            self.refuse(label, node, "is called twice (shared weights): a node has its own weights")
+            return
+        self.called.add(id(sub))
+        if isinstance(sub, nn.Identity):
+            self.refs[node] = self._ref(node.args[0])
+            return
+        args = [self._ref(a) for a in node.args]
+        candidates = self.walker.importers.of(sub)
+        if candidates:
+            self.layer(node, sub, target, label, args, candidates)
+        elif _is_torch_leaf(sub):
+            self.refuse(label, node, "has no block")
+        else:
+            self.submodule(node, sub, target, label, args)
+
+    def _wires(self, node: fx.Node, label: str, args: list[Any], what: str) -> list[Wire] | None:
+        if not all(isinstance(a, Wire) for a in args):
+            self.refuse(label, node, f"receives a value that is not a tensor of the graph, which {what} cannot take")
+            return None
+        return list(args)
+
+    def layer(
+        self, node: fx.Node, sub: nn.Module, target: str, label: str, args: list[Any], candidates: list[Candidate]
+    ) -> None:
+        reasons: list[str] = []
+        for candidate in candidates:
+            mapped = candidate.importer.convert(sub)
+            if isinstance(mapped, NoBlock):
+                reasons.append(mapped.reason)
+                continue
+            problem = self._param_problem(candidate.block, mapped)
+            if problem:
+                reasons.append(problem)
+                continue
+            unknown = set(node.kwargs) - set(candidate.importer.ignored_keywords)
+            if unknown:
+                reasons.append(f"is called with {', '.join(sorted(unknown))}, which the block does not take")
+                continue
+            self.place_layer(node, sub, target, label, args, candidate, mapped)
+            return
+        self.refuse(label, node, "has no block: " + "; ".join(dict.fromkeys(reasons)))
+
+    def _param_problem(self, block: str, mapped: Mapped) -> str | None:
+        spec = self.walker.catalog.lookup(block)
+        if spec is None:
+            return f"maps onto the block '{block}', which is not in the catalogue"
+        for name, value in mapped.params.items():
+            if name in mapped.members:
+                continue
+            try:
+                why = (
+                    spec.param(name).check_value(value) if value is not None or not spec.param(name).optional else None
+                )
+            except KeyError:
+                return f"gives the block '{block}' a param '{name}' it does not have"
+            if why:
+                return f"{name} {why}"
+        return None
+
+    def place_layer(
+        self,
+        node: fx.Node,
+        sub: nn.Module,
+        target: str,
+        label: str,
+        args: list[Any],
+        candidate: Candidate,
+        mapped: Mapped,
+    ) -> None:
+        spec = self.walker.catalog[candidate.block]
+        wires = self._wires(node, label, args, "a block")
+        if wires is None:
+            return
+        if len(wires) > len(spec.inputs):
+            self.refuse(label, node, f"is called with {len(wires)} inputs; the block takes {len(spec.inputs)}")
+            return
+        state = {k: v.detach() for k, v in sub.state_dict().items()}
+        weights = mapped.weights(state) if mapped.weights is not None else state
+        name = _piece_name(target, sub, self.taken)
+        piece = Piece(name, candidate.block, params=dict(mapped.params), weights=dict(weights))
+        piece.inputs = [(port.name, [wire]) for port, wire in zip(spec.inputs, wires)]
+        inputs = tuple(self._value(a) for a in node.args)
+        for param, members in mapped.members.items():
+            sample = members.inputs(*inputs) if members.inputs is not None else inputs
+            made = []
+            for path, prefix in zip(members.paths, members.prefixes):
+                member = self.walker.instance(
+                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), sample, "member"
+                )
+                if member is None:
+                    self.refs[node] = FAILED
+                    self.failed = True
+                    return
+                made.append((member, prefix))
+            piece.members[param] = made
+        self.add_piece(piece)
+        out = Wire(name)
+        returns = candidate.importer.returns
+        if returns is None:
+            self.refs[node] = out
+        else:
+            value = self.values[node]
+            self.refs[node] = tuple(out if i == returns else None for i in range(len(value)))
+
+    def submodule(self, node: fx.Node, sub: nn.Module, target: str, label: str, args: list[Any]) -> None:
+        wires = self._wires(node, label, args, "a module")
+        if wires is None or node.kwargs:
+            if wires is not None:
+                self.refuse(label, node, "is called with keyword arguments; a module's inputs are positional")
+            return
+        child = self.walker.instance(
+            sub, _joined(self.path, target), tuple(self._value(a) for a in node.args), "submodule"
+        )
+        if child is None:
+            self.refs[node] = FAILED
+            self.failed = True
+            return
+        name = _piece_name(target, sub, self.taken)
+        ports = [input_name for input_name, _ in child.inputs]
+        piece = Piece(name, child=child, inputs=[(port, [w]) for port, w in zip(ports, wires)])
+        self.add_piece(piece)
+        outs = [Wire(name, out_name) for out_name, _ in child.outputs]
+        self.refs[node] = outs[0] if len(outs) == 1 and not _is_sequence(self.values[node]) else tuple(outs)
+
+    def output(self, node: fx.Node) -> None:
+        ref = self._ref(node.args[0])
+        refs = list(ref) if isinstance(ref, (list, tuple)) else [ref]
+        if not all(isinstance(r, Wire) for r in refs):
+            self.refuse(
+                f"the output of {type(self.module).__name__}", node, "is not made of tensors the graph computes"
+            )
+            return
+        names = ["y"] if len(refs) == 1 else [f"y{i}" for i in range(len(refs))]
+        for name, wire in zip(names, refs):
+            name = unique_name(name, self.taken)
+            self.taken.add(name)
+            self.result.outputs.append((name, wire))
+
+
+FAILED = object()  # the value of a node that could not be mapped
+
+
+def _fed_by_failure(node: fx.Node, refs: dict[fx.Node, Any]) -> bool:
+    return any(refs.get(arg) is FAILED for arg in node.all_input_nodes)
+
+
+def _has_state(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _is_parameter(gm: fx.GraphModule, target: str) -> bool:
+    try:
+        gm.get_parameter(target)
+        return True
+    except AttributeError:
+        return False
+
+
+def _joined(path: str, target: str) -> str:
+    return f"{path}.{target}" if path else target
+
+
+def _is_torch_leaf(module: nn.Module) -> bool:
+    """A torch layer (not a container a user fills): its forward is torch's own, with no block."""
+    return type(module).__module__.startswith("torch.") and not isinstance(
+        module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    )
