@@ -72,8 +72,10 @@ class LayerImporter:
 
 
 def class_names(cls: type) -> tuple[str, ...]:
-    """The dotted names ``cls`` is known by: its module's and, for torch layers, ``torch.nn.<Name>``."""
-    full = f"{cls.__module__}.{cls.__qualname__}"
+    """The dotted names ``cls`` is known by: its full name and each shorter one down to ``module.Class``
+    (a file imported as ``mixtral`` or as ``tests.models.mixtral``), and ``torch.nn.<Name>`` for torch layers."""
+    parts = [*cls.__module__.split("."), cls.__qualname__]
+    names = tuple(".".join(parts[i:]) for i in range(len(parts) - 1))
     if cls.__module__.startswith("torch.nn.modules."):
-        return (full, f"torch.nn.{cls.__qualname__}")
-    return (full,)
+        return (*names, f"torch.nn.{cls.__qualname__}")
+    return names

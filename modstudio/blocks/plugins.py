@@ -88,6 +88,7 @@ from .plugins_loading import (
     load_all,
     plugin_folders,
 )
+from .importing import LayerImporter, Mapped, MemberModules, NoBlock
 from .spec import BlockSpec, Inputs, Params, many, require_float, require_rank, single
 from .tensors import ShapeError, TensorInfo
 
@@ -98,6 +99,10 @@ __all__ = [
     "TIME_LIMIT_VARIABLE",
     "BlockSpec",
     "Inputs",
+    "LayerImporter",
+    "Mapped",
+    "MemberModules",
+    "NoBlock",
     "ParamSpec",
     "Params",
     "Plugin",

@@ -192,7 +192,9 @@ class _Loader(PluginReport):
 
     def _add(self, name: str, loaded: Any, source: str, folder: Path | None) -> None:
         blocks = getattr(loaded, "BLOCKS", None)
-        why = blocks_problem(blocks, self.taken)
+        if not blocks and getattr(loaded, "IMPORTERS", None):  # a plugin that only imports models (importer/)
+            blocks = ()
+        why = blocks_problem(blocks, self.taken) if blocks != () else None
         templates, missing = _templates(loaded)
         why = why or missing
         if why:

@@ -16,7 +16,7 @@ from modstudio.blocks.importing import Mapped, NoBlock
 from modstudio.graph.names import unique_name
 
 from .errors import Unmapped
-from .ops import Alias, Block, Call, Const, Refused, Weight, Wire, map_op, op_name
+from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, map_op, op_name
 from .registry import Candidate, Importers
 from .trace import TraceFailed, sample_values, trace, where
 
@@ -85,23 +85,25 @@ class Walker:
         self.unmapped: list[Unmapped] = []
         self.instances: list[Instance] = []  # every instance made, children before parents
 
-    def instance(self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str) -> Instance | None:
+    def instance(
+        self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: str = ""
+    ) -> Instance | None:
         label = path or type(module).__name__
         try:
             gm = trace(module)
         except TraceFailed as exc:
             self.unmapped.append(
-                Unmapped(f"{type(module).__name__} '{label}'", "", f"cannot be traced by torch.fx: {exc}")
+                Unmapped(f"{type(module).__name__} '{label}'", called_at, f"cannot be traced by torch.fx: {exc}")
             )
             return None
         try:
             values = sample_values(gm, inputs)
         except Exception as exc:
             self.unmapped.append(
-                Unmapped(f"{type(module).__name__} '{label}'", "", f"fails on the sample input: {exc}")
+                Unmapped(f"{type(module).__name__} '{label}'", called_at, f"fails on the sample input: {exc}")
             )
             return None
-        made = _InstanceBuilder(self, module, gm, values, path, role).build()
+        made = _InstanceBuilder(self, module, gm, values, path, role, called_at).build()
         if made is not None:
             self.instances.append(made)
         return made
@@ -109,9 +111,10 @@ class Walker:
 
 class _InstanceBuilder:
     def __init__(
-        self, walker: Walker, module: nn.Module, gm: fx.GraphModule, values: dict, path: str, role: str
+        self, walker: Walker, module: nn.Module, gm: fx.GraphModule, values: dict, path: str, role: str, called_at: str
     ) -> None:
         self.walker, self.module, self.gm, self.values, self.path, self.role = walker, module, gm, values, path, role
+        self.called_at = called_at  # where the parent calls it: the place to name for a container's layers
         self.refs: dict[fx.Node, Any] = {}
         self.taken: set[str] = set()
         self.called: set[int] = set()
@@ -119,7 +122,7 @@ class _InstanceBuilder:
         self.failed = False
 
     def refuse(self, what: str, node: fx.Node, reason: str) -> None:
-        self.walker.unmapped.append(Unmapped(what, where(node), reason))
+        self.walker.unmapped.append(Unmapped(what, where(node) or self.called_at, reason))
         self.refs[node] = FAILED
         self.failed = True
 
@@ -139,6 +142,8 @@ class _InstanceBuilder:
                 )
             elif _fed_by_failure(node, self.refs):
                 self.refs[node] = FAILED  # already listed: what it feeds is not listed again
+            elif (unavailable := _unavailable(node, self.refs)) is not None:
+                self.refuse(_what(node, self.gm), node, unavailable.reason)
             elif node.op == "call_module":
                 self.call_module(node)
             elif node.op in ("call_function", "call_method"):
@@ -160,6 +165,9 @@ class _InstanceBuilder:
         if isinstance(arg, (list, tuple)):
             return type(arg)(self._value(a) for a in arg)
         return arg
+
+    def _at(self, node: fx.Node) -> str:
+        return where(node) or self.called_at
 
     def add_piece(self, piece: Piece) -> None:
         self.taken.add(piece.name)
@@ -280,7 +288,7 @@ class _InstanceBuilder:
             made = []
             for path, prefix in zip(members.paths, members.prefixes):
                 member = self.walker.instance(
-                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), sample, "member"
+                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), sample, "member", self._at(node)
                 )
                 if member is None:
                     self.refs[node] = FAILED
@@ -304,7 +312,7 @@ class _InstanceBuilder:
                 self.refuse(label, node, "is called with keyword arguments; a module's inputs are positional")
             return
         child = self.walker.instance(
-            sub, _joined(self.path, target), tuple(self._value(a) for a in node.args), "submodule"
+            sub, _joined(self.path, target), tuple(self._value(a) for a in node.args), "submodule", self._at(node)
         )
         if child is None:
             self.refs[node] = FAILED
@@ -337,6 +345,21 @@ FAILED = object()  # the value of a node that could not be mapped
 
 def _fed_by_failure(node: fx.Node, refs: dict[fx.Node, Any]) -> bool:
     return any(refs.get(arg) is FAILED for arg in node.all_input_nodes)
+
+
+def _unavailable(node: fx.Node, refs: dict[fx.Node, Any]) -> Unavailable | None:
+    for arg in node.all_input_nodes:
+        if isinstance(refs.get(arg), Unavailable):
+            return refs[arg]
+    return None
+
+
+def _what(node: fx.Node, gm: fx.GraphModule) -> str:
+    if node.op == "call_module":
+        return f"{type(gm.get_submodule(str(node.target))).__name__} '{node.target}'"
+    if node.op == "output":
+        return "the output"
+    return op_name(node)
 
 
 def _has_state(module: nn.Module) -> bool:

@@ -41,6 +41,13 @@ class Const:
     value: Any
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """A value of a layer that its block does not give (an LSTM's final state): fine while unused."""
+
+    reason: str = "uses a value the layer's block does not give (only its main output)"
+
+
 @dataclass
 class Block:
     block: str
@@ -247,9 +254,7 @@ def _getitem(call: Call) -> Result:
         return Const(call.out)
     if isinstance(source, (tuple, list)):
         picked = source[index]
-        if picked is None:
-            return Refused("uses a value the layer's block does not give (only its main output)")
-        return Alias(picked)
+        return Alias(Unavailable() if picked is None else picked)
     tokens = isinstance(source, Wire) and isinstance(index, tuple) and len(index) == 2 and call.tensor().dim() == 3
     if tokens and index[0] == slice(None) and index[1] in (0, -1):
         return Block("token_pool", {"mode": "first" if index[1] == 0 else "last"}, [("in", [source])])
