@@ -77,6 +77,7 @@ from typing import TextIO
 from modstudio.graph.schema import ParamSpec, PortSpec
 
 from .catalog import Catalog
+from .importing import LayerImporter, Mapped, MemberModules, NoBlock
 from .plugins_loading import (
     ENTRY_POINT_GROUP,
     IMPORT_TIME_LIMIT_S,
@@ -88,7 +89,6 @@ from .plugins_loading import (
     load_all,
     plugin_folders,
 )
-from .importing import LayerImporter, Mapped, MemberModules, NoBlock
 from .spec import BlockSpec, Inputs, Params, many, require_float, require_rank, single
 from .tensors import ShapeError, TensorInfo
 
