@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .importing import LayerImporter, Mapped, NoBlock
+from .importing import LayerImporter, Mapped, MemberModules, NoBlock
 from .spec import BlockSpec
 
 
@@ -188,6 +188,129 @@ def _attention(m: Any) -> Mapped | NoBlock:
     return Mapped({"num_heads": m.num_heads, "dropout": m.dropout, "causal": False}, weights=_split_projections)
 
 
+# ModStudio's own layer classes (blocks/layers), also as exported code ships them ("*.": in any module):
+# their attributes are the constructor's arguments, and their weights are already the block's.
+
+
+def _has(m: Any, *names: str) -> NoBlock | None:
+    missing = [n for n in names if not hasattr(m, n)]
+    return NoBlock(f"lacks {', '.join(missing)} (not ModStudio's layer of that name)") if missing else None
+
+
+def _own_self_attention(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "qkv", "proj", "num_heads", "dropout", "causal")
+    if why or m.num_heads != 1:
+        return why or NoBlock(f"num_heads={m.num_heads} (the block has one head)")
+    return Mapped({"dropout": m.dropout, "causal": m.causal})
+
+
+def _any_attention(m: Any) -> Mapped | NoBlock:
+    if type(m).__name__ == "MultiheadAttention":
+        return _attention(m)
+    why = _has(m, "q_proj", "k_proj", "v_proj", "out_proj", "num_heads", "dropout", "causal")
+    return why or Mapped({"num_heads": m.num_heads, "dropout": m.dropout, "causal": m.causal})
+
+
+def _own_encoder(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "norm1", "attn", "mlp", "norm2")
+    if why:
+        return why
+    dim, hidden = m.mlp.fc1.in_features, m.mlp.fc1.out_features
+    ratio = hidden / dim
+    if max(1, round(dim * ratio)) != hidden or m.norm1.eps != 1e-5:
+        return NoBlock("an MLP width or LayerNorm eps the block cannot give")
+    return Mapped(
+        {"num_heads": m.attn.num_heads, "mlp_ratio": ratio, "dropout": m.attn.dropout, "causal": m.attn.causal}
+    )
+
+
+def _own_patches(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "proj")
+    return why or Mapped({"patch_size": m.proj.kernel_size[0], "embed_dim": m.proj.out_channels})
+
+
+def _own_token_pool(m: Any) -> Mapped | NoBlock:
+    return _has(m, "mode") or Mapped({"mode": m.mode})
+
+
+def _own_plain(*names: str):
+    return lambda m: _has(m, *names) or Mapped({})
+
+
+def _any_recurrent(kind: str):
+    def convert(m: Any) -> Mapped | NoBlock:
+        rnn = getattr(m, "rnn", m)
+        if type(rnn).__name__ != kind:
+            return NoBlock(f"is a {type(rnn).__name__}, not a {kind}")
+        if rnn is m:
+            return _recurrent(m)
+        why = _has(m, "last", "hidden_size", "bidirectional")
+        mapped = why or _recurrent(rnn)
+        if isinstance(mapped, NoBlock):
+            return mapped
+        return Mapped({**mapped.params, "output": "last" if m.last else "sequence"})
+
+    return convert
+
+
+def _tokens(x: Any) -> tuple[Any, ...]:
+    return (x.reshape(-1, x.shape[-1]),)
+
+
+def _members(count: int, attribute: str, inputs: Any = None) -> MemberModules:
+    paths = tuple(f"{attribute}.{i}" for i in range(count))
+    return MemberModules(paths, tuple(p + "." for p in paths), inputs)
+
+
+def _own_moe(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "experts", "router", "gate", "k", "capacity_factor")
+    if why:
+        return why
+    params = {
+        "experts": [],
+        "num_experts": len(m.experts),
+        "gate": m.gate,
+        "k": m.k,
+        "capacity_factor": m.capacity_factor,
+        "dispatch": getattr(m, "dispatch", "sorted"),
+    }
+    for name in ("load_balance_weight", "z_loss_weight", "importance_weight"):
+        if hasattr(m, name):
+            params[name] = getattr(m, name)
+    return Mapped(params, members={"experts": _members(len(m.experts), "experts", _tokens)})
+
+
+def _own_ensemble(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "members", "combine")
+    if why:
+        return why
+    return Mapped(
+        {"members": [], "count": len(m.members), "combine": m.combine},
+        members={"members": _members(len(m.members), "members")},
+    )
+
+
+def _own_hierarchical(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "experts", "primary", "secondary", "groups", "k_groups", "k")
+    if why:
+        return why
+    params = {"experts": [], "num_experts": len(m.experts), "groups": m.groups, "k_groups": m.k_groups, "k": m.k}
+    for name in ("load_balance_weight", "z_loss_weight"):
+        if hasattr(m, name):
+            params[name] = getattr(m, name)
+    return Mapped(params, members={"experts": _members(len(m.experts), "experts", _tokens)})
+
+
+def _own_hard_gate(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "branches", "router", "allow_skip", "temperature")
+    if why:
+        return why
+    params = {"branches": [], "allow_skip": m.allow_skip, "temperature": m.temperature}
+    if hasattr(m, "balance_weight"):
+        params["balance_weight"] = m.balance_weight
+    return Mapped(params, members={"branches": _members(len(m.branches), "branches")})
+
+
 def _rule(classes: str | tuple[str, ...], convert, **more: Any) -> LayerImporter:
     return LayerImporter(classes if isinstance(classes, tuple) else (classes,), convert, **more)
 
@@ -214,12 +337,25 @@ RULES: dict[str, LayerImporter] = {
     "softmax": _rule("torch.nn.Softmax", _softmax),
     "flatten": _rule("torch.nn.Flatten", _flatten),
     "embedding": _rule("torch.nn.Embedding", _embedding),
-    "rnn": _rule("torch.nn.RNN", _recurrent, returns=0),
-    "gru": _rule("torch.nn.GRU", _recurrent, returns=0),
-    "lstm": _rule("torch.nn.LSTM", _recurrent, returns=0),
+    "rnn": _rule(("torch.nn.RNN", "*.Recurrent"), _any_recurrent("RNN"), returns=0),
+    "gru": _rule(("torch.nn.GRU", "*.Recurrent"), _any_recurrent("GRU"), returns=0),
+    "lstm": _rule(("torch.nn.LSTM", "*.Recurrent"), _any_recurrent("LSTM"), returns=0),
     "multi_head_attention": _rule(
-        "torch.nn.MultiheadAttention", _attention, returns=0, ignored_keywords=("need_weights",)
+        ("torch.nn.MultiheadAttention", "*.MultiHeadAttention"),
+        _any_attention,
+        returns=0,
+        ignored_keywords=("need_weights",),
     ),
+    "self_attention": _rule("*.SelfAttention", _own_self_attention),
+    "transformer_encoder_block": _rule("*.TransformerEncoderBlock", _own_encoder),
+    "patch_embedding": _rule("*.PatchEmbedding", _own_patches),
+    "positional_embedding": _rule("*.PositionalEmbedding", _own_plain("pos")),
+    "class_token": _rule("*.ClassToken", _own_plain("token")),
+    "token_pool": _rule("*.TokenPool", _own_token_pool),
+    "moe": _rule("*.MixtureOfExperts", _own_moe),
+    "ensemble": _rule("*.Ensemble", _own_ensemble),
+    "hierarchical_moe": _rule("*.HierarchicalMoE", _own_hierarchical),
+    "hard_gate": _rule("*.HardGate", _own_hard_gate),
 }
 
 

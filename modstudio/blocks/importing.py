@@ -56,7 +56,8 @@ Convert = Callable[[Any], "Mapped | NoBlock"]
 @dataclass(frozen=True)
 class LayerImporter:
     """Recognises instances of ``classes`` (dotted paths, ``torch.nn.Conv2d`` or a plugin's
-    ``mymodel.SparseMoe``; exact classes, not subclasses, whose forward may differ) and converts them.
+    ``mymodel.SparseMoe``; ``*.Name``: a class of that name in any module, whose ``convert`` checks
+    its attributes; exact classes, not subclasses, whose forward may differ) and converts them.
 
     ``block``: the block id it maps onto (needed where the importer is not on that block's spec: a
     plugin's ``IMPORTERS``). ``returns``: for a layer that returns a tuple (``nn.LSTM``: output and
@@ -75,7 +76,7 @@ def class_names(cls: type) -> tuple[str, ...]:
     """The dotted names ``cls`` is known by: its full name and each shorter one down to ``module.Class``
     (a file imported as ``mixtral`` or as ``tests.models.mixtral``), and ``torch.nn.<Name>`` for torch layers."""
     parts = [*cls.__module__.split("."), cls.__qualname__]
-    names = tuple(".".join(parts[i:]) for i in range(len(parts) - 1))
+    names = (*(".".join(parts[i:]) for i in range(len(parts) - 1)), f"*.{cls.__qualname__}")
     if cls.__module__.startswith("torch.nn.modules."):
         return (*names, f"torch.nn.{cls.__qualname__}")
     return names

@@ -274,14 +274,16 @@ class _InstanceBuilder:
         wires = self._wires(node, label, args, "a block")
         if wires is None:
             return
-        if len(wires) > len(spec.inputs):
+        multi = len(spec.inputs) == 1 and spec.inputs[0].multi
+        if len(wires) > len(spec.inputs) and not multi:
             self.refuse(label, node, f"is called with {len(wires)} inputs; the block takes {len(spec.inputs)}")
             return
-        state = {k: v.detach() for k, v in sub.state_dict().items()}
+        member_paths = tuple(f"{path}." for members in mapped.members.values() for path in members.paths)
+        state = {k: v.detach() for k, v in sub.state_dict().items() if not k.startswith(member_paths)}
         weights = mapped.weights(state) if mapped.weights is not None else state
         name = _piece_name(target, sub, self.taken)
         piece = Piece(name, candidate.block, params=dict(mapped.params), weights=dict(weights))
-        piece.inputs = [(port.name, [wire]) for port, wire in zip(spec.inputs, wires)]
+        piece.inputs = [(spec.inputs[0].name, wires)] if multi else [(p.name, [w]) for p, w in zip(spec.inputs, wires)]
         inputs = tuple(self._value(a) for a in node.args)
         for param, members in mapped.members.items():
             sample = members.inputs(*inputs) if members.inputs is not None else inputs
@@ -299,7 +301,7 @@ class _InstanceBuilder:
         self.add_piece(piece)
         out = Wire(name)
         returns = candidate.importer.returns
-        if returns is None:
+        if returns is None or not _is_sequence(self.values[node]):
             self.refs[node] = out
         else:
             value = self.values[node]
