@@ -16,7 +16,7 @@ from modstudio.blocks.importing import Mapped, NoBlock
 from modstudio.graph.names import unique_name
 
 from .errors import Unmapped
-from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, map_op, op_name
+from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, has_rule, map_op, op_name
 from .registry import Candidate, Importers
 from .trace import TraceFailed, sample_values, trace, where
 
@@ -141,7 +141,7 @@ class _InstanceBuilder:
                     else self.values[node],
                 )
             elif _fed_by_failure(node, self.refs):
-                self.refs[node] = FAILED  # already listed: what it feeds is not listed again
+                self.after_failure(node)
             elif (unavailable := _unavailable(node, self.refs)) is not None:
                 self.refuse(_what(node, self.gm), node, unavailable.reason)
             elif node.op == "call_module":
@@ -151,6 +151,20 @@ class _InstanceBuilder:
             elif node.op == "output":
                 self.output(node)
         return None if self.failed else self.result
+
+    def after_failure(self, node: fx.Node) -> None:
+        """Downstream of an op already listed: list it too when it has no block whatever its inputs."""
+        self.refs[node] = FAILED
+        if node.op in ("call_function", "call_method") and not has_rule(node):
+            self.refuse(op_name(node), node, "has no block")
+        elif node.op == "call_module":
+            sub = self.gm.get_submodule(str(node.target))
+            known = self.walker.importers.of(sub) or isinstance(sub, nn.Identity)
+            if _is_torch_leaf(sub) and not known:
+                self.refuse(f"{type(sub).__name__} '{_joined(self.path, str(node.target))}'", node, "has no block")
+            elif not known:  # a user module: what inside it has no block is listed too
+                inputs = tuple(self._value(a) for a in node.args)
+                self.walker.instance(sub, _joined(self.path, str(node.target)), inputs, "submodule", self._at(node))
 
     def _ref(self, arg: Any) -> Any:
         if isinstance(arg, fx.Node):

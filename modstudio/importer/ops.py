@@ -336,6 +336,9 @@ def op_name(node: fx.Node) -> str:
     if node.op == "call_method":
         return f"Tensor.{node.target}"
     target = node.target
+    owner = getattr(target, "__self__", None)
+    if isinstance(owner, type):  # MyFunction.apply of a custom autograd Function
+        return f"{owner.__name__}.{getattr(target, '__name__', '')} (custom autograd op)"
     module = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", str(target))
     if module.startswith("torch.nn.functional") or module == "torch.nn.functional":
@@ -356,15 +359,20 @@ def _touches_tensor(refs: list[Ref]) -> bool:
     return False
 
 
+def has_rule(node: fx.Node) -> bool:
+    return (str(node.target) in METHODS) if node.op == "call_method" else node.target in FUNCTIONS
+
+
 def map_op(call: Call) -> Result:
     node = call.node
     rule = METHODS.get(str(node.target)) if node.op == "call_method" else FUNCTIONS.get(node.target)
     if rule is _getitem:
         return _getitem(call)
-    if not isinstance(call.out, torch.Tensor):
-        if rule is _constant or not _touches_tensor([*call.refs, *call.kwargs.values()]):
-            return Const(call.out)  # arithmetic on sizes
-        return Refused("gives no tensor: no block does that")
+    tensor_out = isinstance(call.out, torch.Tensor)
+    if not tensor_out and (rule is _constant or not _touches_tensor([*call.refs, *call.kwargs.values()])):
+        return Const(call.out)  # a size, or arithmetic on sizes
     if rule is None:
         return Refused("has no block")
+    if not tensor_out:
+        return Refused("gives no tensor: no block does that")
     return rule(call)
