@@ -22,6 +22,7 @@ from .defs import build_project
 from .errors import ImportProblem, NotMappable
 from .registry import Importers
 from .source import load_weights, make_model
+from .trace import Calls, record_calls
 from .verify import check_imported
 
 Progress = Callable[[str, float], None]
@@ -47,20 +48,21 @@ class ImportReport:
 @dataclass
 class Imported:
     project: Project
-    state_dict: dict[str, torch.Tensor]  # keyed as the compiled project's GraphNet names them
+    # keyed as the compiled project's GraphNet names them; the model's own tensors (shared, not copied)
+    state_dict: dict[str, torch.Tensor]
     report: ImportReport
 
 
-def _sample(model: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
-    """A sample input of ``shape`` (batch replaced by two): real numbers, or indices below the
-    smallest embedding table when the model only runs on indices."""
+def _sample(model: nn.Module, shape: tuple[int, ...]) -> tuple[torch.Tensor, Any, Calls]:
+    """A sample input of ``shape`` (batch replaced by two), the model's output on it and every
+    submodule's: real numbers, or indices below the smallest embedding table when the model only
+    runs on indices."""
     size = (SAMPLE_BATCH, *shape[1:])
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(size, generator=generator)
     try:
         with torch.no_grad():
-            model(x)
-        return x
+            return (x, *record_calls(model, lambda: model(x)))
     except Exception as exc:
         tables = [m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)]
         if not tables:
@@ -68,10 +70,17 @@ def _sample(model: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
         indices = torch.randint(0, min(tables), size, generator=generator)
         try:
             with torch.no_grad():
-                model(indices)
+                return (indices, *record_calls(model, lambda: model(indices)))
         except Exception as exc2:
             raise ImportProblem(f"the model does not run on an input of shape {list(shape)}: {_line(exc2)}") from None
-        return indices
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(v) for v in value)
+    return value
 
 
 def _line(exc: BaseException) -> str:
@@ -105,17 +114,19 @@ def import_model(
     was_training = model.training
     model.eval()
     try:
-        x = _sample(model, tuple(input_shape))
+        x, expected, calls = _sample(model, tuple(input_shape))
+        expected = _copied(expected)  # the trace's runs may change recorded outputs in place (``out += x``)
         tell("tracing", 0.1)
         walker = Walker(catalog, importers or Importers(catalog))
+        walker.calls = calls
         main = walker.instance(model, "", (x,), "model")
         if walker.unmapped or main is None:
             raise NotMappable(walker.unmapped)
         tell("building the project", 0.6)
         project = build_project(walker.instances, main, catalog, type(model).__name__)
-        state = {k: v.detach().clone().contiguous() for k, v in main.state().items()}
+        state = main.state()  # the model's own tensors, detached: write_import copies them into the file
         tell("checking the project against the model", 0.8)
-        difference = check_imported(project, state, model, x, catalog)
+        difference = check_imported(project, state, expected, x, catalog)
     finally:
         model.train(was_training)
     count = sum(p.numel() for p in model.parameters())
@@ -151,7 +162,7 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
         fd, weights_tmp = tempfile.mkstemp(prefix=".import-", suffix=".safetensors", dir=out.parent)
         os.close(fd)
         staged.append(weights_tmp)
-        save_file(imported.state_dict, weights_tmp)
+        save_file({k: v.detach().clone().contiguous() for k, v in imported.state_dict.items()}, weights_tmp)
         fd, project_tmp = tempfile.mkstemp(prefix=".import-", suffix=".msproj", dir=out.parent)
         staged.append(project_tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -5,6 +5,7 @@ each node takes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,9 @@ from modstudio.graph.names import unique_name
 from .errors import Unmapped
 from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, has_rule, map_op, op_name
 from .registry import Candidate, Importers
-from .trace import TraceFailed, sample_values, trace, where
+from .trace import Calls, TraceFailed, sample_values, trace, where
+
+Located = Callable[[], str]  # "file.py:LINE" of a call, worked out only when a problem is reported
 
 
 @dataclass
@@ -84,26 +87,28 @@ class Walker:
         self.importers = importers
         self.unmapped: list[Unmapped] = []
         self.instances: list[Instance] = []  # every instance made, children before parents
+        self.calls: Calls = {}  # submodule outputs of one run of the whole model (trace.record_calls)
 
     def instance(
-        self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: str = ""
+        self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: Located = lambda: ""
     ) -> Instance | None:
         label = path or type(module).__name__
         try:
-            gm = trace(module)
+            graph = trace(module)
         except TraceFailed as exc:
             self.unmapped.append(
-                Unmapped(f"{type(module).__name__} '{label}'", called_at, f"cannot be traced by torch.fx: {exc}")
+                Unmapped(f"{type(module).__name__} '{label}'", called_at(), f"cannot be traced by torch.fx: {exc}")
             )
             return None
         try:
-            values = sample_values(gm, inputs)
+            once = len(self.calls.get(id(module), ())) <= 1 and role != "member"  # members see other tokens here
+            values = sample_values(module, graph, inputs, self.calls if once else None)
         except Exception as exc:
             self.unmapped.append(
-                Unmapped(f"{type(module).__name__} '{label}'", called_at, f"fails on the sample input: {exc}")
+                Unmapped(f"{type(module).__name__} '{label}'", called_at(), f"fails on the sample input: {exc}")
             )
             return None
-        made = _InstanceBuilder(self, module, gm, values, path, role, called_at).build()
+        made = _InstanceBuilder(self, module, graph, values, path, role, called_at).build()
         if made is not None:
             self.instances.append(made)
         return made
@@ -111,10 +116,12 @@ class Walker:
 
 class _InstanceBuilder:
     def __init__(
-        self, walker: Walker, module: nn.Module, gm: fx.GraphModule, values: dict, path: str, role: str, called_at: str
+        self, walker: Walker, module: nn.Module, graph: fx.Graph, values: dict, path: str, role: str, called_at: Located
     ) -> None:
-        self.walker, self.module, self.gm, self.values, self.path, self.role = walker, module, gm, values, path, role
+        self.walker, self.gm, self.graph, self.values, self.path, self.role = walker, module, graph, values, path, role
+        self.module = module
         self.called_at = called_at  # where the parent calls it: the place to name for a container's layers
+        self.lines: dict[str, str] | None = None
         self.refs: dict[fx.Node, Any] = {}
         self.taken: set[str] = set()
         self.called: set[int] = set()
@@ -122,12 +129,12 @@ class _InstanceBuilder:
         self.failed = False
 
     def refuse(self, what: str, node: fx.Node, reason: str) -> None:
-        self.walker.unmapped.append(Unmapped(what, where(node) or self.called_at, reason))
+        self.walker.unmapped.append(Unmapped(what, self.where(node), reason))
         self.refs[node] = FAILED
         self.failed = True
 
     def build(self) -> Instance | None:
-        for node in self.gm.graph.nodes:
+        for node in self.graph.nodes:
             if node.op == "placeholder":
                 name = unique_name(str(node.target).lstrip("*"), self.taken)
                 self.taken.add(name)
@@ -180,8 +187,17 @@ class _InstanceBuilder:
             return type(arg)(self._value(a) for a in arg)
         return arg
 
-    def _at(self, node: fx.Node) -> str:
-        return where(node) or self.called_at
+    def where(self, node: fx.Node) -> str:
+        """``file.py:LINE`` of the code that made ``node`` (traced again, with lines, the first time it is asked)."""
+        if self.lines is None:
+            try:
+                self.lines = {n.name: where(n) for n in trace(self.module, lines=True).nodes}
+            except TraceFailed:
+                self.lines = {}
+        return self.lines.get(node.name) or self.called_at()
+
+    def _at(self, node: fx.Node) -> Located:
+        return lambda: self.where(node)
 
     def add_piece(self, piece: Piece) -> None:
         self.taken.add(piece.name)
@@ -370,7 +386,7 @@ def _unavailable(node: fx.Node, refs: dict[fx.Node, Any]) -> Unavailable | None:
     return None
 
 
-def _what(node: fx.Node, gm: fx.GraphModule) -> str:
+def _what(node: fx.Node, gm: nn.Module) -> str:
     if node.op == "call_module":
         return f"{type(gm.get_submodule(str(node.target))).__name__} '{node.target}'"
     if node.op == "output":
@@ -386,7 +402,7 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, (list, tuple))
 
 
-def _is_parameter(gm: fx.GraphModule, target: str) -> bool:
+def _is_parameter(gm: nn.Module, target: str) -> bool:
     try:
         gm.get_parameter(target)
         return True

@@ -4,7 +4,6 @@ model's weights, and computes the same outputs. Anything else stops the import (
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.compile.graphnet import CompileError, GraphNet
@@ -25,14 +24,16 @@ def _flat(value: object) -> list[torch.Tensor]:
 
 
 def check_imported(
-    project: Project, state: dict[str, torch.Tensor], model: nn.Module, x: torch.Tensor, catalog: Catalog
+    project: Project, state: dict[str, torch.Tensor], expected: object, x: torch.Tensor, catalog: Catalog
 ) -> float:
-    """The largest output difference between the project (with ``state``) and the model, on ``x``."""
+    """The largest difference between the project's outputs (with ``state``) on ``x`` and ``expected``,
+    the model's outputs on ``x``."""
     problems = check_project(project, catalog)
     if problems:
         raise ImportProblem("the imported project does not validate: " + "; ".join(map(str, problems[:5])))
     try:
-        net = GraphNet(project, catalog)
+        with torch.device("meta"):  # no weights drawn: the model's are assigned below
+            net = GraphNet(project, catalog)
     except CompileError as exc:
         raise ImportProblem(f"the imported project does not compile: {exc}") from None
     own = net.state_dict()
@@ -45,14 +46,14 @@ def check_imported(
             if keys
         ]
         raise ImportProblem("the model's weights do not fit the imported project: " + "; ".join(parts))
-    net.load_state_dict(state, strict=True)
+    net.load_state_dict(state, strict=True, assign=True)
     net.eval()
     with torch.no_grad():
-        expected, got = _flat(model(x)), _flat(net(x))
-    if len(expected) != len(got) or any(a.shape != b.shape for a, b in zip(expected, got)):
+        wanted, got = _flat(expected), _flat(net(x))
+    if len(wanted) != len(got) or any(a.shape != b.shape for a, b in zip(wanted, got)):
         raise ImportProblem("the imported project's outputs do not have the model's shapes")
     difference = max(
-        (float((a.double() - b.double()).abs().max()) for a, b in zip(expected, got) if a.numel()), default=0.0
+        (float((a.double() - b.double()).abs().max()) for a, b in zip(wanted, got) if a.numel()), default=0.0
     )
     if not difference <= TOLERANCE:
         raise ImportProblem(
