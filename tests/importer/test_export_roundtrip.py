@@ -17,7 +17,6 @@ from .conftest import compiled, exported, parameters
 NOT_YET = {
     "class_tree": "the class tree's trunk/branches layer has no importer yet",
     "cooperative": "the cooperative layer splits its input per member: no importer yet",
-    "maxout_moons": "the maxout plugin ships no importer for its layer",
 }
 
 
