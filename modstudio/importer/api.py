@@ -119,6 +119,10 @@ def import_model(
         tell("tracing", 0.1)
         walker = Walker(catalog, importers or Importers(catalog))
         walker.calls = calls
+        total = max(1, sum(1 for m in model.modules() if next(m.children(), None) is not None))  # those traced
+        walker.traced = lambda path, count: tell(
+            f"tracing {path or type(model).__name__}", 0.1 + 0.5 * min(1.0, count / total)
+        )
         main = walker.instance(model, "", (x,), "model")
         if walker.unmapped or main is None:
             raise NotMappable(walker.unmapped)

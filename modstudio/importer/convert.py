@@ -88,11 +88,15 @@ class Walker:
         self.unmapped: list[Unmapped] = []
         self.instances: list[Instance] = []  # every instance made, children before parents
         self.calls: Calls = {}  # submodule outputs of one run of the whole model (trace.record_calls)
+        self.traced: Callable[[str, int], None] = lambda path, count: None  # progress: (module path, modules traced)
+        self.count = 0
 
     def instance(
         self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: Located = lambda: ""
     ) -> Instance | None:
         label = path or type(module).__name__
+        self.count += 1
+        self.traced(path, self.count)
         try:
             graph = trace(module)
         except TraceFailed as exc:

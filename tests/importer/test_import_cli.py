@@ -124,3 +124,13 @@ def test_a_plugin_importer_brings_a_sparse_moe_in(tmp_path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     moe = next(n for n in data["modules"]["MixtralLayer"]["nodes"] if n["name"] == "moe")
     assert moe["block"] == "moe" and moe["params"]["experts"] == ["MixtralExpert"]
+
+
+def test_progress_is_told_in_order_up_to_done() -> None:
+    from modstudio.importer.api import import_model
+
+    seen: list[tuple[str, float]] = []
+    import_model(resnet.resnet18().eval(), input_shape=(1, 3, 32, 32), progress=lambda t, f: seen.append((t, f)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == ("done", 1.0)
+    assert "tracing layer2.0" in [text for text, _ in seen]  # each module as it is traced
