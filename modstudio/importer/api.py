@@ -37,11 +37,13 @@ class ImportReport:
     nodes: int
     max_difference: float  # imported project vs the model, on a sample input, eval mode
     seconds: float
+    unused: int = 0  # parameters of the model its forward never uses: not in the project
 
     def summary(self) -> str:
         return (
             f"imported {self.source}: {self.parameters:,} parameters, {self.modules} module"
             f"{'s' if self.modules != 1 else ''}, {self.nodes} nodes; outputs agree to {self.max_difference:.1e}"
+            + (f"; {self.unused:,} parameters its forward never uses are left out" if self.unused else "")
         )
 
 
@@ -130,12 +132,13 @@ def import_model(
         project = build_project(walker.instances, main, catalog, type(model).__name__)
         state = main.state()  # the model's own tensors, detached: write_import copies them into the file
         tell("checking the project against the model", 0.8)
-        difference = check_imported(project, state, expected, x, catalog)
+        difference, used = check_imported(project, state, expected, x, catalog)
     finally:
         model.train(was_training)
     count = sum(p.numel() for p in model.parameters())
     nodes = sum(len(m.nodes) for m in project.modules.values())
-    report = ImportReport(label, count, len(project.modules), nodes, difference, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    report = ImportReport(label, used, len(project.modules), nodes, difference, seconds, count - used)
     tell("done", 1.0)
     return Imported(project, state, report)
 

@@ -80,3 +80,19 @@ def test_what_a_block_would_only_approximate_is_refused(model: nn.Module, messag
     lines, first = inspect.getsourcelines(type(model).forward)
     line = first + len(lines) - 1  # the return line
     assert message.format(line=line) in str(caught.value)
+
+
+class WithASpareHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(4, 4)
+        self.spare = nn.Linear(4, 2)  # never called
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def test_parameters_the_forward_never_uses_are_left_out_and_said() -> None:
+    imported = import_model(WithASpareHead(), input_shape=(1, 4))
+    assert imported.report.parameters == 20 and imported.report.unused == 10
+    assert "10 parameters its forward never uses are left out" in imported.report.summary()
