@@ -143,6 +143,14 @@ def import_model(
     return Imported(project, state, report)
 
 
+def _lay_out(project: Project) -> None:
+    """Positions for every module's nodes, left to right, so that the file opens readably."""
+    from modstudio.graph.layout import layered_positions
+
+    for name, module in project.modules.items():
+        project.ui.positions.setdefault(name, layered_positions(module))
+
+
 def weights_path(out: Path) -> Path:
     """``FILE.init.safetensors`` beside ``FILE.msproj``."""
     return (
@@ -164,6 +172,7 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
     if not out.parent.is_dir():
         raise ImportProblem(f"cannot write {out}: folder {out.parent} does not exist")
     imported.project.training.init_weights = weights.name
+    _lay_out(imported.project)
     staged: list[str] = []
     try:
         fd, weights_tmp = tempfile.mkstemp(prefix=".import-", suffix=".safetensors", dir=out.parent)

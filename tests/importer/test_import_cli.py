@@ -54,6 +54,7 @@ def test_import_writes_the_project_and_its_starting_weights(tmp_path, capsys) ->
     project = load_project(out)
     assert project.training.init_weights == "net.init.safetensors"
     assert (tmp_path / "net.init.safetensors").is_file()
+    assert set(project.ui.positions) == set(project.modules)  # laid out: it opens readably
     # the starting weights are the model's own: the same model made again with the same seed
     torch.manual_seed(0)
     net = build_network(project, base_dir=tmp_path)
