@@ -184,7 +184,11 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(project_to_json(imported.project))
         os.replace(weights_tmp, weights)
-        os.replace(project_tmp, out)
+        try:
+            os.replace(project_tmp, out)
+        except OSError:
+            weights.unlink(missing_ok=True)  # a project file or neither: no weights without their project
+            raise
     except OSError as exc:
         raise ImportProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
