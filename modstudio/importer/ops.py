@@ -306,6 +306,7 @@ FUNCTIONS: dict[Any, Callable[[Call], Result]] = {
     F.avg_pool2d: _pool("avg_pool2d"),
     operator.getitem: _getitem,
     getattr: _constant,
+    torch._assert: _constant,  # a check on sizes (torchvision's); the project's shapes are checked by inference
 }
 
 METHODS: dict[str, Callable[[Call], Result]] = {
