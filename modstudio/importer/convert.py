@@ -18,7 +18,7 @@ from .errors import Unmapped
 from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, has_rule, map_op, op_name
 from .pieces import Instance, Located, Piece
 from .registry import Candidate, Importers
-from .trace import Calls, TraceFailed, sample_values, trace, where
+from .trace import Calls, TraceFailed, export_level, sample_values, trace, where
 
 
 def _snake(name: str) -> str:
@@ -51,22 +51,28 @@ class Walker:
         label = path or type(module).__name__
         self.count += 1
         self.traced(path, self.count)
+        runner, lines = module, None
         try:
             graph = trace(module)
         except TraceFailed as exc:
-            self.unmapped.append(
-                Unmapped(f"{type(module).__name__} '{label}'", called_at(), f"cannot be traced by torch.fx: {exc}")
-            )
-            return None
+            try:  # torch.export follows what fx cannot (control flow on sizes), at the same level
+                graph, runner = export_level(module, inputs)
+                lines = {n.name: where(n) for n in graph.nodes}
+            except TraceFailed as exported:
+                why = f"cannot be traced by torch.fx ({exc}) nor exported by torch.export ({exported})"
+                self.unmapped.append(Unmapped(f"{type(module).__name__} '{label}'", called_at(), why))
+                return None
         try:
             once = len(self.calls.get(id(module), ())) <= 1 and role != "member"  # members see other tokens here
-            values = sample_values(module, graph, inputs, self.calls if once else None)
+            values = sample_values(runner, graph, inputs, self.calls if once and runner is module else None)
         except Exception as exc:
             self.unmapped.append(
                 Unmapped(f"{type(module).__name__} '{label}'", called_at(), f"fails on the sample input: {exc}")
             )
             return None
-        made = _InstanceBuilder(self, module, graph, values, path, role, called_at).build()
+        builder = _InstanceBuilder(self, module, graph, values, path, role, called_at)
+        builder.lines = lines
+        made = builder.build()
         if made is not None:
             self.instances.append(made)
         return made
