@@ -25,7 +25,8 @@ class MemberModules:
 
     ``paths``: their attribute paths inside the layer (``experts.0``); ``prefixes``: where each
     one's weights go in the block layer's state dict (``experts.0.``); ``inputs``: their sample
-    inputs from the layer's own inputs (a token per row for experts), given the input tensors.
+    inputs from the layer's own inputs (a token per row for experts), given the input tensors: one
+    tuple for all, or a list of tuples, one per member.
     """
 
     paths: tuple[str, ...]

@@ -281,10 +281,11 @@ class _InstanceBuilder:
         inputs = tuple(self._value(a) for a in node.args)
         for param, members in mapped.members.items():
             sample = members.inputs(*inputs) if members.inputs is not None else inputs
+            samples = sample if isinstance(sample, list) else [sample] * len(members.paths)  # a list: one per member
             made = []
-            for path, prefix in zip(members.paths, members.prefixes):
+            for path, prefix, given in zip(members.paths, members.prefixes, samples):
                 member = self.walker.instance(
-                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), sample, "member", self._at(node)
+                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), given, "member", self._at(node)
                 )
                 if member is None:
                     self.refs[node] = FAILED

@@ -16,7 +16,6 @@ from .conftest import compiled, exported, parameters
 # compositions whose exported layer has no importer yet (see the report of issue 17)
 NOT_YET = {
     "class_tree": "the class tree's trunk/branches layer has no importer yet",
-    "cooperative": "the cooperative layer splits its input per member: no importer yet",
 }
 
 
