@@ -6,6 +6,7 @@
     modstudio train FILE [--epochs N] ...     train it; progress, per-epoch lines, a summary
     modstudio analyze FILE [--run RUN]        costs, modularity and specialization of a run
     modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
+    modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modstudio import __version__
+from modstudio.importer.cli import add_import_command
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -339,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-of", help="which use of the module in the run holds the weights (a path, e.g. block1)")
     p.add_argument("-o", "--output", help="project file to write (default: FILE itself)")
     p.set_defaults(run=cmd_graft)
+
+    add_import_command(sub)
     return parser
 
 

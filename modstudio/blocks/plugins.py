@@ -85,6 +85,7 @@ from typing import TextIO
 from modstudio.graph.schema import ParamSpec, PortSpec
 
 from .catalog import Catalog
+from .importing import LayerImporter, Mapped, MemberModules, NoBlock
 from .plugins_loading import (
     ENTRY_POINT_GROUP,
     IMPORT_TIME_LIMIT_S,
@@ -107,8 +108,12 @@ __all__ = [
     "BlockSpec",
     "Inputs",
     "Layer",
+    "LayerImporter",
+    "Mapped",
     "Member",
     "MemberCosts",
+    "MemberModules",
+    "NoBlock",
     "ParamSpec",
     "Params",
     "Plugin",

@@ -192,7 +192,9 @@ class _Loader(PluginReport):
 
     def _add(self, name: str, loaded: Any, source: str, folder: Path | None) -> None:
         blocks = getattr(loaded, "BLOCKS", None)
-        why = blocks_problem(blocks, self.taken)
+        importers_only = not blocks and bool(getattr(loaded, "IMPORTERS", None))  # it only imports models
+        blocks = () if importers_only else blocks
+        why = None if importers_only else blocks_problem(blocks, self.taken)
         templates, missing = _templates(loaded)
         why = why or missing
         if why:

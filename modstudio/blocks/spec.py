@@ -19,6 +19,8 @@ from .tensors import ShapeError, TensorInfo
 if TYPE_CHECKING:
     from torch import nn
 
+    from .importing import LayerImporter
+
 # What arrives at a block: one TensorInfo per connected port (a list for a ``multi`` port).
 Inputs = Mapping[str, "TensorInfo | list[TensorInfo]"]
 Params = Mapping[str, Any]
@@ -171,6 +173,7 @@ class BlockSpec:
     # on the built layer with torch's FlopCounterMode (plugins), and marked not exact
     flops: FlopRule | None = None
     flops_exact: bool = True  # False where element-wise work is approximated
+    importer: LayerImporter | None = None  # how `modstudio import` recognises its torch layer (blocks/importing.py)
 
     def make(self, params: Params, inputs: Inputs, members: Members | None = None) -> nn.Module:
         """The torch layer for these (evaluated) params and inputs."""

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from modstudio.blocks.plugins import (
     BlockSpec,
     Inputs,
+    LayerImporter,
+    Mapped,
     Params,
     ParamSpec,
     TensorInfo,
@@ -36,6 +38,11 @@ def _build(params: Params, inputs: Inputs) -> Maxout:
     return Maxout(single(inputs).shape[-1], params["out_features"], pieces=params["pieces"], bias=params["bias"])
 
 
+def _imported(layer: Maxout) -> Mapped:
+    """`modstudio import`: a Maxout layer in a model (or in code ModStudio exported) is this block."""
+    return Mapped({"out_features": layer.out_features, "pieces": layer.pieces, "bias": layer.linear.bias is not None})
+
+
 MAXOUT = BlockSpec(
     id="maxout",
     title="Maxout",
@@ -55,6 +62,7 @@ MAXOUT = BlockSpec(
     ),
     shape=_shape,
     build=_build,
+    importer=LayerImporter(("maxout.layer.Maxout",), _imported),
 )
 
 BLOCKS = (MAXOUT,)

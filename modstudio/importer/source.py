@@ -1,0 +1,161 @@
+"""Finding the model a SOURCE names (``path/to/file.py:Name`` or ``package.module:Name``) and making it.
+
+Loading a file runs its code: that is what importing a model means, and the user asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .errors import ImportProblem
+
+
+def parse_arguments(text: str | None) -> dict[str, Any]:
+    """``--args``: a JSON object of keyword arguments."""
+    if text is None or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportProblem(f"--args is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise ImportProblem(
+            f'--args must be a JSON object of keyword arguments, like {{"num_classes": 10}}, not {text}'
+        )
+    return value
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``--input-shape 1,3,32,32``: the batch first."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise ImportProblem(
+            f"--input-shape must be whole numbers separated by commas, like 1,3,32,32, not {text!r}"
+        ) from None
+    if len(shape) < 2 or any(size < 1 for size in shape):
+        raise ImportProblem(f"--input-shape needs a batch size and at least one positive size per sample, not {text!r}")
+    return shape
+
+
+def _load_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ImportProblem(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+    name = path.stem if path.stem.isidentifier() else "imported_model"
+    if name in sys.modules and getattr(sys.modules[name], "__file__", None) != str(path.resolve()):
+        name = f"_modstudio_import_{name}"
+    spec = importlib.util.spec_from_file_location(name, path.resolve())
+    if spec is None or spec.loader is None:
+        raise ImportProblem(f"{path} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look classes up there
+    sys.path.insert(0, str(path.resolve().parent))  # its own sibling imports
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ImportProblem(f"running {path} failed: {_short(exc)}") from None
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    return module
+
+
+def _short(exc: BaseException) -> str:
+    """``Type: message (file.py:12)`` for the innermost frame of the failing code."""
+    frames = inspect.getinnerframes(exc.__traceback__) if exc.__traceback__ else []
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def find(source: str) -> Any:
+    """The class or function a SOURCE names."""
+    place, colon, name = source.rpartition(":")
+    if not colon or not place or not name:
+        raise ImportProblem(f"SOURCE must be path/to/file.py:Name or package.module:Name, not {source!r}")
+    if place.endswith(".py") or "/" in place or "\\" in place:
+        module = _load_file(Path(place))
+    else:
+        try:
+            module = importlib.import_module(place)
+        except ModuleNotFoundError as exc:
+            raise ImportProblem(f"no Python module named {exc.name!r} (from {source!r})") from None
+        except Exception as exc:
+            raise ImportProblem(f"importing {place} failed: {_short(exc)}") from None
+    if not hasattr(module, name):
+        offered = sorted(
+            k
+            for k, v in vars(module).items()
+            if not k.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
+        )
+        hint = f"; it defines {', '.join(offered)}" if offered else ""
+        raise ImportProblem(f"{place} has no {name!r}{hint}")
+    return getattr(module, name)
+
+
+def make_model(source: str, args: dict[str, Any]) -> nn.Module:
+    """The nn.Module from a SOURCE: a class instantiated, or a function called, with ``args``."""
+    found = find(source)
+    if not callable(found):
+        raise ImportProblem(f"{source} is a {type(found).__name__}, not an nn.Module class or a function")
+    if inspect.isclass(found) and not issubclass(found, nn.Module):
+        raise ImportProblem(f"{source} is a class but not an nn.Module")
+    try:
+        inspect.signature(found).bind(**args)
+    except TypeError as exc:
+        raise ImportProblem(f"{source} does not take these --args: {exc}") from None
+    except ValueError:
+        pass  # no signature to check (a builtin): calling it says
+    try:
+        model = found(**args)
+    except Exception as exc:
+        raise ImportProblem(f"making the model with {source} failed: {_short(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise ImportProblem(f"{source} returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """``--weights``: a .safetensors file or a torch.load(weights_only=True) state dict, loaded strictly."""
+    import torch
+
+    if not path.is_file():
+        raise ImportProblem(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ImportProblem(f"cannot read the weights in {path}: {_short(exc)}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ImportProblem(f"{path} does not hold a state dict (names -> tensors)")
+    missing, unexpected = _key_differences(model, state)
+    if missing or unexpected:
+        parts = [
+            f"missing {', '.join(missing[:5])}" if missing else "",
+            f"unknown {', '.join(unexpected[:5])}" if unexpected else "",
+        ]
+        raise ImportProblem(f"the weights in {path} do not fit the model: {'; '.join(p for p in parts if p)}")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ImportProblem(
+            f"the weights in {path} do not fit the model: {str(exc).splitlines()[-1].strip()}"
+        ) from None
+
+
+def _key_differences(model: nn.Module, state: dict[str, Any]) -> tuple[list[str], list[str]]:
+    own = set(model.state_dict())
+    return sorted(own - set(state)), sorted(set(state) - own)

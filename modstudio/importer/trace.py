@@ -1,0 +1,134 @@
+"""One level of a model at a time: torch.fx traces a module's own forward with every submodule
+called as a unit, and runs the trace once on sample inputs to learn every value's shape."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+class _OneLevel(fx.Tracer):
+    """Every submodule is a leaf: the importer decides what each one becomes."""
+
+    def __init__(self, lines: bool) -> None:
+        super().__init__()
+        self.record_stack_traces = lines
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return True
+
+
+class TraceFailed(Exception):
+    """torch.fx could not follow this module's forward; the message says where."""
+
+
+def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
+    """The graph of ``module``'s forward (traced in training mode, so that ``self.training`` branches
+    and ``F.dropout(training=self.training)`` record what training does). ``lines``: record each
+    node's source line (slower: asked for only when something is to be reported)."""
+    was_training = module.training
+    module.train()
+    try:
+        return _OneLevel(lines).trace(module)
+    except Exception as exc:
+        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    finally:
+        module.train(was_training)
+
+
+def export_level(module: nn.Module, inputs: tuple[Any, ...]) -> tuple[fx.Graph, nn.Module]:
+    """The graph of ``module``'s forward by torch.export (non-strict, on these sample inputs, in eval mode),
+    unflattened back to one level: its submodules are called as units (``call_module``), its own
+    ops are aten ops. Returns the graph and the module that runs it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.export.export(module, tuple(inputs), strict=False)
+            unflat = torch.export.unflatten(program)
+    except Exception as exc:
+        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    return unflat.graph, unflat
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+Calls = dict[int, list[Any]]  # id of a module -> its outputs, in call order, from one run of the whole model
+
+
+def record_calls(model: nn.Module, run: Callable[[], Any]) -> tuple[Any, Calls]:
+    """``run()``'s result and every submodule's outputs during it (forward hooks, removed after)."""
+    calls: Calls = {}
+
+    def hook(module: nn.Module, args: Any, output: Any) -> None:
+        calls.setdefault(id(module), []).append(output)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    try:
+        result = run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return result, calls
+
+
+class _Recorder(fx.Interpreter):
+    """Runs a traced forward; a submodule's output is taken from the whole model's run where it was
+    recorded (so each level costs only its own ops), else computed."""
+
+    def __init__(self, module: nn.Module, graph: fx.Graph, calls: Calls) -> None:
+        super().__init__(module, garbage_collect_values=False, graph=graph)
+        self.values: dict[fx.Node, Any] = {}
+        self.calls = calls
+        self.seen: dict[int, int] = {}
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        sub = self.fetch_attr(target)
+        index = self.seen.get(id(sub), 0)
+        self.seen[id(sub)] = index + 1
+        recorded = self.calls.get(id(sub), [])
+        if index < len(recorded):
+            return recorded[index]
+        return super().call_module(target, args, kwargs)
+
+    def run_node(self, n: fx.Node) -> Any:
+        value = super().run_node(n)
+        self.values[n] = value
+        return value
+
+
+def sample_values(
+    module: nn.Module, graph: fx.Graph, inputs: tuple[Any, ...], calls: Calls | None = None
+) -> dict[fx.Node, Any]:
+    """Every node's value for these inputs.
+    ``calls``: submodule outputs recorded in a run of the whole model, for a module run once in it."""
+    recorder = _Recorder(module, graph, calls or {})
+    with torch.no_grad():  # the model is in eval mode throughout an import (gm shares its submodules)
+        recorder.run(*inputs)
+    return recorder.values
+
+
+def where(node: fx.Node) -> str:
+    """``file.py:LINE`` of the user's code that made this node (the innermost frame torch recorded)."""
+    text = node.stack_trace or node.meta.get("stack_trace") or ""
+    frames = [(file, line) for file, line in _FRAME.findall(text) if not _is_torch(file)]
+    if not frames:
+        return ""
+    file, line = frames[-1]
+    return f"{Path(file).name}:{line}"
+
+
+def _is_torch(file: str) -> bool:
+    parts = Path(file).parts
+    return ("torch" in parts and "site-packages" in parts) or file.startswith("<")

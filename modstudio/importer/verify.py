@@ -1,0 +1,65 @@
+"""The imported project must be what the model is: it validates, compiles, takes exactly the
+model's weights, and computes the same outputs. Anything else stops the import (never a guess)."""
+
+from __future__ import annotations
+
+import torch
+
+from modstudio.blocks.catalog import Catalog
+from modstudio.compile.graphnet import CompileError, GraphNet
+from modstudio.graph.model import Project
+from modstudio.graph.validate import check_project
+
+from .errors import ImportProblem
+
+TOLERANCE = 1e-4  # largest difference between the model's outputs and the project's
+
+
+def _flat(value: object) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flat(v)]
+    return []
+
+
+def check_imported(
+    project: Project, state: dict[str, torch.Tensor], expected: object, x: torch.Tensor, catalog: Catalog
+) -> tuple[float, int]:
+    """The largest difference between the project's outputs (with ``state``) on ``x`` and ``expected``,
+    the model's outputs on ``x``; and the project's parameter count."""
+    problems = check_project(project, catalog)
+    if problems:
+        raise ImportProblem("the imported project does not validate: " + "; ".join(map(str, problems[:5])))
+    try:
+        with torch.device("meta"):  # no weights drawn: the model's are assigned below
+            net = GraphNet(project, catalog)
+    except CompileError as exc:
+        raise ImportProblem(f"the imported project does not compile: {exc}") from None
+    own = net.state_dict()
+    missing, unknown = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unknown or wrong:
+        parts = [
+            f"{label} {', '.join(keys[:4])}"
+            for label, keys in (("missing", missing), ("unknown", unknown), ("misshapen", wrong))
+            if keys
+        ]
+        raise ImportProblem("the model's weights do not fit the imported project: " + "; ".join(parts))
+    net.load_state_dict(state, strict=True, assign=True)
+    if any(t.is_meta for t in net.buffers()):  # a buffer outside the state dict (non-persistent): built for real
+        net = GraphNet(project, catalog)
+        net.load_state_dict(state, strict=True)
+    net.eval()
+    with torch.no_grad():
+        wanted, got = _flat(expected), _flat(net(x))
+    if len(wanted) != len(got) or any(a.shape != b.shape for a, b in zip(wanted, got)):
+        raise ImportProblem("the imported project's outputs do not have the model's shapes")
+    difference = max(
+        (float((a.double() - b.double()).abs().max()) for a, b in zip(wanted, got) if a.numel()), default=0.0
+    )
+    if not difference <= TOLERANCE:
+        raise ImportProblem(
+            f"the imported project computes other values than the model (largest difference {difference:.3g})"
+        )
+    return difference, sum(p.numel() for p in net.parameters())

@@ -1,0 +1,137 @@
+"""``modstudio import`` on the command line: a project and its weights, or exit 2 and nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from modstudio.cli import main
+from modstudio.compile.export.exporter import build_network
+from modstudio.graph.io import load_project
+
+from . import resnet
+from .conftest import HERE, difference
+
+NMS_MODEL = '''import torch
+from torch import nn
+
+
+def nms(scores, k):
+    """torchvision-style: keep the k best boxes."""
+    return torch.topk(scores, k, dim=1).values
+
+
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Linear(8, 16)
+        self.act = nn.ReLU6()
+
+    def forward(self, x):
+        return self.act(nms(self.backbone(x), 4)) @ torch.ones(4, 2)
+'''
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["import", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_import_writes_the_project_and_its_starting_weights(tmp_path, capsys) -> None:
+    out = tmp_path / "net.msproj"
+    code, stdout, stderr = _run(
+        capsys, f"{HERE / 'resnet.py'}:resnet18", "-o", str(out), "--args", '{"num_classes": 7}'
+    )
+    assert code == 0, stderr
+    assert len(stdout.strip().splitlines()) == 1 and "11,180,103 parameters" in stdout
+    project = load_project(out)
+    assert project.training.init_weights == "net.init.safetensors"
+    assert (tmp_path / "net.init.safetensors").is_file()
+    assert set(project.ui.positions) == set(project.modules)  # laid out: it opens readably
+    # the starting weights are the model's own: the same model made again with the same seed
+    torch.manual_seed(0)
+    net = build_network(project, base_dir=tmp_path)
+    assert sum(p.numel() for p in net.parameters()) == 11_180_103
+    code, _, _ = _run(capsys, f"{HERE / 'resnet.py'}:resnet18", "-o", str(out))
+    assert code == 2  # exists: --force to overwrite
+
+
+def test_weights_given_are_the_ones_imported(tmp_path, capsys) -> None:
+    torch.manual_seed(3)
+    model = resnet.resnet18().eval()
+    weights = tmp_path / "trained.pt"
+    torch.save(model.state_dict(), weights)
+    out = tmp_path / "net.msproj"
+    code, _, stderr = _run(capsys, f"{HERE / 'resnet.py'}:resnet18", "-o", str(out), "--weights", str(weights))
+    assert code == 0, stderr
+    net = build_network(load_project(out), base_dir=tmp_path)
+    assert difference(model, net, torch.randn(2, 3, 32, 32)) <= 1e-5
+
+
+def test_an_unmappable_op_exits_2_names_each_op_and_writes_nothing(tmp_path, capsys) -> None:
+    source = tmp_path / "model.py"
+    source.write_text(NMS_MODEL, encoding="utf-8")
+    out = tmp_path / "det.msproj"
+    code, stdout, stderr = _run(capsys, f"{source}:Detector", "-o", str(out), "--input-shape", "1,8")
+    assert code == 2
+    assert "torch.topk at model.py:7 has no block" in stderr
+    assert "ReLU6 'act' at model.py:17 has no block" in stderr
+    assert "operator.matmul at model.py:17 has no block" in stderr
+    assert "Traceback" not in stderr and stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.py:Net"], "missing.py does not exist"),
+        (["{resnet}:resnet99"], "has no 'resnet99'; it defines BasicBlock, Bottleneck, ResNet"),
+        (["{resnet}:resnet18", "--args", "{oops"], "--args is not valid JSON"),
+        (["{resnet}:resnet18", "--args", '{"colour": 1}'], "does not take these --args"),
+        (["{resnet}:resnet18", "--input-shape", "1,5,32,32"], "does not run on an input of shape [1, 5, 32, 32]"),
+        (["{resnet}:resnet18", "--input-shape", "a,b"], "--input-shape must be whole numbers"),
+        (["{resnet}", "--input-shape", "1,3,8,8"], "SOURCE must be path/to/file.py:Name"),
+        (["no_such_package.models:Net"], "no Python module named 'no_such_package'"),
+        (["{resnet}:resnet18", "--weights", "none.safetensors"], "none.safetensors does not exist"),
+    ],
+)
+def test_bad_inputs_are_named_without_a_traceback(tmp_path, capsys, argv, message) -> None:
+    args = [a.replace("{resnet}", str(HERE / "resnet.py")) for a in argv]
+    code, _, stderr = _run(capsys, *args, "-o", str(tmp_path / "x.msproj"))
+    assert code == 2
+    assert message in stderr and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plugin_importer_brings_a_sparse_moe_in(tmp_path) -> None:
+    env = {**os.environ, "MODSTUDIO_PLUGIN_PATH": str(HERE / "plugins"), "PYTHONPATH": str(Path.cwd())}
+    out = tmp_path / "moe.msproj"
+    source = f"{HERE / 'mixtral.py'}:MixtralLayer"
+    done = subprocess.run(
+        [sys.executable, "-m", "modstudio", "import", source, "-o", str(out), "--input-shape", "1,5,16"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    moe = next(n for n in data["modules"]["MixtralLayer"]["nodes"] if n["name"] == "moe")
+    assert moe["block"] == "moe" and moe["params"]["experts"] == ["MixtralExpert"]
+
+
+def test_progress_is_told_in_order_up_to_done() -> None:
+    from modstudio.importer.api import import_model
+
+    seen: list[tuple[str, float]] = []
+    import_model(resnet.resnet18().eval(), input_shape=(1, 3, 32, 32), progress=lambda t, f: seen.append((t, f)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == ("done", 1.0)
+    assert "tracing layer2.0" in [text for text, _ in seen]  # each module as it is traced
