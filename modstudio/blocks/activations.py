@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .costs import per_element
+from .importing import Convert, Mapped, NoBlock, no_params, rule
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -19,7 +22,7 @@ def _no_arguments(params: Params, inputs: Inputs) -> dict:
     return {}
 
 
-def _activation(block_id: str, title: str, torch_name: str, doc: str) -> BlockSpec:
+def _activation(block_id: str, title: str, torch_name: str, doc: str, convert: Convert = no_params) -> BlockSpec:
     return BlockSpec(
         id=block_id,
         title=title,
@@ -29,7 +32,14 @@ def _activation(block_id: str, title: str, torch_name: str, doc: str) -> BlockSp
         layer=Layer(f"torch.nn.{torch_name}", _no_arguments),
         flops=per_element(1),
         flops_exact=False,
+        importer=rule(f"torch.nn.{torch_name}", convert),
     )
+
+
+def _import_gelu(m: Any) -> Mapped | NoBlock:
+    if m.approximate != "none":
+        return NoBlock(f"approximate='{m.approximate}' (the block is the exact GELU)")
+    return Mapped({})
 
 
 def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -45,6 +55,12 @@ def _softmax_arguments(params: Params, inputs: Inputs) -> dict:
     return {"dim": params["dim"]}
 
 
+def _import_softmax(m: Any) -> Mapped | NoBlock:
+    if m.dim is None:
+        return NoBlock("no dim (give Softmax a dim)")
+    return Mapped({"dim": m.dim})
+
+
 SPECS = (
     _activation(
         "relu",
@@ -57,6 +73,7 @@ SPECS = (
         "GELU",
         "GELU",
         "Gaussian error linear unit, x·Φ(x). A smooth ReLU, the usual choice inside transformer blocks.",
+        _import_gelu,
     ),
     _activation(
         "silu",
@@ -83,6 +100,7 @@ SPECS = (
         ),
         shape=_softmax_shape,
         layer=Layer("torch.nn.Softmax", _softmax_arguments),
+        importer=rule("torch.nn.Softmax", _import_softmax),
         flops=per_element(3),
         flops_exact=False,
     ),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .conv import require_images, slide
 from .costs import numel, per_input_element
+from .importing import Mapped, NoBlock, rule, squares
 from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
@@ -72,6 +75,32 @@ def _no_arguments(params: Params, inputs: Inputs) -> dict:
     return {}
 
 
+def _import_max_pool(m: Any) -> Mapped | NoBlock:
+    if m.ceil_mode or m.return_indices:
+        return NoBlock("ceil_mode or return_indices")
+    sizes = squares(m, ("kernel_size", "stride", "padding", "dilation"))
+    if isinstance(sizes, NoBlock):
+        return sizes
+    if sizes.pop("dilation") != 1:
+        return NoBlock("dilation (the block's windows are contiguous)")
+    return Mapped(sizes)
+
+
+def _import_avg_pool(m: Any) -> Mapped | NoBlock:
+    if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+        return NoBlock("ceil_mode, count_include_pad=False or divisor_override")
+    sizes = squares(m, ("kernel_size", "stride", "padding"))
+    return sizes if isinstance(sizes, NoBlock) else Mapped(sizes)
+
+
+def _import_adaptive(m: Any) -> Mapped | NoBlock:
+    size = m.output_size
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    if height is None or width is None:
+        return NoBlock("an output size of None (keep the input's size)")
+    return Mapped({"height": height, "width": width})
+
+
 SPECS = (
     BlockSpec(
         id="max_pool2d",
@@ -85,6 +114,7 @@ SPECS = (
         params=_WINDOW,
         shape=_pool_shape,
         layer=Layer("torch.nn.MaxPool2d", _pool_arguments),
+        importer=rule("torch.nn.MaxPool2d", _import_max_pool),
         flops=_window_flops,
         flops_exact=False,
     ),
@@ -100,6 +130,7 @@ SPECS = (
         params=_WINDOW,
         shape=_pool_shape,
         layer=Layer("torch.nn.AvgPool2d", _pool_arguments),
+        importer=rule("torch.nn.AvgPool2d", _import_avg_pool),
         flops=_window_flops,
         flops_exact=False,
     ),
@@ -118,6 +149,7 @@ SPECS = (
         ),
         shape=_adaptive_shape,
         layer=Layer("torch.nn.AdaptiveAvgPool2d", _adaptive_arguments),
+        importer=rule("torch.nn.AdaptiveAvgPool2d", _import_adaptive),
         flops=per_input_element(1),
         flops_exact=False,
     ),
