@@ -69,6 +69,12 @@ SPECS = (
         "Rectified linear unit, max(0, x). The default non-linearity between layers: cheap, and gradients do not vanish for positive inputs.",
     ),
     _activation(
+        "relu6",
+        "ReLU6",
+        "ReLU6",
+        "ReLU capped at 6, min(max(0, x), 6). MobileNet's activation: the cap keeps values in a range that low-precision arithmetic on phones represents well.",
+    ),
+    _activation(
         "gelu",
         "GELU",
         "GELU",

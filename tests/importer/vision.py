@@ -78,12 +78,11 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """torchvision's MobileNetV2 at width 0.25 (its settings table), with ReLU6 as torchvision has it,
-    or another activation (``relu6=False``: ReLU)."""
+    """torchvision's MobileNetV2 at width 0.25 (its settings table), with ReLU6 as torchvision has it
+    (``activation``: another one, a test's)."""
 
-    def __init__(self, num_classes: int = 10, width_mult: float = 0.25, relu6: bool = True) -> None:
+    def __init__(self, num_classes: int = 10, width_mult: float = 0.25, activation: type[nn.Module] = nn.ReLU6) -> None:
         super().__init__()
-        activation = nn.ReLU6 if relu6 else nn.ReLU
         settings = [
             [1, 16, 1, 1],
             [6, 24, 2, 2],
@@ -115,10 +114,6 @@ class MobileNetV2(nn.Module):
 def _divisible(v: float, divisor: int = 8) -> int:
     new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < 0.9 * v else new_v
-
-
-def mobilenet_v2_relu(num_classes: int = 10) -> MobileNetV2:
-    return MobileNetV2(num_classes, relu6=False)
 
 
 class Fire(nn.Module):
