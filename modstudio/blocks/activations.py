@@ -88,6 +88,12 @@ SPECS = (
         "Sigmoid linear unit (swish), x·σ(x). Smooth and non-monotonic; used in modern CNNs and gated MLPs.",
     ),
     _activation(
+        "hardswish",
+        "Hardswish",
+        "Hardswish",
+        "Hard swish, x·ReLU6(x + 3)/6. A swish made of straight pieces, cheap on CPUs and phones; MobileNetV3's activation.",
+    ),
+    _activation(
         "tanh", "Tanh", "Tanh", "Hyperbolic tangent, squashing to (-1, 1). The classic recurrent-network non-linearity."
     ),
     _activation(

@@ -64,7 +64,7 @@ TORCH_2_4 = {
     "Embedding": {"num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
                   "scale_grad_by_freq", "sparse", "_weight", "_freeze", "device", "dtype"},
     "Softmax": {"dim"},
-    "ReLU": {"inplace"}, "ReLU6": {"inplace"}, "GELU": {"approximate"}, "SiLU": {"inplace"}, "Tanh": set(), "Sigmoid": set(),
+    "ReLU": {"inplace"}, "ReLU6": {"inplace"}, "GELU": {"approximate"}, "SiLU": {"inplace"}, "Hardswish": {"inplace"}, "Tanh": set(), "Sigmoid": set(),
 }  # fmt: skip
 
 

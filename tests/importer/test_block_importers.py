@@ -34,3 +34,12 @@ def test_rms_norm_without_an_eps_is_refused_by_name() -> None:
     with pytest.raises(NotMappable) as caught:
         import_model(model, input_shape=(1, 6))
     assert "eps=None" in str(caught.value)
+
+
+def test_hardswish_imports_as_its_block_and_computes_the_same() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardswish(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2)).eval()
+    imported = import_model(model, input_shape=(1, 3, 8, 8))
+    assert _blocks(imported) == ["conv2d", "hardswish", "flatten", "linear"]
+    x = 4 * torch.randn(3, 3, 8, 8)  # past -3 and 3, where hard swish bends
+    assert difference(model, compiled(imported), x) <= 1e-5

@@ -128,3 +128,22 @@ def test_mobilenet_v2_with_a_layer_without_block_names_every_one_with_its_line()
     assert unmapped and all(u.what.startswith("LeakyReLU ") for u in unmapped)
     assert all(u.where.startswith("vision.py:") for u in unmapped)
     assert len(unmapped) == sum(isinstance(m, torch.nn.LeakyReLU) for m in model.modules())
+
+
+def test_squeezenet_pools_round_up_as_torchvisions_do() -> None:
+    """At 38x38 every ceil_mode pool of SqueezeNet 1.1 keeps a last partial window (18 -> 9, not 8):
+    the imported pools do too, and the network computes the model's outputs."""
+    torch.manual_seed(0)
+    model = vision.SqueezeNet().eval()
+    x = torch.randn(2, 3, 38, 38, generator=torch.Generator().manual_seed(1))
+    rounded_down = vision.SqueezeNet().eval()
+    for pool in rounded_down.modules():
+        if isinstance(pool, torch.nn.MaxPool2d):
+            pool.ceil_mode = False
+    with torch.no_grad():
+        assert model.features(x).shape[-1] == 2 and rounded_down.features(x).shape[-1] == 1
+
+    imported = import_model(model, input_shape=(1, 3, 38, 38))
+    pools = [n for m in imported.project.modules.values() for n in m.nodes if n.block == "max_pool2d"]
+    assert len(pools) == 3 and all(n.params["ceil_mode"] is True for n in pools)
+    assert difference(model, compiled(imported), x) <= 1e-5

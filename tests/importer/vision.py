@@ -134,21 +134,20 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """torchvision's SqueezeNet 1.1, its max pools without ``ceil_mode=True`` (the MaxPool2d block has no
-    ceil_mode; at 32x32 the sizes are the same either way)."""
+    """torchvision's SqueezeNet 1.1."""
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, kernel_size=3, stride=2),
             nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
             Fire(64, 16, 64, 64),
             Fire(128, 16, 64, 64),
-            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
             Fire(128, 32, 128, 128),
             Fire(256, 32, 128, 128),
-            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
             Fire(256, 48, 192, 192),
             Fire(384, 48, 192, 192),
             Fire(384, 64, 256, 256),
