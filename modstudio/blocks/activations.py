@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .costs import per_element
+from .importing import Convert, Mapped, NoBlock, no_params, rule
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -19,7 +22,7 @@ def _no_arguments(params: Params, inputs: Inputs) -> dict:
     return {}
 
 
-def _activation(block_id: str, title: str, torch_name: str, doc: str) -> BlockSpec:
+def _activation(block_id: str, title: str, torch_name: str, doc: str, convert: Convert = no_params) -> BlockSpec:
     return BlockSpec(
         id=block_id,
         title=title,
@@ -29,7 +32,14 @@ def _activation(block_id: str, title: str, torch_name: str, doc: str) -> BlockSp
         layer=Layer(f"torch.nn.{torch_name}", _no_arguments),
         flops=per_element(1),
         flops_exact=False,
+        importer=rule(f"torch.nn.{torch_name}", convert),
     )
+
+
+def _import_gelu(m: Any) -> Mapped | NoBlock:
+    if m.approximate != "none":
+        return NoBlock(f"approximate='{m.approximate}' (the block is the exact GELU)")
+    return Mapped({})
 
 
 def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -45,6 +55,12 @@ def _softmax_arguments(params: Params, inputs: Inputs) -> dict:
     return {"dim": params["dim"]}
 
 
+def _import_softmax(m: Any) -> Mapped | NoBlock:
+    if m.dim is None:
+        return NoBlock("no dim (give Softmax a dim)")
+    return Mapped({"dim": m.dim})
+
+
 SPECS = (
     _activation(
         "relu",
@@ -53,16 +69,29 @@ SPECS = (
         "Rectified linear unit, max(0, x). The default non-linearity between layers: cheap, and gradients do not vanish for positive inputs.",
     ),
     _activation(
+        "relu6",
+        "ReLU6",
+        "ReLU6",
+        "ReLU capped at 6, min(max(0, x), 6). MobileNet's activation: the cap keeps values in a range that low-precision arithmetic on phones represents well.",
+    ),
+    _activation(
         "gelu",
         "GELU",
         "GELU",
         "Gaussian error linear unit, x·Φ(x). A smooth ReLU, the usual choice inside transformer blocks.",
+        _import_gelu,
     ),
     _activation(
         "silu",
         "SiLU",
         "SiLU",
         "Sigmoid linear unit (swish), x·σ(x). Smooth and non-monotonic; used in modern CNNs and gated MLPs.",
+    ),
+    _activation(
+        "hardswish",
+        "Hardswish",
+        "Hardswish",
+        "Hard swish, x·ReLU6(x + 3)/6. A swish made of straight pieces, cheap on CPUs and phones; MobileNetV3's activation.",
     ),
     _activation(
         "tanh", "Tanh", "Tanh", "Hyperbolic tangent, squashing to (-1, 1). The classic recurrent-network non-linearity."
@@ -83,6 +112,7 @@ SPECS = (
         ),
         shape=_softmax_shape,
         layer=Layer("torch.nn.Softmax", _softmax_arguments),
+        importer=rule("torch.nn.Softmax", _import_softmax),
         flops=per_element(3),
         flops_exact=False,
     ),

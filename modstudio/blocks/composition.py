@@ -6,9 +6,12 @@ Sequential and DAG compositions need no block: they are plain edges with Add/Con
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .costs import linear_flops, numel
+from .importing import Mapped, MemberModules, NoBlock, lacks, member_list, rule
 from .spec import BlockSpec, Inputs, Layer, Member, MemberCosts, Members, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -79,6 +82,16 @@ def _ensemble_flops(params: Params, inputs: Inputs, outputs, members: MemberCost
     return _combined_flops(_ensemble_names(params), outputs, members)
 
 
+def _import_ensemble(m: Any) -> Mapped | NoBlock:
+    why = lacks(m, "members", "combine")
+    if why:
+        return why
+    return Mapped(
+        {"members": [], "count": len(m.members), "combine": m.combine},
+        members={"members": member_list(len(m.members), "members")},
+    )
+
+
 ENSEMBLE = BlockSpec(
     id="ensemble",
     title="Ensemble",
@@ -111,6 +124,7 @@ ENSEMBLE = BlockSpec(
     ),
     shape=_ensemble_shape,
     layer=Layer("modstudio.blocks.layers.compositions.Ensemble", _ensemble_arguments),
+    importer=rule("*.Ensemble", _import_ensemble),
     flops=_ensemble_flops,
     flops_exact=False,
     uses_members=True,
@@ -160,6 +174,28 @@ def _tree_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -
     return _combined_flops([params["trunk"], *params["branches"]], outputs, members)
 
 
+def _import_tree(m: Any) -> Mapped | NoBlock:
+    why = lacks(m, "trunk", "branches", "class_position")
+    if why:
+        return why
+    count = len(m.branches)
+
+    def branch_of_class(x: Any) -> dict[str, Any]:
+        """Branch b scores the classes at its columns of the concatenated scores (class_position)."""
+        features = m.trunk(x)
+        owner = [b for b, branch in enumerate(m.branches) for _ in range(branch(features).shape[-1])]
+        return {"branch_of_class": [owner[int(p)] for p in m.class_position]}
+
+    return Mapped(
+        {"trunk": "", "branches": []},
+        members={
+            "trunk": MemberModules(("trunk",), ("trunk.",)),
+            "branches": member_list(count, "branches", lambda x: (m.trunk(x),)),
+        },
+        sampled=branch_of_class,
+    )
+
+
 TREE = BlockSpec(
     id="tree",
     title="Class Tree",
@@ -192,6 +228,7 @@ TREE = BlockSpec(
     ),
     shape=_tree_shape,
     layer=Layer("modstudio.blocks.layers.compositions.ClassTree", _tree_arguments),
+    importer=rule("*.ClassTree", _import_tree),
     flops=_tree_flops,
     flops_exact=False,
     uses_members=True,
@@ -313,6 +350,19 @@ def _coop_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -
     return sum(members.flops(name) for name in params["members"]) + linear_flops(fused, params["out_features"], tokens)
 
 
+def _import_cooperative(m: Any) -> Mapped | NoBlock:
+    why = lacks(m, "members", "splits", "combiner")
+    if why:
+        return why
+    count, splits = len(m.members), list(m.splits)
+
+    def views(x: Any) -> list[tuple[Any, ...]]:  # each member sees its slice of the features, or all of them
+        return [(part,) for part in x.split(splits, dim=-1)] if splits else [(x,)] * count
+
+    params = {"members": [], "splits": splits, "out_features": m.combiner.out_features}
+    return Mapped(params, members={"members": member_list(count, "members", views)})
+
+
 COOPERATIVE = BlockSpec(
     id="cooperative",
     title="Cooperative",
@@ -337,6 +387,7 @@ COOPERATIVE = BlockSpec(
     ),
     shape=_coop_shape,
     layer=Layer("modstudio.blocks.layers.compositions.Cooperative", _coop_arguments),
+    importer=rule("*.Cooperative", _import_cooperative),
     flops=_coop_flops,
     flops_exact=False,
     uses_members=True,

@@ -6,10 +6,12 @@ Members are ModuleDefs named in the params; they may differ in architecture.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from modstudio.graph.schema import ParamSpec
 
 from .costs import linear_flops, numel, product
+from .importing import Mapped, NoBlock, lacks, member_list, rule
 from .spec import BlockSpec, Inputs, Layer, Member, MemberCosts, Members, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -161,6 +163,30 @@ LOSS_WEIGHTS = (
     ),
 )
 
+
+def _tokens(x: Any) -> tuple[Any, ...]:
+    """An expert's sample input when imported: a token per row."""
+    return (x.reshape(-1, x.shape[-1]),)
+
+
+def _import_moe(m: Any) -> Mapped | NoBlock:
+    why = lacks(m, "experts", "router", "gate", "k", "capacity_factor")
+    if why:
+        return why
+    params = {
+        "experts": [],
+        "num_experts": len(m.experts),
+        "gate": m.gate,
+        "k": m.k,
+        "capacity_factor": m.capacity_factor,
+        "dispatch": getattr(m, "dispatch", "sorted"),
+    }
+    for name in ("load_balance_weight", "z_loss_weight", "importance_weight"):
+        if hasattr(m, name):
+            params[name] = getattr(m, name)
+    return Mapped(params, members={"experts": member_list(len(m.experts), "experts", _tokens)})
+
+
 MOE = BlockSpec(
     id="moe",
     title="Mixture of Experts",
@@ -205,6 +231,7 @@ MOE = BlockSpec(
         _moe_arguments,
         export="modstudio.blocks.layers.static_routing.MixtureOfExperts",
     ),
+    importer=rule("*.MixtureOfExperts", _import_moe),
     flops=_moe_flops,
     flops_exact=False,
     uses_members=True,
@@ -247,6 +274,17 @@ def _hierarchical_flops(params: Params, inputs: Inputs, outputs, members: Member
     return mixture_flops(inputs, outputs, members, names, params["k_groups"] * params["k"], router)
 
 
+def _import_hierarchical(m: Any) -> Mapped | NoBlock:
+    why = lacks(m, "experts", "primary", "secondary", "groups", "k_groups", "k")
+    if why:
+        return why
+    params = {"experts": [], "num_experts": len(m.experts), "groups": m.groups, "k_groups": m.k_groups, "k": m.k}
+    for name in ("load_balance_weight", "z_loss_weight"):
+        if hasattr(m, name):
+            params[name] = getattr(m, name)
+    return Mapped(params, members={"experts": member_list(len(m.experts), "experts", _tokens)})
+
+
 HIERARCHICAL_MOE = BlockSpec(
     id="hierarchical_moe",
     title="Hierarchical MoE",
@@ -272,6 +310,7 @@ HIERARCHICAL_MOE = BlockSpec(
         _hierarchical_arguments,
         export="modstudio.blocks.layers.static_routing.HierarchicalMoE",
     ),
+    importer=rule("*.HierarchicalMoE", _import_hierarchical),
     flops=_hierarchical_flops,
     flops_exact=False,
     uses_members=True,
@@ -322,6 +361,16 @@ def _gate_flops(params: Params, inputs: Inputs, outputs, members: MemberCosts) -
     return round(linear_flops(numel(single(inputs)), choices) + branch)
 
 
+def _import_hard_gate(m: Any) -> Mapped | NoBlock:
+    why = lacks(m, "branches", "router", "allow_skip", "temperature")
+    if why:
+        return why
+    params = {"branches": [], "allow_skip": m.allow_skip, "temperature": m.temperature}
+    if hasattr(m, "balance_weight"):
+        params["balance_weight"] = m.balance_weight
+    return Mapped(params, members={"branches": member_list(len(m.branches), "branches")})
+
+
 HARD_GATE = BlockSpec(
     id="hard_gate",
     title="Hard Gate",
@@ -353,6 +402,7 @@ HARD_GATE = BlockSpec(
         _gate_arguments,
         export="modstudio.blocks.layers.static_routing.HardGate",
     ),
+    importer=rule("*.HardGate", _import_hard_gate),
     flops=_gate_flops,
     flops_exact=False,
     uses_members=True,

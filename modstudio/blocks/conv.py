@@ -7,10 +7,12 @@ pooling and locally connected blocks.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from modstudio.graph.schema import ParamSpec
 
 from .costs import bias, conv_flops
+from .importing import Mapped, NoBlock, rule, square, squares
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -201,6 +203,44 @@ def _transpose_flops(params: Params, inputs: Inputs, outputs) -> int:
     return conv_flops(x.shape[0], y.shape[0], params["kernel_size"], x.shape[1:]) + bias(params, y)
 
 
+def _conv_params(m: Any, grouped: bool) -> Mapped | NoBlock:
+    if m.padding_mode != "zeros":
+        return NoBlock(f"padding_mode '{m.padding_mode}' (the block pads with zeros)")
+    if isinstance(m.padding, str):
+        if m.padding != "valid":
+            return NoBlock(f"padding '{m.padding}' (give the padding as a number)")
+        padding: int | NoBlock = 0
+    else:
+        padding = square(m.padding, "padding")
+    sizes = squares(m, ("kernel_size", "stride", "dilation"))
+    for value in (padding, sizes):
+        if isinstance(value, NoBlock):
+            return value
+    params: dict[str, Any] = {"out_channels": m.out_channels, **sizes, "padding": padding, "bias": m.bias is not None}
+    if grouped != (m.groups > 1):
+        return NoBlock(f"groups={m.groups}")
+    if grouped:
+        params["groups"] = m.groups
+    return Mapped(params)
+
+
+def _import_conv(m: Any) -> Mapped | NoBlock:
+    return _conv_params(m, grouped=False)
+
+
+def _import_group_conv(m: Any) -> Mapped | NoBlock:
+    return _conv_params(m, grouped=True)
+
+
+def _import_transpose(m: Any) -> Mapped | NoBlock:
+    if m.padding_mode != "zeros" or m.groups != 1:
+        return NoBlock(f"groups={m.groups}, padding_mode '{m.padding_mode}'")
+    sizes = squares(m, ("kernel_size", "stride", "padding", "output_padding", "dilation"))
+    if isinstance(sizes, NoBlock):
+        return sizes
+    return Mapped({"out_channels": m.out_channels, **sizes, "bias": m.bias is not None})
+
+
 _WINDOW = window_params()
 _SAME_NOTE = (
     "Padding left unset means 'same': half the kernel on each side, so at stride 1 an odd kernel keeps "
@@ -221,6 +261,7 @@ SPECS = (
         params=_WINDOW,
         shape=_conv1d_shape,
         layer=Layer("torch.nn.Conv1d", _conv_arguments),
+        importer=rule("torch.nn.Conv1d", _import_conv),
         flops=conv_block_flops,
     ),
     BlockSpec(
@@ -235,6 +276,7 @@ SPECS = (
         params=_WINDOW,
         shape=_conv2d_shape,
         layer=Layer("torch.nn.Conv2d", _conv_arguments),
+        importer=rule("torch.nn.Conv2d", _import_conv),
         flops=conv_block_flops,
     ),
     BlockSpec(
@@ -249,6 +291,7 @@ SPECS = (
         params=(*_WINDOW[:-1], ParamSpec("groups", "int", 2, "number of channel groups", min=1, max=4096), _WINDOW[-1]),
         shape=_group_conv2d_shape,
         layer=Layer("torch.nn.Conv2d", _conv_arguments),
+        importer=rule("torch.nn.Conv2d", _import_group_conv),
         flops=conv_block_flops,
     ),
     BlockSpec(
@@ -287,6 +330,7 @@ SPECS = (
         ),
         shape=_transpose_shape,
         layer=Layer("torch.nn.ConvTranspose2d", _transpose_arguments),
+        importer=rule("torch.nn.ConvTranspose2d", _import_transpose),
         flops=_transpose_flops,
     ),
 )

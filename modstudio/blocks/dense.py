@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .costs import linear_flops, numel
+from .importing import Mapped, NoBlock, rule
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, require_rank, single
 from .tensors import TensorInfo
 
@@ -25,6 +28,10 @@ def _linear_flops(params: Params, inputs: Inputs, outputs) -> int:
     return linear_flops(x.shape[-1], params["out_features"], numel(x) // x.shape[-1], params["bias"])
 
 
+def _import_linear(m: Any) -> Mapped | NoBlock:
+    return Mapped({"out_features": m.out_features, "bias": m.bias is not None})
+
+
 LINEAR = BlockSpec(
     id="linear",
     title="Linear",
@@ -42,6 +49,7 @@ LINEAR = BlockSpec(
     shape=_linear_shape,
     layer=Layer("torch.nn.Linear", _linear_arguments),
     flops=_linear_flops,
+    importer=rule("torch.nn.Linear", _import_linear),
 )
 
 SPECS = (LINEAR,)

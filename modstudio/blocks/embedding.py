@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .costs import zero
+from .importing import Mapped, NoBlock, rule
 from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
@@ -21,6 +24,12 @@ def _embedding_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
 
 def _embedding_arguments(params: Params, inputs: Inputs) -> dict:
     return {"num_embeddings": params["num_embeddings"], "embedding_dim": params["embedding_dim"]}
+
+
+def _import_embedding(m: Any) -> Mapped | NoBlock:
+    if m.padding_idx is not None or m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        return NoBlock("padding_idx, max_norm, scale_grad_by_freq or sparse")
+    return Mapped({"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim})
 
 
 SPECS = (
@@ -42,5 +51,6 @@ SPECS = (
         shape=_embedding_shape,
         layer=Layer("torch.nn.Embedding", _embedding_arguments),
         flops=zero,
+        importer=rule("torch.nn.Embedding", _import_embedding),
     ),
 )

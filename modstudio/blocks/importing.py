@@ -3,7 +3,9 @@
 A :class:`LayerImporter` names the torch classes it recognises and turns one instance into the
 block's params (:class:`Mapped`), or says why that instance has no block equivalent
 (:class:`NoBlock`: a padding mode the block does not have, say). The importer never guesses:
-a layer no importer takes stops the import and is listed with its source line.
+a layer no importer takes stops the import and is listed with its source line. Each built-in
+block's importer sits on its BlockSpec (``importer=``), beside its shape rule and Layer; the
+helpers below are the ones several block files share.
 
 Torch-free at import time: a ``convert`` function only reads the module's attributes, and its
 ``weights`` function only slices the tensors it is given.
@@ -96,3 +98,54 @@ def _from_modstudio(cls: type) -> bool:
         return True
     module = sys.modules.get(cls.__module__)
     return "exported from ModStudio" in (getattr(module, "__doc__", None) or "")
+
+
+# Helpers the built-in blocks' importers share (each block's own rule sits beside its spec).
+
+
+def rule(classes: str | tuple[str, ...], convert: Convert, **more: Any) -> LayerImporter:
+    """A LayerImporter for one class name or several."""
+    return LayerImporter(classes if isinstance(classes, tuple) else (classes,), convert, **more)
+
+
+def no_params(m: Any) -> Mapped | NoBlock:
+    """A layer with nothing to read: the block with its defaults."""
+    return Mapped({})
+
+
+def square(value: Any, what: str) -> int | NoBlock:
+    """One int from torch's int-or-tuple settings; NoBlock when the sides differ."""
+    if isinstance(value, int):
+        return value
+    values = tuple(value)
+    if len(set(values)) != 1:
+        return NoBlock(f"{what} {values} differs between sides (the block has one {what} for all sides)")
+    return int(values[0])
+
+
+def squares(module: Any, names: tuple[str, ...]) -> dict[str, int] | NoBlock:
+    """:func:`square` of each of the module's settings ``names``; the first NoBlock if any."""
+    out: dict[str, int] = {}
+    for name in names:
+        value = square(getattr(module, name), name)
+        if isinstance(value, NoBlock):
+            return value
+        out[name] = value
+    return out
+
+
+def lacks(m: Any, *names: str) -> NoBlock | None:
+    """NoBlock when ``m`` lacks one of the attributes ModStudio's layer of its class name has."""
+    missing = [n for n in names if not hasattr(m, n)]
+    return NoBlock(f"lacks {', '.join(missing)} (not ModStudio's layer of that name)") if missing else None
+
+
+def own_plain(*names: str) -> Convert:
+    """ModStudio's own layer without settings (beyond sizes the inputs give), recognised by ``names``."""
+    return lambda m: lacks(m, *names) or Mapped({})
+
+
+def member_list(count: int, attribute: str, inputs: Any = None) -> MemberModules:
+    """The layer's ``attribute.0`` ... ``attribute.<count-1>`` as member modules, weights kept under those names."""
+    paths = tuple(f"{attribute}.{i}" for i in range(count))
+    return MemberModules(paths, tuple(p + "." for p in paths), inputs)

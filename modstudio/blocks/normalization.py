@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .conv import require_images
 from .costs import per_element, zero
+from .importing import Mapped, NoBlock, rule
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, require_rank, single
 from .tensors import ShapeError, TensorInfo
 
@@ -94,6 +97,35 @@ _BATCH_STATS = (
     "more than one sample to train."
 )
 
+
+def _import_batch_norm(m: Any) -> Mapped | NoBlock:
+    if not m.track_running_stats or m.momentum is None:
+        return NoBlock("track_running_stats=False or momentum=None (the block keeps running statistics)")
+    return Mapped({"eps": m.eps, "momentum": m.momentum, "affine": m.affine})
+
+
+def _import_layer_norm(m: Any) -> Mapped | NoBlock:
+    if len(m.normalized_shape) != 1:
+        return NoBlock(f"normalized_shape {tuple(m.normalized_shape)} (the block normalises the last dimension)")
+    if m.elementwise_affine and getattr(m, "bias", True) is None:
+        return NoBlock("bias=False (the block's affine step has a bias)")
+    return Mapped({"eps": m.eps, "elementwise_affine": m.elementwise_affine})
+
+
+def _import_rms_norm(m: Any) -> Mapped | NoBlock:
+    if len(m.normalized_shape) != 1 or m.eps is None:
+        return NoBlock("a normalized_shape of several dimensions, or eps=None (the block normalises the last one)")
+    return Mapped({"eps": m.eps, "elementwise_affine": m.elementwise_affine})
+
+
+def _import_group_norm(m: Any) -> Mapped | NoBlock:
+    return Mapped({"num_groups": m.num_groups, "eps": m.eps, "affine": m.affine})
+
+
+def _import_dropout(m: Any) -> Mapped | NoBlock:
+    return Mapped({"p": m.p})
+
+
 SPECS = (
     BlockSpec(
         id="batch_norm1d",
@@ -108,6 +140,7 @@ SPECS = (
         params=(_EPS, _MOMENTUM, _AFFINE),
         shape=_batch_norm1d_shape,
         layer=Layer("torch.nn.BatchNorm1d", _batch_norm_arguments),
+        importer=rule("torch.nn.BatchNorm1d", _import_batch_norm),
         flops=per_element(2),
         flops_exact=False,
     ),
@@ -123,6 +156,7 @@ SPECS = (
         params=(_EPS, _MOMENTUM, _AFFINE),
         shape=_batch_norm2d_shape,
         layer=Layer("torch.nn.BatchNorm2d", _batch_norm_arguments),
+        importer=rule("torch.nn.BatchNorm2d", _import_batch_norm),
         flops=per_element(2),
         flops_exact=False,
     ),
@@ -138,6 +172,7 @@ SPECS = (
         params=(_EPS, ParamSpec("elementwise_affine", "bool", True, "learn a scale and shift per feature")),
         shape=_layer_norm_shape,
         layer=Layer("torch.nn.LayerNorm", _layer_norm_arguments),
+        importer=rule("torch.nn.LayerNorm", _import_layer_norm),
         flops=per_element(5),
         flops_exact=False,
     ),
@@ -153,6 +188,7 @@ SPECS = (
         params=(_EPS, ParamSpec("elementwise_affine", "bool", True, "learn a scale per feature")),
         shape=_layer_norm_shape,
         layer=Layer("torch.nn.RMSNorm", _layer_norm_arguments),  # the same arguments as LayerNorm's
+        importer=rule("torch.nn.RMSNorm", _import_rms_norm),
         flops=per_element(4),  # square, mean, divide, scale
         flops_exact=False,
     ),
@@ -168,6 +204,7 @@ SPECS = (
         params=(ParamSpec("num_groups", "int", 8, "number of channel groups", min=1, max=4096), _EPS, _AFFINE),
         shape=_group_norm_shape,
         layer=Layer("torch.nn.GroupNorm", _group_norm_arguments),
+        importer=rule("torch.nn.GroupNorm", _import_group_norm),
         flops=per_element(5),
         flops_exact=False,
     ),
@@ -187,6 +224,7 @@ SPECS = (
         ),
         shape=_dropout_shape,
         layer=Layer("torch.nn.Dropout", _dropout_arguments),
+        importer=rule("torch.nn.Dropout", _import_dropout),
         flops=zero,
     ),
 )

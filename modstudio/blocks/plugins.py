@@ -7,7 +7,7 @@ A plugin is a Python module — one ``.py`` file or a package folder — that de
 (``modstudio/blocks/dense.py``...) define ``SPECS``. Everything a plugin needs is importable
 from this module::
 
-    # hard_swish.py, in a plugins folder
+    # mish.py, in a plugins folder
     from modstudio.blocks.plugins import BlockSpec, require_float, single
 
     def _shape(params, inputs):
@@ -18,11 +18,11 @@ from this module::
     def _build(params, inputs):
         from torch import nn  # import torch here, not at the top: loading plugins stays fast
 
-        return nn.Hardswish()
+        return nn.Mish()
 
     BLOCKS = (
-        BlockSpec(id="hard_swish", title="Hard Swish", category="Activation",
-                  doc="x * relu6(x + 3) / 6: a cheap swish for mobile networks.",
+        BlockSpec(id="mish", title="Mish", category="Activation",
+                  doc="x * tanh(softplus(x)): a smooth, self-gated activation.",
                   shape=_shape, build=_build),
     )
 

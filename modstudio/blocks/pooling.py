@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .conv import require_images, slide
 from .costs import numel, per_input_element
+from .importing import Mapped, NoBlock, rule, squares
 from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
@@ -29,6 +32,14 @@ def _stride(params: Params) -> int:
     return params["stride"] or params["kernel_size"]
 
 
+_CEIL_MODE = ParamSpec(
+    "ceil_mode",
+    "bool",
+    False,
+    "round the output size up: a last window that runs past the edge also counts (torchvision's SqueezeNet)",
+)
+
+
 def _pool_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     x = single(inputs)
     require_images(x)
@@ -37,14 +48,27 @@ def _pool_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
         raise ShapeError(
             f"has padding {padding}, more than half its window of {kernel}; use padding 0 to {kernel // 2}"
         )
+    if params.get("ceil_mode"):
+        sizes = tuple(_rounded_up(size, kernel, _stride(params), padding) for size in x.shape[1:])
+        if min(sizes) >= 1:
+            return (TensorInfo((x.shape[0], *sizes)),)
     fix = "use a smaller kernel_size, or downsample less before it"
-    sizes = slide(x.shape[1:], kernel, _stride(params), padding, window="window", fix=fix)
+    sizes = slide(x.shape[1:], kernel, _stride(params), padding, window="window", fix=fix)  # raises if none fits
     return (TensorInfo((x.shape[0], *sizes)),)
+
+
+def _rounded_up(size: int, kernel: int, stride: int, padding: int) -> int:
+    """torch's ceil_mode output size: windows start while they start inside the input or its left padding."""
+    count = -(-(size + 2 * padding - kernel) // stride) + 1
+    return count - 1 if (count - 1) * stride >= size + padding else count
 
 
 def _pool_arguments(params: Params, inputs: Inputs) -> dict:
     # torch's own default: stride None = kernel_size
-    return {"kernel_size": params["kernel_size"], "stride": params["stride"], "padding": params["padding"]}
+    arguments = {"kernel_size": params["kernel_size"], "stride": params["stride"], "padding": params["padding"]}
+    if params.get("ceil_mode"):  # only where set: exported code keeps torch's default silent
+        arguments["ceil_mode"] = True
+    return arguments
 
 
 def _window_flops(params: Params, inputs: Inputs, outputs) -> int:
@@ -72,6 +96,32 @@ def _no_arguments(params: Params, inputs: Inputs) -> dict:
     return {}
 
 
+def _import_max_pool(m: Any) -> Mapped | NoBlock:
+    if m.return_indices:
+        return NoBlock("return_indices (the block gives the pooled values alone)")
+    sizes = squares(m, ("kernel_size", "stride", "padding", "dilation"))
+    if isinstance(sizes, NoBlock):
+        return sizes
+    if sizes.pop("dilation") != 1:
+        return NoBlock("dilation (the block's windows are contiguous)")
+    return Mapped({**sizes, "ceil_mode": bool(m.ceil_mode)})
+
+
+def _import_avg_pool(m: Any) -> Mapped | NoBlock:
+    if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+        return NoBlock("ceil_mode, count_include_pad=False or divisor_override")
+    sizes = squares(m, ("kernel_size", "stride", "padding"))
+    return sizes if isinstance(sizes, NoBlock) else Mapped(sizes)
+
+
+def _import_adaptive(m: Any) -> Mapped | NoBlock:
+    size = m.output_size
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    if height is None or width is None:
+        return NoBlock("an output size of None (keep the input's size)")
+    return Mapped({"height": height, "width": width})
+
+
 SPECS = (
     BlockSpec(
         id="max_pool2d",
@@ -82,9 +132,10 @@ SPECS = (
             "images (by 2 with the defaults) and making features tolerant to small shifts. The classic "
             "downsampling step between convolution stages; it has no weights."
         ),
-        params=_WINDOW,
+        params=(*_WINDOW, _CEIL_MODE),
         shape=_pool_shape,
         layer=Layer("torch.nn.MaxPool2d", _pool_arguments),
+        importer=rule("torch.nn.MaxPool2d", _import_max_pool),
         flops=_window_flops,
         flops_exact=False,
     ),
@@ -100,6 +151,7 @@ SPECS = (
         params=_WINDOW,
         shape=_pool_shape,
         layer=Layer("torch.nn.AvgPool2d", _pool_arguments),
+        importer=rule("torch.nn.AvgPool2d", _import_avg_pool),
         flops=_window_flops,
         flops_exact=False,
     ),
@@ -118,6 +170,7 @@ SPECS = (
         ),
         shape=_adaptive_shape,
         layer=Layer("torch.nn.AdaptiveAvgPool2d", _adaptive_arguments),
+        importer=rule("torch.nn.AdaptiveAvgPool2d", _import_adaptive),
         flops=per_input_element(1),
         flops_exact=False,
     ),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from modstudio.graph.schema import ParamSpec
 
 from .costs import recurrent_flops, tokens_of
+from .importing import Convert, Mapped, NoBlock, lacks, rule
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -29,6 +33,44 @@ def _recurrent_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     if params["output"] == "last":
         return (TensorInfo((width,)),)
     return (TensorInfo((x.shape[0], width)),)
+
+
+def _in_rnn(state: Mapping[str, Any]) -> dict[str, Any]:
+    """torch's weights live in the block layer's ``rnn``."""
+    return {"rnn." + key: value for key, value in state.items()}
+
+
+def _import_torch_recurrent(m: Any) -> Mapped | NoBlock:
+    if not m.batch_first or not m.bias or getattr(m, "proj_size", 0):
+        return NoBlock("batch_first=False, bias=False or proj_size (the block reads [N, T, features] with biases)")
+    params: dict[str, Any] = {
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "bidirectional": m.bidirectional,
+        "dropout": m.dropout,
+        "output": "sequence",
+    }
+    if m.mode.startswith("RNN_"):
+        params["nonlinearity"] = m.nonlinearity
+    return Mapped(params, weights=_in_rnn)
+
+
+def _import_recurrent(kind: str) -> Convert:
+    """torch's RNN/GRU/LSTM of that kind, or ModStudio's Recurrent layer holding one."""
+
+    def convert(m: Any) -> Mapped | NoBlock:
+        rnn = getattr(m, "rnn", m)
+        if type(rnn).__name__ != kind:
+            return NoBlock(f"is a {type(rnn).__name__}, not a {kind}")
+        if rnn is m:
+            return _import_torch_recurrent(m)
+        why = lacks(m, "last", "hidden_size", "bidirectional")
+        mapped = why or _import_torch_recurrent(rnn)
+        if isinstance(mapped, NoBlock):
+            return mapped
+        return Mapped({**mapped.params, "output": "last" if m.last else "sequence"})
+
+    return convert
 
 
 def _recurrent(block_id: str, title: str, doc: str, extra: tuple[ParamSpec, ...] = ()) -> BlockSpec:
@@ -78,6 +120,7 @@ def _recurrent(block_id: str, title: str, doc: str, extra: tuple[ParamSpec, ...]
         ),
         shape=_recurrent_shape,
         layer=Layer("modstudio.blocks.layers.sequence.Recurrent", arguments),
+        importer=rule((f"torch.nn.{title}", "*.Recurrent"), _import_recurrent(title), returns=0),
         flops=flops,
     )
 

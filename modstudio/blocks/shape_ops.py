@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from modstudio.graph.schema import ParamSpec
 
 from .costs import zero
+from .importing import Mapped, NoBlock, rule
 from .spec import BlockSpec, Inputs, Layer, Params, single
 from .tensors import ShapeError, TensorInfo
 
@@ -58,6 +60,12 @@ def _permute_arguments(params: Params, inputs: Inputs) -> dict:
     return {"dims": tuple(params["dims"])}
 
 
+def _import_flatten(m: Any) -> Mapped | NoBlock:
+    if (m.start_dim, m.end_dim) != (1, -1):
+        return NoBlock(f"start_dim={m.start_dim}, end_dim={m.end_dim} (the block flattens all but the batch)")
+    return Mapped({})
+
+
 SPECS = (
     BlockSpec(
         id="flatten",
@@ -66,6 +74,7 @@ SPECS = (
         doc="Flattens each sample into one vector, [N, C, H, W] -> [N, C·H·W]. Put it between convolutional feature maps and a Linear classifier.",
         shape=_flatten_shape,
         layer=Layer("torch.nn.Flatten", _no_arguments),
+        importer=rule("torch.nn.Flatten", _import_flatten),
         flops=zero,
     ),
     BlockSpec(

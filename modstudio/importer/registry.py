@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from torch import nn
 
 from modstudio.blocks.catalog import Catalog
-from modstudio.blocks.import_rules import importer_of
 from modstudio.blocks.importing import LayerImporter, class_names
 
 
@@ -29,7 +28,7 @@ class Importers:
                 if isinstance(importer, LayerImporter) and importer.block:
                     self._add(importer.block, importer)
         for spec in catalog:
-            importer = importer_of(spec)
+            importer = spec.importer
             if importer is not None:
                 self._add(importer.block or spec.id, importer)
 

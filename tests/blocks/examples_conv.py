@@ -38,6 +38,7 @@ EXAMPLES = {
     "max_pool2d": [
         ({}, {"in": T((3, 8, 8))}),
         ({"kernel_size": 3, "stride": 2, "padding": 1}, {"in": T((2, 7, 6))}),
+        ({"kernel_size": 3, "stride": 2, "ceil_mode": True}, {"in": T((2, 8, 7))}),
     ],
     "avg_pool2d": [
         ({}, {"in": T((3, 7, 7))}),

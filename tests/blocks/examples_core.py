@@ -5,8 +5,10 @@ from modstudio.blocks.tensors import TensorInfo as T
 EXAMPLES = {
     "linear": [({"out_features": 5}, {"in": T((7,))}), ({"out_features": 4, "bias": False}, {"in": T((6, 8))})],
     "relu": [({}, {"in": T((3, 4, 4))})],
+    "relu6": [({}, {"in": T((3, 4, 4))})],
     "gelu": [({}, {"in": T((5,))})],
     "silu": [({}, {"in": T((5,))})],
+    "hardswish": [({}, {"in": T((3, 4, 4))})],
     "tanh": [({}, {"in": T((5,))})],
     "sigmoid": [({}, {"in": T((5,))})],
     "softmax": [({"dim": -1}, {"in": T((4, 5))}), ({"dim": 1}, {"in": T((3, 2, 2))})],

@@ -62,6 +62,18 @@ def test_pool_rule_matches_torch_for_every_setting(block_id):
         agrees_with_torch(block_id, T((2, size, size + 1)), kernel_size=kernel, stride=stride, padding=padding)
 
 
+def test_max_pool_ceil_mode_rule_matches_torch_for_every_setting():
+    for size, kernel, stride, padding in itertools.product(range(1, 10), (1, 2, 3, 4), (None, 1, 2, 3), (0, 1, 2)):
+        params = {"kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": True}
+        agrees_with_torch("max_pool2d", T((2, size, size + 1)), **params)
+
+
+def test_ceil_mode_keeps_the_last_partial_window():
+    # torchvision's SqueezeNet: 3x3 windows at stride 2 over 56 pixels give 28 rounded up, 27 down
+    assert shape_of("max_pool2d", T((64, 56, 56)), kernel_size=3, stride=2, ceil_mode=True) == T((64, 28, 28))
+    assert shape_of("max_pool2d", T((64, 56, 56)), kernel_size=3, stride=2) == T((64, 27, 27))
+
+
 def test_unset_padding_keeps_the_size_at_stride_one():
     assert shape_of("conv2d", T((3, 28, 28)), out_channels=16, kernel_size=5) == T((16, 28, 28))
     assert shape_of("conv2d", T((3, 28, 28)), out_channels=16, kernel_size=3, dilation=2) == T((16, 28, 28))

@@ -64,7 +64,7 @@ TORCH_2_4 = {
     "Embedding": {"num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
                   "scale_grad_by_freq", "sparse", "_weight", "_freeze", "device", "dtype"},
     "Softmax": {"dim"},
-    "ReLU": {"inplace"}, "GELU": {"approximate"}, "SiLU": {"inplace"}, "Tanh": set(), "Sigmoid": set(),
+    "ReLU": {"inplace"}, "ReLU6": {"inplace"}, "GELU": {"approximate"}, "SiLU": {"inplace"}, "Hardswish": {"inplace"}, "Tanh": set(), "Sigmoid": set(),
 }  # fmt: skip
 
 
@@ -87,6 +87,39 @@ def test_every_block_has_a_shape_rule_a_layer_and_a_flop_rule(spec: BlockSpec) -
     assert callable(spec.flops), f"{spec.id} has no FLOP rule"
     for cls in {spec.layer.load(), spec.layer.load_exported()}:
         assert issubclass(cls, torch.nn.Module), f"{spec.id}: {cls} is not a torch module"
+
+
+# blocks without an importer on their spec, and why
+NO_IMPORTER = {
+    "add": "a torch model writes it as x + y or torch.add: the importer's op rules (importer/ops.py) take it",
+    "multiply": "a torch model writes it as x * y or torch.mul: the importer's op rules take it",
+    "concat": "a torch model writes it as torch.cat: the importer's op rules take it",
+    "reshape": "a torch model writes it as x.reshape / x.view / torch.flatten: the importer's op rules take it",
+    "permute": "a torch model writes it as x.permute / x.transpose: the importer's op rules take it",
+    "global_avg_pool": "a torch model writes it as x.mean((2, 3)) or adaptive_avg_pool2d(x, 1): the op rules take it",
+    "depthwise_separable_conv2d": "torch has no such layer: torch models write two Conv2d, imported as two blocks",
+    "locally_connected2d": "torch has no locally connected layer",
+    "low_rank_locally_connected2d": "torch has no locally connected layer",
+    "one_vs_rest": "torch has no one-vs-rest layer: a model writes it as members and torch.cat",
+}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_every_block_with_a_torch_layer_has_its_own_importer(spec: BlockSpec) -> None:
+    """The importer sits on the spec (nothing else maps torch layers onto built-in blocks), and
+    each class it names is a torch.nn class or ModStudio's own layer class (``*.``)."""
+    if spec.id in NO_IMPORTER:
+        assert spec.importer is None, f"{spec.id} has an importer now: drop it from NO_IMPORTER"
+        return
+    assert spec.importer is not None, f"{spec.id} has no importer"
+    assert not spec.importer.block or spec.importer.block == spec.id
+    for name in spec.importer.classes:
+        if name.startswith("*."):
+            assert spec.layer is not None
+            assert name[2:] in {spec.layer.load().__name__, spec.layer.load_exported().__name__}, name
+        else:
+            module, _, cls = name.rpartition(".")
+            assert issubclass(getattr(importlib.import_module(module), cls), torch.nn.Module), name
 
 
 @pytest.mark.parametrize(

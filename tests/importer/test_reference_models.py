@@ -35,7 +35,7 @@ CASES = {
     "resnet18": (resnet.resnet18, (1, 3, 32, 32), _images, None),
     "resnet50": (resnet.resnet50, (1, 3, 32, 32), _images, None),
     "vgg11": (vision.vgg11, (1, 3, 32, 32), _images, None),
-    "mobilenet_v2": (vision.mobilenet_v2_relu, (1, 3, 32, 32), _images, None),
+    "mobilenet_v2": (vision.MobileNetV2, (1, 3, 32, 32), _images, None),
     "squeezenet": (vision.SqueezeNet, (1, 3, 32, 32), _images, None),
     "vit": (sequence.VisionTransformer, (1, 3, 32, 32), _images, None),
     "lstm_classifier": (sequence.LSTMClassifier, (1, 12), _tokens, None),
@@ -118,12 +118,32 @@ def test_bottlenecks_of_every_stage_are_one_module_with_an_expression() -> None:
     assert set(with_shortcut.params) == {"out_channels", "stride"}  # stride 1 in the first stage, 2 after
 
 
-def test_mobilenet_v2_with_relu6_names_every_relu6_with_its_line() -> None:
+def test_mobilenet_v2_with_a_layer_without_block_names_every_one_with_its_line() -> None:
     from modstudio.importer.errors import NotMappable
 
+    model = vision.MobileNetV2(activation=torch.nn.LeakyReLU)
     with pytest.raises(NotMappable) as caught:
-        import_model(vision.MobileNetV2().eval(), input_shape=(1, 3, 32, 32))
+        import_model(model.eval(), input_shape=(1, 3, 32, 32))
     unmapped = caught.value.unmapped
-    assert unmapped and all(u.what.startswith("ReLU6 ") for u in unmapped)
+    assert unmapped and all(u.what.startswith("LeakyReLU ") for u in unmapped)
     assert all(u.where.startswith("vision.py:") for u in unmapped)
-    assert len(unmapped) == sum(isinstance(m, torch.nn.ReLU6) for m in vision.MobileNetV2().modules())
+    assert len(unmapped) == sum(isinstance(m, torch.nn.LeakyReLU) for m in model.modules())
+
+
+def test_squeezenet_pools_round_up_as_torchvisions_do() -> None:
+    """At 38x38 every ceil_mode pool of SqueezeNet 1.1 keeps a last partial window (18 -> 9, not 8):
+    the imported pools do too, and the network computes the model's outputs."""
+    torch.manual_seed(0)
+    model = vision.SqueezeNet().eval()
+    x = torch.randn(2, 3, 38, 38, generator=torch.Generator().manual_seed(1))
+    rounded_down = vision.SqueezeNet().eval()
+    for pool in rounded_down.modules():
+        if isinstance(pool, torch.nn.MaxPool2d):
+            pool.ceil_mode = False
+    with torch.no_grad():
+        assert model.features(x).shape[-1] == 2 and rounded_down.features(x).shape[-1] == 1
+
+    imported = import_model(model, input_shape=(1, 3, 38, 38))
+    pools = [n for m in imported.project.modules.values() for n in m.nodes if n.block == "max_pool2d"]
+    assert len(pools) == 3 and all(n.params["ceil_mode"] is True for n in pools)
+    assert difference(model, compiled(imported), x) <= 1e-5

@@ -78,12 +78,11 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """torchvision's MobileNetV2 at width 0.25 (its settings table), with ReLU6 as torchvision has it,
-    or another activation (``relu6=False``: ReLU)."""
+    """torchvision's MobileNetV2 at width 0.25 (its settings table), with ReLU6 as torchvision has it
+    (``activation``: another one, a test's)."""
 
-    def __init__(self, num_classes: int = 10, width_mult: float = 0.25, relu6: bool = True) -> None:
+    def __init__(self, num_classes: int = 10, width_mult: float = 0.25, activation: type[nn.Module] = nn.ReLU6) -> None:
         super().__init__()
-        activation = nn.ReLU6 if relu6 else nn.ReLU
         settings = [
             [1, 16, 1, 1],
             [6, 24, 2, 2],
@@ -117,10 +116,6 @@ def _divisible(v: float, divisor: int = 8) -> int:
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
-def mobilenet_v2_relu(num_classes: int = 10) -> MobileNetV2:
-    return MobileNetV2(num_classes, relu6=False)
-
-
 class Fire(nn.Module):
     def __init__(self, inplanes: int, squeeze_planes: int, expand1x1_planes: int, expand3x3_planes: int) -> None:
         super().__init__()
@@ -139,21 +134,20 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """torchvision's SqueezeNet 1.1, its max pools without ``ceil_mode=True`` (the MaxPool2d block has no
-    ceil_mode; at 32x32 the sizes are the same either way)."""
+    """torchvision's SqueezeNet 1.1."""
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, kernel_size=3, stride=2),
             nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
             Fire(64, 16, 64, 64),
             Fire(128, 16, 64, 64),
-            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
             Fire(128, 32, 128, 128),
             Fire(256, 32, 128, 128),
-            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
             Fire(256, 48, 192, 192),
             Fire(384, 48, 192, 192),
             Fire(384, 64, 256, 256),
