@@ -8,9 +8,7 @@ engine's own splits and standardisation, and ``model.py`` is the checked Python 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from torch import nn
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.compile.export import ExportError, ExportResult, build_network, export_project
+from modstudio.compile.export.destination import check_destination, put_in_place, staging_folder
 from modstudio.engine.data import make_splits
 from modstudio.engine.errors import EngineError
 from modstudio.graph.model import Project
@@ -72,28 +71,16 @@ def export_torchrun(
     The folder appears whole or not at all.
     """
     out = Path(out)
-    if out.exists() and not force:
-        raise ExportError(f"{out} already exists (use --force to replace it)")
-    if not out.parent.is_dir():
-        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
+    check_destination(out, force)
     _task(project)  # before anything is built
     base = Path(base_dir) if base_dir is not None else None
-    try:
-        with tempfile.TemporaryDirectory(prefix=".modstudio-export-", dir=out.parent) as tmp:
-            staged = Path(tmp) / "torchrun"
-            staged.mkdir()
-            result = export_project(
-                project, "python", staged / "model.py", weights=weights, catalog=catalog, base_dir=base
-            )
-            net = build_network(project, weights, catalog, base)
-            write_folder(project, result.top_class, staged, base, net)
-            if out.exists():  # --force: replace what is there
-                shutil.rmtree(out) if out.is_dir() else out.unlink()
-            os.replace(staged, out)
-    except OSError as exc:
-        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    with staging_folder(out) as tmp:
+        staged = tmp / "torchrun"
+        staged.mkdir()
+        result = export_project(project, "python", staged / "model.py", weights=weights, catalog=catalog, base_dir=base)
+        net = build_network(project, weights, catalog, base)
+        write_folder(project, result.top_class, staged, base, net)
+        put_in_place(staged, out)
     return replace(result, path=out, format="torchrun")
 
 

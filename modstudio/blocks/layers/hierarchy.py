@@ -15,37 +15,22 @@ chosen by argmax of a learned router; while training a straight-through Gumbel-s
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .moe import run_sorted
 from .routing import RoutingProbe
-from .static_routing import balance_loss
+from .static_routing import HardGateLayer, HierarchicalMoELayer
 
 
-class HierarchicalMoE(nn.Module):
-    def __init__(
-        self,
-        dim: int,
-        experts: list[nn.Module],
-        groups: int,
-        k_groups: int = 1,
-        k: int = 1,
-        load_balance_weight: float = 0.01,
-        z_loss_weight: float = 0.001,
-        out_dim: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.experts = nn.ModuleList(experts)
-        self.groups, self.per_group = groups, len(experts) // groups
-        self.k_groups, self.k = k_groups, k
-        self.load_balance_weight, self.z_loss_weight = load_balance_weight, z_loss_weight
-        self.out_dim = out_dim if out_dim is not None else dim
-        self.primary = nn.Linear(dim, groups, bias=False)
-        self.secondary = nn.Linear(dim, len(experts), bias=False)  # one router per group, side by side
-        self.probe = RoutingProbe(len(experts), "hierarchical_moe")
-        self.aux_losses: dict[str, torch.Tensor] = {}
+class HierarchicalMoE(HierarchicalMoELayer):
+    """The training form: sorted dispatch and a routing probe; the constructor is
+    ``HierarchicalMoELayer``'s."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.probe = RoutingProbe(len(self.experts), "hierarchical_moe")
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}, experts per group={self.per_group}, k_groups={self.k_groups}, k={self.k}"
@@ -54,45 +39,17 @@ class HierarchicalMoE(nn.Module):
         lead = x.shape[:-1]
         tokens = x.reshape(-1, x.shape[-1])
         count = tokens.shape[0]
-        group_logits = self.primary(tokens).float()
-        inner_logits = self.secondary(tokens).float().view(count, self.groups, self.per_group)
-        group_values, group_idx = group_logits.topk(self.k_groups, dim=-1)
-        group_weight = group_values.softmax(dim=-1)  # [T, kg]
-        picked_inner = inner_logits.gather(1, group_idx.unsqueeze(-1).expand(-1, -1, self.per_group))
-        inner_values, inner_idx = picked_inner.topk(self.k, dim=-1)  # [T, kg, k]
-        weight = group_weight.unsqueeze(-1) * inner_values.softmax(dim=-1)
-        expert_idx = group_idx.unsqueeze(-1) * self.per_group + inner_idx
-        combine = torch.zeros(count, len(self.experts), device=x.device).scatter(
-            1, expert_idx.reshape(count, -1), weight.reshape(count, -1)
-        )
+        group_logits, inner_logits, group_idx, expert_idx, combine = self.route(tokens)
         token_idx = torch.arange(count, device=x.device).repeat_interleave(self.k_groups * self.k)
         out = run_sorted(self.experts, tokens, combine, token_idx, expert_idx.reshape(-1), self.out_dim)
-        joint = (group_logits.softmax(-1).unsqueeze(-1) * inner_logits.softmax(-1)).reshape(count, -1)
+        joint = self.joint_probs(group_logits, inner_logits)
         if self.training:
-            self.aux_losses = self._losses(group_logits, inner_logits, group_idx, expert_idx, joint)
+            self.aux_losses = self.auxiliary_losses(group_logits, inner_logits, group_idx, expert_idx, joint)
         if self.probe.enabled:
             self._record(x, joint, combine, group_idx)
         if self.probe.capture:  # expert id group * experts_per_group + expert of the best group's best expert
             self.probe.keep_choice(expert_idx[:, 0, 0])
         return out.reshape(*lead, self.out_dim).to(x.dtype)
-
-    def _losses(
-        self,
-        group_logits: torch.Tensor,
-        inner_logits: torch.Tensor,
-        group_idx: torch.Tensor,
-        expert_idx: torch.Tensor,
-        joint: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        losses: dict[str, torch.Tensor] = {}
-        if self.load_balance_weight > 0:
-            primary = balance_loss(group_logits.softmax(-1), group_idx, self.groups)
-            secondary = balance_loss(joint, expert_idx, len(self.experts))
-            losses["load_balance"] = self.load_balance_weight * (primary + secondary)
-        if self.z_loss_weight > 0:
-            z = torch.logsumexp(group_logits, -1).square().mean() + torch.logsumexp(inner_logits, -1).square().mean()
-            losses["z_loss"] = self.z_loss_weight * z
-        return losses
 
     @torch.no_grad()  # facts, not part of the loss
     def _record(self, x: torch.Tensor, joint: torch.Tensor, combine: torch.Tensor, group_idx: torch.Tensor) -> None:
@@ -114,38 +71,19 @@ class HierarchicalMoE(nn.Module):
         probe.step_done()
 
 
-class HardGate(nn.Module):
-    """Sends each sample to one branch (or past them all, when skipping is allowed)."""
+class HardGate(HardGateLayer):
+    """The training form: each sample runs only through its branch, and a routing probe; the
+    constructor is ``HardGateLayer``'s."""
 
-    def __init__(
-        self,
-        features: int,
-        branches: list[nn.Module],
-        out_shape: tuple[int, ...],
-        allow_skip: bool = False,
-        temperature: float = 1.0,
-        balance_weight: float = 0.01,
-    ) -> None:
-        super().__init__()
-        self.out_shape = tuple(out_shape)
-        self.branches = nn.ModuleList(branches)
-        self.allow_skip = allow_skip
-        self.temperature = temperature
-        self.balance_weight = balance_weight
-        self.choices = len(branches) + int(allow_skip)
-        self.router = nn.Linear(features, self.choices)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.probe = RoutingProbe(self.choices, "gate")
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
     def extra_repr(self) -> str:
         return f"branches={len(self.branches)}, allow_skip={self.allow_skip}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.router(x.flatten(1)).float()
-        if self.training:
-            onehot = F.gumbel_softmax(logits, tau=self.temperature, hard=True)
-        else:
-            onehot = F.one_hot(logits.argmax(-1), self.choices).to(logits.dtype)
+        logits, onehot = self.choose(x)
         choice = onehot.argmax(-1)
         order = torch.argsort(choice, stable=True)
         sizes = torch.bincount(choice, minlength=self.choices).tolist()
@@ -156,12 +94,7 @@ class HardGate(nn.Module):
         scale = onehot[order, choice[order]].unsqueeze(-1)  # 1.0 forward; carries the router's gradient
         out = torch.zeros(x.shape[0], outs[0].shape[1], dtype=x.dtype, device=x.device)
         out.index_add_(0, order, torch.cat(outs) * scale.to(x.dtype))
-        if self.training and self.balance_weight > 0:
-            self.aux_losses = {
-                "load_balance": self.balance_weight * balance_loss(logits.softmax(-1), choice, self.choices)
-            }
-        elif not self.training:
-            self.aux_losses = {}
+        self.aux_losses = self.auxiliary_losses(logits, choice) if self.training else {}
         if self.probe.capture:  # the branch each sample took (the last index is the skip)
             self.probe.keep_choice(choice)
         if self.probe.enabled:

@@ -30,51 +30,25 @@ Auxiliary losses (each times its weight, stored in ``self.aux_losses`` after a t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .moe_fused import mlp_chain, run_mlp_chain
 from .routing import RoutingProbe
-from .static_routing import cv_squared, smooth_load
+from .static_routing import GATES as GATES  # the gates, for those who import them from here
+from .static_routing import MixtureOfExpertsLayer
 
-GATES = ("topk", "noisy_topk", "switch", "expert_choice")
 
+class MixtureOfExperts(MixtureOfExpertsLayer):
+    """Routes each token (vector over the last dimension) to experts and mixes their outputs;
+    the constructor is ``MixtureOfExpertsLayer``'s, plus ``dispatch`` (``sorted`` or ``static``)."""
 
-class MixtureOfExperts(nn.Module):
-    """Routes each token (vector over the last dimension) to experts and mixes their outputs."""
-
-    def __init__(
-        self,
-        dim: int,
-        experts: list[nn.Module],
-        gate: str = "topk",
-        k: int = 2,
-        capacity_factor: float = 1.25,
-        load_balance_weight: float = 0.01,
-        z_loss_weight: float = 0.001,
-        importance_weight: float = 0.0,
-        dispatch: str = "sorted",
-        out_dim: int | None = None,
-    ) -> None:
-        super().__init__()
-        if gate not in GATES:
-            raise ValueError(f"unknown gate '{gate}'")
-        self.experts = nn.ModuleList(experts)
-        self.num_experts = len(experts)
-        self.gate = gate
-        self.k = 1 if gate == "switch" else k
-        self.capacity_factor = capacity_factor
-        self.load_balance_weight = load_balance_weight
-        self.z_loss_weight = z_loss_weight
-        self.importance_weight = importance_weight
+    def __init__(self, *args: Any, dispatch: str = "sorted", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.dispatch = dispatch
-        self.out_dim = out_dim if out_dim is not None else dim
-        self.router = nn.Linear(dim, self.num_experts, bias=False)
-        self.noise = nn.Linear(dim, self.num_experts, bias=False) if gate == "noisy_topk" else None
         self.probe = RoutingProbe(self.num_experts, "moe")
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
     def extra_repr(self) -> str:
         return f"gate={self.gate}, experts={self.num_experts}, k={self.k}, dispatch={self.dispatch}"
@@ -82,56 +56,19 @@ class MixtureOfExperts(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         tokens = x.reshape(-1, x.shape[-1])
-        logits = self.router(tokens).float()
-        scores = logits
-        noise_std = torch.zeros_like(logits)
-        if self.noise is not None and self.training:
-            noise_std = F.softplus(self.noise(tokens).float())
-            scores = logits + torch.randn_like(logits) * noise_std
+        logits, scores, noise_std = self.router_scores(tokens)
         probs = scores.softmax(dim=-1)
         combine, picked = self._combine(scores, probs)
         if self.dispatch == "static" or torch.jit.is_scripting():
-            out = self._run_static(tokens, combine)
+            out = self.run_static(tokens, combine)
         else:
             out = self._run_sorted(tokens, combine, picked)
-        if self.gate == "switch":
-            dropped = combine.sum(dim=-1) == 0
-            out = torch.where(dropped.unsqueeze(-1), tokens.to(out.dtype), out)
+        out = self.pass_dropped(tokens, combine, out)
         if not torch.jit.is_scripting():
             self._after_forward(x, tokens, logits, scores, probs, noise_std, combine, picked)
         return out.reshape(list(lead) + [self.out_dim]).to(x.dtype)  # noqa: RUF005 (TorchScript has no [*a, b])
 
-    # ----------------------------------------------------------------- routing
-
-    def _combine(self, scores: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Dense combine weights [T, E] (0 where a token does not go) and the picked experts:
-        [T, k] expert ids for token-choice gates, [C, E] token ids for expert choice."""
-        tokens, experts = probs.shape
-        if self.gate == "expert_choice":
-            capacity = min(tokens, math.ceil(self.capacity_factor * tokens / experts))
-            weights, picked = probs.topk(capacity, dim=0)
-            return torch.zeros_like(probs).scatter(0, picked, weights), picked
-        if self.gate == "switch":
-            picked = probs.argmax(dim=-1, keepdim=True)
-            weight = probs.gather(1, picked)
-            onehot = torch.zeros_like(probs).scatter(1, picked, 1.0)
-            position = (onehot.cumsum(dim=0) * onehot).sum(dim=-1, keepdim=True) - 1  # 0-based, per expert
-            # position < capacity_factor·T/E  <=>  position < ceil(capacity_factor·T/E) for whole positions;
-            # written without ceil so a dynamic token count stays symbolic under torch.export.
-            kept = (position < self.capacity_factor * tokens / experts).to(probs.dtype)
-            return onehot * weight * kept, picked
-        values, picked = scores.topk(self.k, dim=-1)
-        return torch.zeros_like(probs).scatter(1, picked, values.softmax(dim=-1)), picked
-
     # ---------------------------------------------------------------- dispatch
-
-    def _run_static(self, tokens: torch.Tensor, combine: torch.Tensor) -> torch.Tensor:
-        """Every expert on every token, masked by the combine weights [T, E] (export-friendly)."""
-        out = torch.zeros(tokens.shape[0], self.out_dim, dtype=tokens.dtype, device=tokens.device)
-        for e, expert in enumerate(self.experts):
-            weight = combine[:, e : e + 1]
-            out = out + torch.where(weight > 0, weight.to(tokens.dtype) * expert(tokens), 0.0)
-        return out
 
     @torch.jit.unused
     def _run_sorted(self, tokens: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> torch.Tensor:
@@ -169,34 +106,11 @@ class MixtureOfExperts(nn.Module):
         picked: torch.Tensor,
     ) -> None:
         training = self.training and tokens.shape[0] > 0  # an empty batch has no losses to balance
-        self.aux_losses = self._aux_losses(logits, scores, probs, noise_std, combine, picked) if training else {}
+        self.aux_losses = self.auxiliary_losses(logits, scores, probs, noise_std, combine, picked) if training else {}
         if self.probe.enabled:
             self._record(x, probs, combine, picked)
         if self.probe.capture:  # the router's first choice, before any capacity limit
             self.probe.keep_choice(scores.argmax(dim=-1))
-
-    def _aux_losses(
-        self,
-        logits: torch.Tensor,
-        scores: torch.Tensor,
-        probs: torch.Tensor,
-        noise_std: torch.Tensor,
-        combine: torch.Tensor,
-        picked: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        experts = self.num_experts
-        losses: dict[str, torch.Tensor] = {}
-        if self.load_balance_weight > 0 and self.gate != "expert_choice":
-            chosen = torch.bincount(picked.reshape(-1), minlength=experts).to(probs.dtype)
-            share = chosen / chosen.sum()
-            losses["load_balance"] = self.load_balance_weight * experts * (share * probs.mean(dim=0)).sum()
-        if self.z_loss_weight > 0:
-            losses["z_loss"] = self.z_loss_weight * torch.logsumexp(logits, dim=-1).square().mean()
-        if self.importance_weight > 0 and self.noise is not None and self.k < experts:
-            importance = combine.sum(dim=0)
-            load = smooth_load(logits, scores, noise_std, self.k)
-            losses["importance"] = self.importance_weight * (cv_squared(importance) + cv_squared(load))
-        return losses
 
     def _record(self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> None:
         """Keep this step's routing for the probe (probes on may cost at most 3% of a train

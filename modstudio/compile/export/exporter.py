@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,7 @@ from modstudio.graph.validate import check_project
 from . import formats
 from .check import argmax_agrees, import_file, largest_difference, sample_inputs, weights_not_finite
 from .constructors import ExportError
+from .destination import check_destination, put_in_place, staging_folder
 from .python_code import PythonModule, generate_python
 
 FORMATS = ("python", "torchscript", "pt2", "onnx")  # the torchrun folder: modstudio.engine.torchrun
@@ -102,12 +100,7 @@ def export_project(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
     out = Path(out)
-    if out.exists() and not force:
-        raise ExportError(f"{out} already exists (use --force to replace it)")
-    if not out.parent.is_dir():
-        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise ExportError(f"cannot write {out}: folder {out.parent} is not writable")
+    check_destination(out, force)
     if fmt == "onnx" and not formats.onnx_available():
         raise ExportError(f"ONNX export needs the onnx extra: {formats.ONNX_HINT}")
     unfixed = check_project(project, catalog or default_catalog())  # only a project opened for repair has any
@@ -119,21 +112,15 @@ def export_project(
         raise ExportError(too_large)
     net = build_network(project, weights, catalog, base_dir)
     code = generate_python(project, net, catalog)
-    try:
-        with tempfile.TemporaryDirectory(prefix=".modstudio-export-", dir=out.parent) as tmp:
-            work = Path(tmp)
-            (work / "model.py").write_text(code.source, encoding="utf-8")
-            model = getattr(import_file(work / "model.py"), code.top_class)()
-            model.load_state_dict(net.state_dict(), strict=True)
-            model.eval()
-            result = ExportResult(out, fmt, code.top_class)
-            staged = work / ("artifact" + SUFFIXES[fmt])
-            _write(fmt, project, net, model, code, staged, result, Path(base_dir) if base_dir else None)
-            if out.exists() and (out.is_dir() or staged.is_dir()):  # --force: replace what is there
-                shutil.rmtree(out) if out.is_dir() else out.unlink()
-            os.replace(staged, out)
-    except OSError as exc:
-        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    with staging_folder(out) as work:
+        (work / "model.py").write_text(code.source, encoding="utf-8")
+        model = getattr(import_file(work / "model.py"), code.top_class)()
+        model.load_state_dict(net.state_dict(), strict=True)
+        model.eval()
+        result = ExportResult(out, fmt, code.top_class)
+        staged = work / ("artifact" + SUFFIXES[fmt])
+        _write(fmt, project, net, model, code, staged, result, Path(base_dir) if base_dir else None)
+        put_in_place(staged, out)
     return result
 
 
