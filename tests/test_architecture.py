@@ -90,6 +90,15 @@ def run_python(code: str) -> str:
     return result.stdout.strip()
 
 
+def test_every_block_spec_module_is_held_to_no_torch():
+    """A new spec module under blocks/ is checked by the no-torch contract, not silently left out of it."""
+    contract = next(c for c in CONTRACTS if c.get("id") == "no-torch-catalogue")
+    modules = {
+        f"modstudio.blocks.{p.stem}" for p in (ROOT / "modstudio" / "blocks").glob("*.py") if p.stem != "__init__"
+    }
+    assert modules - set(contract["source_modules"]) == set()
+
+
 def test_document_catalogue_and_shape_inference_load_without_torch():
     """The editor shows its palette and checks shapes before torch is imported."""
     code = (

@@ -12,6 +12,7 @@ from .spec import BlockSpec
 SPEC_MODULES = (
     "io_blocks",
     "conditional",
+    "hard_gate",
     "composition",
     "dense",
     "conv",
