@@ -11,6 +11,7 @@ from __future__ import annotations
 from .model import ModuleDef
 
 COLUMN_GAP = 240.0
+WIDE_COLUMN_GAP = 290.0  # room for a four-number shape on the wire between two nodes
 ROW_GAP = 120.0
 BAND_GAP = 80.0  # between the bands of a wrapped layout
 MAX_COLUMNS = 5  # what a small canvas shows at a readable zoom
@@ -101,8 +102,9 @@ def wrapped_positions(
 
 
 def readable_layout(modules: dict[str, ModuleDef]) -> dict[str, dict[str, list[float]]]:
-    """Positions for every module of a project that comes without any (an imported one)."""
-    return {name: wrapped_positions(module) for name, module in modules.items()}
+    """Positions for every module of a project that comes without any (an imported one); its columns
+    leave room for the long shapes of real inputs on the wires ("[N, 64, 112, 112]")."""
+    return {name: wrapped_positions(module, column_gap=WIDE_COLUMN_GAP) for name, module in modules.items()}
 
 
 def missing_positions(positions: dict[str, list[float]] | None, module: ModuleDef) -> bool:

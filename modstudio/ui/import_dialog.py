@@ -147,6 +147,7 @@ class ImportDialog(QDialog):
         super().__init__(parent)
         self.shell = shell
         self.run: ImportRun | None = None
+        self.name_imported = ""
         self.setWindowTitle("Import PyTorch Model")
         self.setMinimumWidth(620)
         self.model = QLineEdit()
@@ -268,6 +269,7 @@ class ImportDialog(QDialog):
             "Replace files?", "\n".join(f"{p} already exists." for p in existing) + "\nReplace with the import?"
         ):
             return
+        self.name_imported = request.source.rpartition(":")[2]
         self.run = ImportRun(request.source, request.output, request.options, self)
         self.run.progress.connect(self._progress)
         self.run.finished.connect(self._finished)
@@ -301,7 +303,7 @@ class ImportDialog(QDialog):
         if outcome.ok and outcome.path is not None:
             remember_folder(self.shell.settings, outcome.path.parent, IMPORT_FOLDER)
             self.accept()
-            self.imported.emit(outcome.path, outcome.text)
+            self.imported.emit(outcome.path, short_summary(outcome.text, self.name_imported))
             return
         if outcome.cancelled:
             self._say(outcome.text, problem=False)
@@ -326,6 +328,12 @@ class ImportDialog(QDialog):
             self.run.cancel()
             self.run.wait(5000)
         super().closeEvent(event)
+
+
+def short_summary(summary: str, name: str) -> str:
+    """The importer's line for the status bar: what was imported, without the paths it names."""
+    counts = summary.partition("; wrote ")[0].partition(": ")[2]
+    return f"Imported {name}: {counts}" if counts else summary
 
 
 def _with_browse(field_: QLineEdit, browse) -> QWidget:  # type: ignore[no-untyped-def]
