@@ -11,11 +11,14 @@ from __future__ import annotations
 from .model import ModuleDef
 
 COLUMN_GAP = 240.0
-WIDE_COLUMN_GAP = 290.0  # room for a four-number shape on the wire between two nodes
+WIDE_COLUMN_GAP = 270.0  # room for a four-number shape on the wire between two nodes
 ROW_GAP = 120.0
-BAND_GAP = 80.0  # between the bands of a wrapped layout
-MAX_COLUMNS = 5  # what a small canvas shows at a readable zoom
-ASPECT = 1.2  # width:height of the canvas a wrapped layout is made for
+BAND_GAP = 80.0  # between the bands of a wrapped layout (room for the wire back to the left)
+NODE_WIDTH = 150.0  # as the editor draws a node
+NODE_HEIGHT = 100.0  # about as tall as the editor draws a node with a few ports
+# What the canvas of a small editor window (about 650 x 700 pixels) shows at the zoom where node
+# titles are readable, less the margin Frame All keeps: a wrapped layout is made to fit it.
+SMALL_VIEW = (800.0, 880.0)
 
 
 def _columns(module: ModuleDef) -> list[list[tuple[str, float]]]:
@@ -63,41 +66,47 @@ def layered_positions(
 
 def wrapped_positions(
     module: ModuleDef,
-    max_columns: int = MAX_COLUMNS,
-    aspect: float = ASPECT,
+    view: tuple[float, float] = SMALL_VIEW,
     column_gap: float = COLUMN_GAP,
     row_gap: float = ROW_GAP,
 ) -> dict[str, list[float]]:
     """The layered layout, its columns wrapped into bands stacked top to bottom (as lines of text)
-    when there are more than ``max_columns``: a long chain, such as an imported network, then fits
-    a window of width:height ``aspect`` at a readable zoom instead of one row too long to read.
-    The band width is the one that needs the least zooming out to show everything."""
+    when it is wider than ``view`` (width, height in scene units): a long chain, such as an imported
+    network, then shows whole at a readable zoom instead of as one row too long to read. The bands
+    are as wide as fits the view and still lets them all fit in its height; when nothing fits, the
+    width that needs the least zooming out."""
     columns = _columns(module)
-    if len(columns) <= max_columns:
+
+    def width(count: int) -> float:
+        return (count - 1) * column_gap + NODE_WIDTH
+
+    if width(len(columns)) <= view[0]:
         return layered_positions(module, column_gap, row_gap)
 
-    def bands(width: int) -> list[list[list[tuple[str, float]]]]:
-        return [columns[i : i + width] for i in range(0, len(columns), width)]
+    def bands(count: int) -> list[list[list[tuple[str, float]]]]:
+        return [columns[i : i + count] for i in range(0, len(columns), count)]
 
     def spans(band: list[list[tuple[str, float]]]) -> tuple[float, float]:
         rows = [r for column in band for _, r in column]
         return min(rows), max(rows)
 
-    def height(width: int) -> float:
-        return sum((hi - lo + 1) * row_gap + BAND_GAP for lo, hi in map(spans, bands(width)))
+    def height(count: int) -> float:
+        return sum((hi - lo) * row_gap + NODE_HEIGHT for lo, hi in map(spans, bands(count))) + BAND_GAP * (
+            len(bands(count)) - 1
+        )
 
-    def fit(width: int) -> tuple[float, int]:  # how far everything must be zoomed out to show; wider on ties
-        return (min(aspect / (width * column_gap), 1 / height(width)), width)
-
-    width = max(range(2, max_columns + 1), key=fit)
+    widest = max(2, int((view[0] - NODE_WIDTH) // column_gap) + 1)
+    counts = range(2, widest + 1)
+    fitting = [count for count in counts if height(count) <= view[1]]
+    count = max(fitting) if fitting else max(counts, key=lambda c: (min(view[0] / width(c), view[1] / height(c)), c))
     positions: dict[str, list[float]] = {}
     top = 0.0
-    for band in bands(width):
+    for band in bands(count):
         lo, hi = spans(band)
         for col, column in enumerate(band):
             for node_id, r in column:
                 positions[node_id] = [col * column_gap, top + (r - lo) * row_gap]
-        top += (hi - lo + 1) * row_gap + BAND_GAP
+        top += (hi - lo) * row_gap + NODE_HEIGHT + BAND_GAP
     return positions
 
 

@@ -283,6 +283,7 @@ class ImportDialog(QDialog):
         self.note.style().polish(self.note)
         self.details.setPlainText(details)
         self.details.setVisible(bool(details))
+        self.adjustSize()
 
     def _set_running(self, running: bool) -> None:
         for field_ in (self.model, self.name, self.arguments, self.shape, self.weights, self.output):
@@ -309,7 +310,9 @@ class ImportDialog(QDialog):
             self._say(outcome.text, problem=False)
             return
         first, _, rest = outcome.text.partition("\n")
-        self._say(f"Could not import: {first}", rest.strip("\n"))
+        lines = [line for line in rest.splitlines() if line.strip() and line.strip() != "nothing was written"]
+        listed = [f"• {line.strip()}" if line.startswith("  ") else line for line in lines]  # the unmapped ops
+        self._say(f"Could not import (nothing was written): {first}", "\n".join(listed))
 
     def cancel(self) -> None:
         """Stop a running import (nothing is written); the dialog stays open."""

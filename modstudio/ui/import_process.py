@@ -8,6 +8,7 @@ place, so a cancelled or failed import leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, Signal
 
 STAGING_PREFIX = ".modstudio-import-"
 
@@ -61,6 +62,9 @@ class ImportRun(QObject):
         args = [*lead, "import", self.source, "-o", str(self.staging / self.out.name), "--progress", *self.options]
         self.process.setProcessEnvironment(_environment())
         self.progress.emit("starting Python", 0.0)
+        app = QCoreApplication.instance()
+        if app is not None:  # the editor quitting mid-import: stop it and leave nothing behind
+            app.aboutToQuit.connect(self._quitting)
         self.process.start(program, args)
 
     def running(self) -> bool:
@@ -71,6 +75,10 @@ class ImportRun(QObject):
         if self.running():
             self.cancelled = True
             self.process.kill()
+
+    def _quitting(self) -> None:
+        self.cancel()
+        self.wait(5000)
 
     def wait(self, milliseconds: int = 30_000) -> bool:
         """Block until the process ended (closing, tests); False on timeout."""
@@ -141,6 +149,10 @@ class ImportRun(QObject):
         return ImportOutcome(True, summary, self.out)
 
     def _done(self, outcome: ImportOutcome) -> None:
+        app = QCoreApplication.instance()
+        if app is not None:
+            with contextlib.suppress(RuntimeError, TypeError):
+                app.aboutToQuit.disconnect(self._quitting)
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None

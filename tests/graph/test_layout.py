@@ -5,7 +5,14 @@ from __future__ import annotations
 from itertools import pairwise
 
 from modstudio.blocks import default_catalog
-from modstudio.graph.layout import COLUMN_GAP, ROW_GAP, layered_positions, missing_positions, wrapped_positions
+from modstudio.graph.layout import (
+    COLUMN_GAP,
+    NODE_HEIGHT,
+    ROW_GAP,
+    layered_positions,
+    missing_positions,
+    wrapped_positions,
+)
 from modstudio.graph.model import Edge, ModuleDef, Node
 from modstudio.library import load_template
 
@@ -48,11 +55,11 @@ def _chain(count: int, branch: bool = False) -> ModuleDef:
 
 def test_a_long_chain_is_wrapped_into_bands_that_read_like_lines_of_text() -> None:
     module = _chain(14, branch=True)
-    pos = wrapped_positions(module, max_columns=5)
+    pos = wrapped_positions(module, view=(800.0, 1000.0))
     assert set(pos) == {n.id for n in module.nodes}
     xs = sorted({p[0] for p in pos.values()})
-    ys = sorted({p[1] for p in pos.values()})
-    assert len(xs) <= 5 and len(ys) >= 3  # narrower than tall enough: three bands or more
+    assert len(xs) == 3  # as many columns as fit 800 wide: (3 - 1) * 240 + a node 150 wide
+    assert max(p[1] for p in pos.values()) + NODE_HEIGHT <= 1000  # and the bands fit the height
     # no two nodes closer than the layout's gaps (a node is 150 wide and under 120 high)
     for a in pos.values():
         for b in pos.values():
@@ -64,6 +71,7 @@ def test_a_long_chain_is_wrapped_into_bands_that_read_like_lines_of_text() -> No
     assert pos[first_of_next_band][0] == 0.0
 
 
-def test_a_short_chain_is_not_wrapped() -> None:
-    module = _chain(4)
-    assert wrapped_positions(module, max_columns=5) == layered_positions(module)
+def test_a_chain_that_fits_the_view_is_not_wrapped() -> None:
+    module = _chain(4)  # 3 * 240 + 150 = 870 wide
+    assert wrapped_positions(module, view=(900.0, 500.0)) == layered_positions(module)
+    assert wrapped_positions(module, view=(800.0, 500.0)) != layered_positions(module)
