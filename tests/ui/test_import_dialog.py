@@ -3,6 +3,8 @@ result opened as the new project; an unmappable model or a cancel writes nothing
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +162,51 @@ def test_cancel_stops_the_process_and_writes_nothing(window, qtbot, tmp_path) ->
     assert dialog.isVisible()  # a second Cancel closes it
     dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
     assert not dialog.isVisible()
+
+
+CRASHING = """import os
+import signal
+from torch import nn
+
+
+class Crashing(nn.Module):
+    def __init__(self):
+        super().__init__()
+        os.kill(os.getpid(), signal.SIGKILL)  # stands for native code that takes its process down
+"""
+
+
+def test_a_model_that_crashes_its_process_leaves_the_editor_running_and_says_so(window, qtbot, tmp_path) -> None:
+    dialog = _dialog(window, tmp_path, CRASHING, "Crashing")
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.run is None, timeout=IMPORT_TIMEOUT_MS)
+    assert dialog.note.text().startswith("Could not import (nothing was written): The import stopped unexpectedly")
+    assert _written(tmp_path) == []
+    assert window.isVisible() and window.session is not None  # the editor goes on
+    dialog.close()
+
+
+def test_an_existing_project_is_replaced_only_when_the_person_agrees(window, tmp_path) -> None:
+    dialog = _dialog(window, tmp_path, TINY, "Tiny")
+    (tmp_path / "Tiny.msproj").write_text("{}", encoding="utf-8")
+    window.ask = lambda title, text: window.asked.append(text) or False  # "No"
+    dialog.import_button.click()
+    assert dialog.run is None and "Tiny.msproj already exists" in window.asked[-1]
+    assert (tmp_path / "Tiny.msproj").read_text(encoding="utf-8") == "{}"
+    dialog.close()
+
+
+def test_the_dialog_and_its_checks_load_no_torch(tmp_path) -> None:
+    """The editor never imports torch for an import: the model's code and torch run in the import's process."""
+    model = tmp_path / "model.py"
+    model.write_text(TINY, encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from modstudio.ui.import_dialog import check_request, model_names\n"
+        f"print(model_names(__import__('pathlib').Path({str(model)!r})))\n"
+        f"print(check_request({str(model)!r}, 'Tiny', '{{}}', '1,4', '', {str(tmp_path / 'a.msproj')!r}).options)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert result.stdout.splitlines() == ["['Tiny']", "['--args', '{}', '--input-shape', '1,4']", "False"]
