@@ -290,6 +290,19 @@ def _own_ensemble(m: Any) -> Mapped | NoBlock:
     )
 
 
+def _own_cooperative(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "members", "splits", "combiner")
+    if why:
+        return why
+    count, splits = len(m.members), list(m.splits)
+
+    def views(x: Any) -> list[tuple[Any, ...]]:  # each member sees its slice of the features, or all of them
+        return [(part,) for part in x.split(splits, dim=-1)] if splits else [(x,)] * count
+
+    params = {"members": [], "splits": splits, "out_features": m.combiner.out_features}
+    return Mapped(params, members={"members": _members(count, "members", views)})
+
+
 def _own_hierarchical(m: Any) -> Mapped | NoBlock:
     why = _has(m, "experts", "primary", "secondary", "groups", "k_groups", "k")
     if why:
@@ -356,6 +369,7 @@ RULES: dict[str, LayerImporter] = {
     "ensemble": _rule("*.Ensemble", _own_ensemble),
     "hierarchical_moe": _rule("*.HierarchicalMoE", _own_hierarchical),
     "hard_gate": _rule("*.HardGate", _own_hard_gate),
+    "cooperative": _rule("*.Cooperative", _own_cooperative),
 }
 
 

@@ -25,7 +25,8 @@ class MemberModules:
 
     ``paths``: their attribute paths inside the layer (``experts.0``); ``prefixes``: where each
     one's weights go in the block layer's state dict (``experts.0.``); ``inputs``: their sample
-    inputs from the layer's own inputs (a token per row for experts), given the input tensors.
+    inputs from the layer's own inputs (a token per row for experts), given the input tensors: one
+    tuple for all, or a list of tuples, one per member.
     """
 
     paths: tuple[str, ...]
@@ -56,8 +57,9 @@ Convert = Callable[[Any], "Mapped | NoBlock"]
 @dataclass(frozen=True)
 class LayerImporter:
     """Recognises instances of ``classes`` (dotted paths, ``torch.nn.Conv2d`` or a plugin's
-    ``mymodel.SparseMoe``; ``*.Name``: a class of that name in any module, whose ``convert`` checks
-    its attributes; exact classes, not subclasses, whose forward may differ) and converts them.
+    ``mymodel.SparseMoe``; ``*.Name``: ModStudio's own layer class of that name wherever it is
+    defined, in ModStudio or in code it exported; exact classes, not subclasses, whose forward may
+    differ) and converts them.
 
     ``block``: the block id it maps onto (needed where the importer is not on that block's spec: a
     plugin's ``IMPORTERS``). ``returns``: for a layer that returns a tuple (``nn.LSTM``: output and
@@ -76,7 +78,19 @@ def class_names(cls: type) -> tuple[str, ...]:
     """The dotted names ``cls`` is known by: its full name and each shorter one down to ``module.Class``
     (a file imported as ``mixtral`` or as ``tests.models.mixtral``), and ``torch.nn.<Name>`` for torch layers."""
     parts = [*cls.__module__.split("."), cls.__qualname__]
-    names = (*(".".join(parts[i:]) for i in range(len(parts) - 1)), f"*.{cls.__qualname__}")
+    names = tuple(".".join(parts[i:]) for i in range(len(parts) - 1))
+    if _from_modstudio(cls):
+        names = (*names, f"*.{cls.__qualname__}")
     if cls.__module__.startswith("torch.nn.modules."):
         return (*names, f"torch.nn.{cls.__qualname__}")
     return names
+
+
+def _from_modstudio(cls: type) -> bool:
+    """ModStudio's own class, or one in a file ModStudio exported (its docstring says so)."""
+    import sys
+
+    if cls.__module__.split(".")[0] == "modstudio":
+        return True
+    module = sys.modules.get(cls.__module__)
+    return "exported from ModStudio" in (getattr(module, "__doc__", None) or "")

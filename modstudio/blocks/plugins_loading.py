@@ -192,9 +192,9 @@ class _Loader(PluginReport):
 
     def _add(self, name: str, loaded: Any, source: str, folder: Path | None) -> None:
         blocks = getattr(loaded, "BLOCKS", None)
-        if not blocks and getattr(loaded, "IMPORTERS", None):  # a plugin that only imports models (importer/)
-            blocks = ()
-        why = blocks_problem(blocks, self.taken) if blocks != () else None
+        importers_only = not blocks and bool(getattr(loaded, "IMPORTERS", None))  # it only imports models
+        blocks = () if importers_only else blocks
+        why = None if importers_only else blocks_problem(blocks, self.taken)
         templates, missing = _templates(loaded)
         why = why or missing
         if why:

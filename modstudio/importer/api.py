@@ -37,11 +37,13 @@ class ImportReport:
     nodes: int
     max_difference: float  # imported project vs the model, on a sample input, eval mode
     seconds: float
+    unused: int = 0  # parameters of the model its forward never uses: not in the project
 
     def summary(self) -> str:
         return (
             f"imported {self.source}: {self.parameters:,} parameters, {self.modules} module"
             f"{'s' if self.modules != 1 else ''}, {self.nodes} nodes; outputs agree to {self.max_difference:.1e}"
+            + (f"; {self.unused:,} parameters its forward never uses are left out" if self.unused else "")
         )
 
 
@@ -119,6 +121,10 @@ def import_model(
         tell("tracing", 0.1)
         walker = Walker(catalog, importers or Importers(catalog))
         walker.calls = calls
+        total = max(1, sum(1 for m in model.modules() if next(m.children(), None) is not None))  # those traced
+        walker.traced = lambda path, count: tell(
+            f"tracing {path or type(model).__name__}", 0.1 + 0.5 * min(1.0, count / total)
+        )
         main = walker.instance(model, "", (x,), "model")
         if walker.unmapped or main is None:
             raise NotMappable(walker.unmapped)
@@ -126,14 +132,23 @@ def import_model(
         project = build_project(walker.instances, main, catalog, type(model).__name__)
         state = main.state()  # the model's own tensors, detached: write_import copies them into the file
         tell("checking the project against the model", 0.8)
-        difference = check_imported(project, state, expected, x, catalog)
+        difference, used = check_imported(project, state, expected, x, catalog)
     finally:
         model.train(was_training)
     count = sum(p.numel() for p in model.parameters())
     nodes = sum(len(m.nodes) for m in project.modules.values())
-    report = ImportReport(label, count, len(project.modules), nodes, difference, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    report = ImportReport(label, used, len(project.modules), nodes, difference, seconds, count - used)
     tell("done", 1.0)
     return Imported(project, state, report)
+
+
+def _lay_out(project: Project) -> None:
+    """Positions for every module's nodes, left to right, so that the file opens readably."""
+    from modstudio.graph.layout import layered_positions
+
+    for name, module in project.modules.items():
+        project.ui.positions.setdefault(name, layered_positions(module))
 
 
 def weights_path(out: Path) -> Path:
@@ -157,6 +172,7 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
     if not out.parent.is_dir():
         raise ImportProblem(f"cannot write {out}: folder {out.parent} does not exist")
     imported.project.training.init_weights = weights.name
+    _lay_out(imported.project)
     staged: list[str] = []
     try:
         fd, weights_tmp = tempfile.mkstemp(prefix=".import-", suffix=".safetensors", dir=out.parent)
@@ -168,7 +184,11 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(project_to_json(imported.project))
         os.replace(weights_tmp, weights)
-        os.replace(project_tmp, out)
+        try:
+            os.replace(project_tmp, out)
+        except OSError:
+            weights.unlink(missing_ok=True)  # a project file or neither: no weights without their project
+            raise
     except OSError as exc:
         raise ImportProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:

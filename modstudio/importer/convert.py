@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import fx, nn
 
 from modstudio.blocks.catalog import Catalog
@@ -18,53 +16,9 @@ from modstudio.graph.names import unique_name
 
 from .errors import Unmapped
 from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, has_rule, map_op, op_name
+from .pieces import Instance, Located, Piece
 from .registry import Candidate, Importers
-from .trace import Calls, TraceFailed, sample_values, trace, where
-
-Located = Callable[[], str]  # "file.py:LINE" of a call, worked out only when a problem is reported
-
-
-@dataclass
-class Piece:
-    """One node to be: a block, or a reference to the ModuleDef of ``child``."""
-
-    name: str
-    block: str | None = None
-    child: Instance | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    inputs: list[tuple[str, list[Wire]]] = field(default_factory=list)
-    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # relative to the node
-    members: dict[str, list[tuple[Instance, str]]] = field(default_factory=dict)  # param -> (instance, prefix)
-
-
-@dataclass
-class Instance:
-    """One module instance of the model as a graph of pieces; ``module`` and ``values`` are set
-    when its ModuleDef is chosen (by defs.py)."""
-
-    cls: type
-    path: str  # attribute path in the model ("" for the model itself)
-    role: str  # "model", "submodule" or "member"
-    inputs: list[tuple[str, torch.Tensor]]  # Input node names and sample values
-    pieces: list[Piece] = field(default_factory=list)
-    outputs: list[tuple[str, Wire]] = field(default_factory=list)
-    module: str = ""
-    values: dict[str, int | float] = field(default_factory=dict)
-
-    def state(self) -> dict[str, torch.Tensor]:
-        """This instance's weights, keyed as the compiled GraphNet names them."""
-        out: dict[str, torch.Tensor] = {}
-        for piece in self.pieces:
-            for key, value in piece.weights.items():
-                out[f"{piece.name}.{key}"] = value
-            if piece.child is not None:
-                for key, value in piece.child.state().items():
-                    out[f"{piece.name}.{key}"] = value
-            for members in piece.members.values():
-                for member, prefix in members:
-                    for key, value in member.state().items():
-                        out[f"{piece.name}.{prefix}{key}"] = value
-        return out
+from .trace import Calls, TraceFailed, export_level, sample_values, trace, where
 
 
 def _snake(name: str) -> str:
@@ -88,27 +42,37 @@ class Walker:
         self.unmapped: list[Unmapped] = []
         self.instances: list[Instance] = []  # every instance made, children before parents
         self.calls: Calls = {}  # submodule outputs of one run of the whole model (trace.record_calls)
+        self.traced: Callable[[str, int], None] = lambda path, count: None  # progress: (module path, modules traced)
+        self.count = 0
 
     def instance(
         self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: Located = lambda: ""
     ) -> Instance | None:
         label = path or type(module).__name__
+        self.count += 1
+        self.traced(path, self.count)
+        runner, lines = module, None
         try:
             graph = trace(module)
         except TraceFailed as exc:
-            self.unmapped.append(
-                Unmapped(f"{type(module).__name__} '{label}'", called_at(), f"cannot be traced by torch.fx: {exc}")
-            )
-            return None
+            try:  # torch.export follows what fx cannot (control flow on sizes), at the same level
+                graph, runner = export_level(module, inputs)
+                lines = {n.name: where(n) for n in graph.nodes}
+            except TraceFailed as exported:
+                why = f"cannot be traced by torch.fx ({exc}) nor exported by torch.export ({exported})"
+                self.unmapped.append(Unmapped(f"{type(module).__name__} '{label}'", called_at(), why))
+                return None
         try:
             once = len(self.calls.get(id(module), ())) <= 1 and role != "member"  # members see other tokens here
-            values = sample_values(module, graph, inputs, self.calls if once else None)
+            values = sample_values(runner, graph, inputs, self.calls if once and runner is module else None)
         except Exception as exc:
             self.unmapped.append(
                 Unmapped(f"{type(module).__name__} '{label}'", called_at(), f"fails on the sample input: {exc}")
             )
             return None
-        made = _InstanceBuilder(self, module, graph, values, path, role, called_at).build()
+        builder = _InstanceBuilder(self, module, graph, values, path, role, called_at)
+        builder.lines = lines
+        made = builder.build()
         if made is not None:
             self.instances.append(made)
         return made
@@ -317,10 +281,11 @@ class _InstanceBuilder:
         inputs = tuple(self._value(a) for a in node.args)
         for param, members in mapped.members.items():
             sample = members.inputs(*inputs) if members.inputs is not None else inputs
+            samples = sample if isinstance(sample, list) else [sample] * len(members.paths)  # a list: one per member
             made = []
-            for path, prefix in zip(members.paths, members.prefixes):
+            for path, prefix, given in zip(members.paths, members.prefixes, samples):
                 member = self.walker.instance(
-                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), sample, "member", self._at(node)
+                    sub.get_submodule(path), _joined(self.path, f"{target}.{path}"), given, "member", self._at(node)
                 )
                 if member is None:
                     self.refs[node] = FAILED

@@ -17,7 +17,7 @@ from modstudio.graph.model import Edge, ModuleDef, Node, Project, UIData
 from modstudio.graph.names import module_name_problem, unique_name
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
-from .convert import Instance, Piece
+from .pieces import Instance, Piece
 
 _NAMESPACE = uuid.UUID("2b7f3e0a-41c5-4d6e-9f0b-696d706f7274")
 _HOLE = "<value>"

@@ -306,6 +306,7 @@ FUNCTIONS: dict[Any, Callable[[Call], Result]] = {
     F.avg_pool2d: _pool("avg_pool2d"),
     operator.getitem: _getitem,
     getattr: _constant,
+    torch._assert: _constant,  # a check on sizes (torchvision's); the project's shapes are checked by inference
 }
 
 METHODS: dict[str, Callable[[Call], Result]] = {
@@ -336,6 +337,8 @@ def op_name(node: fx.Node) -> str:
     if node.op == "call_method":
         return f"Tensor.{node.target}"
     target = node.target
+    if isinstance(target, torch._ops.OpOverload):
+        return f"torch.ops.aten.{target._overloadpacket.__name__}"
     owner = getattr(target, "__self__", None)
     if isinstance(owner, type):  # MyFunction.apply of a custom autograd Function
         return f"{owner.__name__}.{getattr(target, '__name__', '')} (custom autograd op)"
@@ -359,13 +362,24 @@ def _touches_tensor(refs: list[Ref]) -> bool:
     return False
 
 
+def rule_of(node: fx.Node) -> Callable[[Call], Result] | None:
+    """The rule for a traced op: a tensor method, a function, or an aten op (from torch.export)."""
+    if node.op == "call_method":
+        return METHODS.get(str(node.target))
+    if isinstance(node.target, torch._ops.OpOverload):
+        from .ops_aten import ATEN
+
+        return ATEN.get(node.target._overloadpacket.__name__)
+    return FUNCTIONS.get(node.target)
+
+
 def has_rule(node: fx.Node) -> bool:
-    return (str(node.target) in METHODS) if node.op == "call_method" else node.target in FUNCTIONS
+    return rule_of(node) is not None
 
 
 def map_op(call: Call) -> Result:
     node = call.node
-    rule = METHODS.get(str(node.target)) if node.op == "call_method" else FUNCTIONS.get(node.target)
+    rule = rule_of(node)
     if rule is _getitem:
         return _getitem(call)
     tensor_out = isinstance(call.out, torch.Tensor)

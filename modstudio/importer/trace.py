@@ -43,6 +43,22 @@ def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
         module.train(was_training)
 
 
+def export_level(module: nn.Module, inputs: tuple[Any, ...]) -> tuple[fx.Graph, nn.Module]:
+    """The graph of ``module``'s forward by torch.export (non-strict, on these sample inputs, in eval mode),
+    unflattened back to one level: its submodules are called as units (``call_module``), its own
+    ops are aten ops. Returns the graph and the module that runs it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.export.export(module, tuple(inputs), strict=False)
+            unflat = torch.export.unflatten(program)
+    except Exception as exc:
+        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    return unflat.graph, unflat
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -25,9 +25,9 @@ def _flat(value: object) -> list[torch.Tensor]:
 
 def check_imported(
     project: Project, state: dict[str, torch.Tensor], expected: object, x: torch.Tensor, catalog: Catalog
-) -> float:
+) -> tuple[float, int]:
     """The largest difference between the project's outputs (with ``state``) on ``x`` and ``expected``,
-    the model's outputs on ``x``."""
+    the model's outputs on ``x``; and the project's parameter count."""
     problems = check_project(project, catalog)
     if problems:
         raise ImportProblem("the imported project does not validate: " + "; ".join(map(str, problems[:5])))
@@ -59,4 +59,4 @@ def check_imported(
         raise ImportProblem(
             f"the imported project computes other values than the model (largest difference {difference:.3g})"
         )
-    return difference
+    return difference, sum(p.numel() for p in net.parameters())

@@ -57,6 +57,7 @@ class VisionTransformer(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
+        self.image_size = image_size
         self.patch_size = patch_size
         self.hidden_dim = hidden_dim
         self.conv_proj = nn.Conv2d(3, hidden_dim, kernel_size=patch_size, stride=patch_size)
@@ -68,6 +69,7 @@ class VisionTransformer(nn.Module):
     def _process_input(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         p = self.patch_size
+        torch._assert(h == self.image_size, f"Wrong image height! Expected {self.image_size} but got {h}!")
         n_h, n_w = h // p, w // p
         x = self.conv_proj(x)
         x = x.reshape(n, self.hidden_dim, n_h * n_w)

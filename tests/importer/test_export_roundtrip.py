@@ -9,14 +9,13 @@ from modstudio.blocks import default_catalog
 from modstudio.compile.export.check import sample_inputs
 from modstudio.compile.graphnet import GraphNet
 from modstudio.importer.api import import_model
-from modstudio.library import load_template, templates
+from modstudio.library import load_library, load_template, templates
 
 from .conftest import compiled, exported, parameters
 
 # compositions whose exported layer has no importer yet (see the report of issue 17)
 NOT_YET = {
     "class_tree": "the class tree's trunk/branches layer has no importer yet",
-    "cooperative": "the cooperative layer splits its input per member: no importer yet",
 }
 
 
@@ -27,8 +26,16 @@ def _cases() -> list:
 
 @pytest.mark.parametrize("name", _cases())
 def test_exported_template_imports_back(name: str, tmp_path) -> None:
+    _round_trip(load_template(name, default_catalog()), tmp_path)
+
+
+@pytest.mark.parametrize("name", ["inception", "resnet", "resnext", "transformer", "wide_resnet"])
+def test_exported_library_demo_imports_back(name: str, tmp_path) -> None:
+    _round_trip(load_library(default_catalog())[name], tmp_path)
+
+
+def _round_trip(project, tmp_path) -> None:
     catalog = default_catalog()
-    project = load_template(name, catalog)
     torch.manual_seed(0)
     net = GraphNet(project, catalog).eval()
     model = exported(project, net, tmp_path)

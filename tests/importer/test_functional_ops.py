@@ -80,3 +80,38 @@ def test_what_a_block_would_only_approximate_is_refused(model: nn.Module, messag
     lines, first = inspect.getsourcelines(type(model).forward)
     line = first + len(lines) - 1  # the return line
     assert message.format(line=line) in str(caught.value)
+
+
+class WithASpareHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(4, 4)
+        self.spare = nn.Linear(4, 2)  # never called
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def test_parameters_the_forward_never_uses_are_left_out_and_said() -> None:
+    imported = import_model(WithASpareHead(), input_shape=(1, 4))
+    assert imported.report.parameters == 20 and imported.report.unused == 10
+    assert "10 parameters its forward never uses are left out" in imported.report.summary()
+
+
+class MultiHeadAttention(nn.Module):
+    """A user's own class that shares its name and attributes with ModStudio's layer, not its forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(4, 4) for _ in range(4))
+        self.num_heads, self.dropout, self.causal = 1, 0.0, False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(F.relu(self.q_proj(x)) + self.v_proj(x))
+
+
+def test_a_users_class_named_like_a_modstudio_layer_is_traced_not_taken_for_it() -> None:
+    model = nn.Sequential(MultiHeadAttention()).eval()
+    imported = import_model(model, input_shape=(1, 3, 4))
+    assert "MultiHeadAttention" in imported.project.modules  # its own ModuleDef, from its forward
+    assert difference(model, compiled(imported), torch.randn(2, 3, 4)) <= 1e-5

@@ -54,6 +54,7 @@ def test_import_writes_the_project_and_its_starting_weights(tmp_path, capsys) ->
     project = load_project(out)
     assert project.training.init_weights == "net.init.safetensors"
     assert (tmp_path / "net.init.safetensors").is_file()
+    assert set(project.ui.positions) == set(project.modules)  # laid out: it opens readably
     # the starting weights are the model's own: the same model made again with the same seed
     torch.manual_seed(0)
     net = build_network(project, base_dir=tmp_path)
@@ -124,3 +125,13 @@ def test_a_plugin_importer_brings_a_sparse_moe_in(tmp_path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     moe = next(n for n in data["modules"]["MixtralLayer"]["nodes"] if n["name"] == "moe")
     assert moe["block"] == "moe" and moe["params"]["experts"] == ["MixtralExpert"]
+
+
+def test_progress_is_told_in_order_up_to_done() -> None:
+    from modstudio.importer.api import import_model
+
+    seen: list[tuple[str, float]] = []
+    import_model(resnet.resnet18().eval(), input_shape=(1, 3, 32, 32), progress=lambda t, f: seen.append((t, f)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == ("done", 1.0)
+    assert "tracing layer2.0" in [text for text, _ in seen]  # each module as it is traced

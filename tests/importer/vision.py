@@ -139,7 +139,8 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """torchvision's SqueezeNet 1.1."""
+    """torchvision's SqueezeNet 1.1, its max pools without ``ceil_mode=True`` (the MaxPool2d block has no
+    ceil_mode; at 32x32 the sizes are the same either way)."""
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()

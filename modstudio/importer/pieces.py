@@ -1,0 +1,57 @@
+"""What the walk over a model makes, before ModuleDefs are chosen: an Instance per module instance,
+a Piece per node to be."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .ops import Wire
+
+Located = Callable[[], str]  # "file.py:LINE" of a call, worked out only when a problem is reported
+
+
+@dataclass
+class Piece:
+    """One node to be: a block, or a reference to the ModuleDef of ``child``."""
+
+    name: str
+    block: str | None = None
+    child: Instance | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[tuple[str, list[Wire]]] = field(default_factory=list)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # relative to the node
+    members: dict[str, list[tuple[Instance, str]]] = field(default_factory=dict)  # param -> (instance, prefix)
+
+
+@dataclass
+class Instance:
+    """One module instance of the model as a graph of pieces; ``module`` and ``values`` are set
+    when its ModuleDef is chosen (by defs.py)."""
+
+    cls: type
+    path: str  # attribute path in the model ("" for the model itself)
+    role: str  # "model", "submodule" or "member"
+    inputs: list[tuple[str, torch.Tensor]]  # Input node names and sample values
+    pieces: list[Piece] = field(default_factory=list)
+    outputs: list[tuple[str, Wire]] = field(default_factory=list)
+    module: str = ""
+    values: dict[str, int | float] = field(default_factory=dict)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """This instance's weights, keyed as the compiled GraphNet names them."""
+        out: dict[str, torch.Tensor] = {}
+        for piece in self.pieces:
+            for key, value in piece.weights.items():
+                out[f"{piece.name}.{key}"] = value
+            if piece.child is not None:
+                for key, value in piece.child.state().items():
+                    out[f"{piece.name}.{key}"] = value
+            for members in piece.members.values():
+                for member, prefix in members:
+                    for key, value in member.state().items():
+                        out[f"{piece.name}.{prefix}{key}"] = value
+        return out
