@@ -1,8 +1,8 @@
 """Layered auto-layout of a module's nodes, left to right (Qt-free, via networkx).
 
-Each node goes in the column of its longest path from a source; within a column nodes are
-ordered by the mean row of their predecessors (one barycentre sweep), which keeps chains
-straight and branches apart. Used for templates that carry no positions; an imported network,
+Each node goes in the column of its longest path from a source (networkx's topological
+generations); within a column nodes are ordered by the mean row of their predecessors (one
+barycentre sweep), which keeps chains straight and branches apart. Used for templates that carry no positions; an imported network,
 often one long chain, gets its columns wrapped into bands that fit a window (``wrapped_positions``).
 """
 
@@ -33,9 +33,8 @@ def _columns(module: ModuleDef) -> list[list[tuple[str, float]]]:
     if not nx.is_directed_acyclic_graph(graph):
         graph = nx.DiGraph(e for e in nx.dfs_edges(graph))  # a cycle is a user error; lay out a tree of it
         graph.add_nodes_from(order)
-    layer: dict[str, int] = {}
-    for node_id in nx.lexicographical_topological_sort(graph, key=order.__getitem__):
-        layer[node_id] = max((layer[p] + 1 for p in graph.predecessors(node_id)), default=0)
+    # a node's generation is the length of its longest path from a source
+    layer = {node_id: col for col, ids in enumerate(nx.topological_generations(graph)) for node_id in ids}
     columns: dict[int, list[str]] = {}
     for node_id in sorted(layer, key=lambda n: (layer[n], order[n])):
         columns.setdefault(layer[node_id], []).append(node_id)
