@@ -170,7 +170,7 @@ class ImportDialog(QDialog):
         form.addRow("Input shape", self.shape)
         form.addRow("Weights", _with_browse(self.weights, self._browse_weights))
         form.addRow("Save as", _with_browse(self.output, self._browse_output))
-        self.note = QLabel("The model's code runs in a separate process; the editor stays usable.")
+        self.note = QLabel("The model's code runs in a process of its own, never inside the editor.")
         self.note.setWordWrap(True)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
@@ -299,6 +299,8 @@ class ImportDialog(QDialog):
         self.note.setText(f"Importing: {text}…")
 
     def _finished(self, outcome: ImportOutcome) -> None:
+        if self.run is not None:
+            self.run.deleteLater()  # its process has ended
         self.run = None
         self._set_running(False)
         if outcome.ok and outcome.path is not None:

@@ -3,6 +3,7 @@ result opened as the new project; an unmappable model or a cancel writes nothing
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,13 +151,14 @@ def test_an_unmappable_model_lists_each_op_and_writes_nothing(window, qtbot, tmp
 def test_cancel_stops_the_process_and_writes_nothing(window, qtbot, tmp_path) -> None:
     dialog = _dialog(window, tmp_path, SLOW, "Slow")
     dialog.import_button.click()
-    run = dialog.run
-    assert run is not None
+    assert dialog.run is not None
     qtbot.waitUntil(lambda: "loading the model" in dialog.note.text(), timeout=IMPORT_TIMEOUT_MS)
+    pid = dialog.run.process.processId()
     assert any(p.name.startswith(STAGING_PREFIX) for p in tmp_path.iterdir())  # the process works in it
     dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
     qtbot.waitUntil(lambda: dialog.run is None, timeout=30_000)
-    assert not run.running()
+    with pytest.raises(ProcessLookupError):  # the process is gone (QProcess has reaped it)
+        os.kill(pid, 0)
     assert dialog.note.text() == "The import was cancelled; nothing was written."
     assert _written(tmp_path) == []
     assert dialog.isVisible()  # a second Cancel closes it
