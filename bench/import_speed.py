@@ -6,6 +6,10 @@ model (a compiled network and one forward of each); the baseline only traces. Ro
 two; prints the median times and, last, ``ratio: X`` = import / trace (goal: at most 5).
 
     python bench/import_speed.py [--rounds 5] [--size 32] [--threads N]
+
+One torch thread by default (``--threads 0``: torch's own choice, one per core): the import's two
+forward passes on a small input are where threads count, and on a shared, loaded machine torch's
+default threads wait on each other (on 2 busy cores: 0.9-3.6 s instead of 0.14-0.2 s).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--size", type=int, default=32, help="image side of the sample input (default 32)")
-    parser.add_argument("--threads", type=int)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0: torch's default)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

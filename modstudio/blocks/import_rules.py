@@ -112,14 +112,6 @@ def _layer_norm(m: Any) -> Mapped | NoBlock:
     return Mapped({"eps": m.eps, "elementwise_affine": m.elementwise_affine})
 
 
-def _group_norm(m: Any) -> Mapped | NoBlock:
-    return Mapped({"num_groups": m.num_groups, "eps": m.eps, "affine": m.affine})
-
-
-def _dropout(m: Any) -> Mapped | NoBlock:
-    return Mapped({"p": m.p})
-
-
 def _plain(m: Any) -> Mapped | NoBlock:
     return Mapped({})
 
@@ -303,6 +295,28 @@ def _own_cooperative(m: Any) -> Mapped | NoBlock:
     return Mapped(params, members={"members": _members(count, "members", views)})
 
 
+def _own_tree(m: Any) -> Mapped | NoBlock:
+    why = _has(m, "trunk", "branches", "class_position")
+    if why:
+        return why
+    count = len(m.branches)
+
+    def branch_of_class(x: Any) -> dict[str, Any]:
+        """Branch b scores the classes at its columns of the concatenated scores (class_position)."""
+        features = m.trunk(x)
+        owner = [b for b, branch in enumerate(m.branches) for _ in range(branch(features).shape[-1])]
+        return {"branch_of_class": [owner[int(p)] for p in m.class_position]}
+
+    return Mapped(
+        {"trunk": "", "branches": []},
+        members={
+            "trunk": MemberModules(("trunk",), ("trunk.",)),
+            "branches": _members(count, "branches", lambda x: (m.trunk(x),)),
+        },
+        sampled=branch_of_class,
+    )
+
+
 def _own_hierarchical(m: Any) -> Mapped | NoBlock:
     why = _has(m, "experts", "primary", "secondary", "groups", "k_groups", "k")
     if why:
@@ -340,8 +354,10 @@ RULES: dict[str, LayerImporter] = {
     "batch_norm1d": _rule("torch.nn.BatchNorm1d", _batch_norm),
     "batch_norm2d": _rule("torch.nn.BatchNorm2d", _batch_norm),
     "layer_norm": _rule("torch.nn.LayerNorm", _layer_norm),
-    "group_norm": _rule("torch.nn.GroupNorm", _group_norm),
-    "dropout": _rule("torch.nn.Dropout", _dropout),
+    "group_norm": _rule(
+        "torch.nn.GroupNorm", lambda m: Mapped({"num_groups": m.num_groups, "eps": m.eps, "affine": m.affine})
+    ),
+    "dropout": _rule("torch.nn.Dropout", lambda m: Mapped({"p": m.p})),
     "relu": _rule("torch.nn.ReLU", _plain),
     "gelu": _rule("torch.nn.GELU", _gelu),
     "silu": _rule("torch.nn.SiLU", _plain),
@@ -370,6 +386,7 @@ RULES: dict[str, LayerImporter] = {
     "hierarchical_moe": _rule("*.HierarchicalMoE", _own_hierarchical),
     "hard_gate": _rule("*.HardGate", _own_hard_gate),
     "cooperative": _rule("*.Cooperative", _own_cooperative),
+    "tree": _rule("*.ClassTree", _own_tree),
 }
 
 

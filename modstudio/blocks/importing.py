@@ -37,11 +37,13 @@ class MemberModules:
 @dataclass(frozen=True)
 class Mapped:
     """The block params for one layer instance; ``weights`` renames its state dict (None: same keys);
-    ``members``: param name -> the submodules that become that param's member modules."""
+    ``members``: param name -> the submodules that become that param's member modules;
+    ``sampled``: more params, worked out from the layer's sample inputs (sizes only a run shows)."""
 
     params: dict[str, Any]
     weights: WeightMap | None = None
     members: Mapping[str, MemberModules] = field(default_factory=dict)
+    sampled: Callable[..., dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

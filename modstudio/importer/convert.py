@@ -4,10 +4,12 @@ each node takes."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import fx, nn
 
 from modstudio.blocks.catalog import Catalog
@@ -225,6 +227,10 @@ class _InstanceBuilder:
             if isinstance(mapped, NoBlock):
                 reasons.append(mapped.reason)
                 continue
+            if mapped.sampled is not None:
+                with torch.no_grad():
+                    more = mapped.sampled(*(self._value(a) for a in node.args))
+                mapped = dataclasses.replace(mapped, params={**mapped.params, **more})
             problem = self._param_problem(candidate.block, mapped)
             if problem:
                 reasons.append(problem)
@@ -280,7 +286,8 @@ class _InstanceBuilder:
         piece.inputs = [(spec.inputs[0].name, wires)] if multi else [(p.name, [w]) for p, w in zip(spec.inputs, wires)]
         inputs = tuple(self._value(a) for a in node.args)
         for param, members in mapped.members.items():
-            sample = members.inputs(*inputs) if members.inputs is not None else inputs
+            with torch.no_grad():
+                sample = members.inputs(*inputs) if members.inputs is not None else inputs
             samples = sample if isinstance(sample, list) else [sample] * len(members.paths)  # a list: one per member
             made = []
             for path, prefix, given in zip(members.paths, members.prefixes, samples):

@@ -185,7 +185,10 @@ def module_def(
             values[param] = member_names
             count = f"num_{param}"
             spec = catalog.lookup(piece.block or "")
-            if spec is not None and len(set(member_names)) == 1 and any(p.name == count for p in spec.params):
+            kinds = {p.name: p.kind for p in spec.params} if spec is not None else {}
+            if kinds.get(param) == "module":  # one member module by name (a tree's trunk)
+                values[param] = member_names[0]
+            elif len(set(member_names)) == 1 and count in kinds:
                 values[param], values[count] = member_names[:1], len(member_names)
         if piece.block is not None:
             values = _without_defaults(values, catalog, piece.block)

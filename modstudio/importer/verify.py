@@ -47,6 +47,9 @@ def check_imported(
         ]
         raise ImportProblem("the model's weights do not fit the imported project: " + "; ".join(parts))
     net.load_state_dict(state, strict=True, assign=True)
+    if any(t.is_meta for t in net.buffers()):  # a buffer outside the state dict (non-persistent): built for real
+        net = GraphNet(project, catalog)
+        net.load_state_dict(state, strict=True)
     net.eval()
     with torch.no_grad():
         wanted, got = _flat(expected), _flat(net(x))
