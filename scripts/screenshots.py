@@ -1,10 +1,11 @@
 """Launch the real editor under Xvfb and write the README's screenshots.
 
-    python scripts/screenshots.py [OUT_DIR]      (needs Xvfb and ImageMagick's `import`)
+    python scripts/screenshots.py [OUT_DIR] [--only-import]     (needs Xvfb and ImageMagick's `import`)
 
 Starts a virtual X display, opens the main window in four states (the default project,
 a 2-D mixture of experts, with its MoE node selected; a Switch transformer layer drilled into; the ResNet-18 template framed whole, i.e. zoomed out; a module of
-it drilled into) and captures the whole screen with `import -window root` each time.
+it drilled into; a ResNet-50 brought in through File > Import PyTorch Model…) and captures the whole screen
+with `import -window root` each time. ``--only-import`` takes only the last one.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ def child(out: Path) -> None:
     window.show()
     window.start_counting()
     settle(app, 1.5)
+    if "--only-import" in sys.argv:
+        imported_shot(app, window, out)
+        window.stack.setClean()
+        window.close()
+        return
     moe = window.scene.module.node_named("moe")
     window.scene.nodes[moe.id].setSelected(True)
     window.inspector.rebuild()
@@ -139,8 +145,40 @@ def child(out: Path) -> None:
     settle(app, 0.8)
     shoot(out / "drilled-in-module.png")
     broken_file_shot(app, window, out)
+    imported_shot(app, window, out)
     window.stack.setClean()
     window.close()
+
+
+def imported_shot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """A ResNet-50 written in plain PyTorch (the import tests' torchvision-style one), brought in through
+    File > Import PyTorch Model… (the import runs in its own process) and shown as it opens."""
+    import tempfile
+
+    from PySide6.QtCore import Qt
+
+    from modstudio.ui.import_dialog import show_import_dialog
+
+    window.stack.setClean()  # nothing to ask before the imported project replaces this one
+    folder = Path(tempfile.mkdtemp(prefix="modstudio-shots-"))
+    dialog = show_import_dialog(window)
+    dialog.model.setText(str(ROOT / "tests" / "importer" / "resnet.py"))
+    dialog.name.setEditText("resnet50")
+    dialog.shape.setText("1,3,224,224")
+    dialog.output.setText(str(folder / "resnet50.msproj"))
+    dialog.import_button.click()
+    end = time.monotonic() + 300
+    while window.path != folder / "resnet50.msproj" and time.monotonic() < end:
+        settle(app, 0.2)
+    if window.path != folder / "resnet50.msproj":
+        raise RuntimeError(f"the import did not finish: {dialog.note.text()} {dialog.details.toPlainText()}")
+    window.start_counting()
+    window.library_dock.raise_()
+    window.resizeDocks([window.palette_dock, window.library_dock], [260, 520], Qt.Orientation.Vertical)
+    settle(app, 0.8)
+    window.canvas.frame_all()
+    wait_for_count(app, window)
+    shoot(out / "imported-resnet50.png")
 
 
 def broken_file_shot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +212,9 @@ def broken_file_shot(app, window, out: Path) -> None:  # type: ignore[no-untyped
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots").resolve()
+    folders = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    flags = [arg for arg in sys.argv[1:] if arg.startswith("--")]
+    out = Path(folders[0] if folders else ROOT / "docs" / "screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
     if os.environ.get("MODSTUDIO_SCREENSHOT_CHILD"):
         child(out)
@@ -187,7 +227,7 @@ def main() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb", "MODSTUDIO_SCREENSHOT_CHILD": "1"}
-        return subprocess.run([sys.executable, __file__, str(out)], env=env, timeout=600).returncode
+        return subprocess.run([sys.executable, __file__, str(out), *flags], env=env, timeout=600).returncode
     finally:
         xvfb.terminate()
         xvfb.wait(10)

@@ -7,6 +7,7 @@ Torch loads only when the command runs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -31,7 +32,16 @@ def add_import_command(sub: argparse._SubParsersAction) -> None:
         help="weights to import: a .safetensors file or a torch.save'd state dict (default: the model's own)",
     )
     p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help='print progress on stderr as JSON lines: {"progress": 0.1, "text": "tracing"}',
+    )
     p.set_defaults(run=cmd_import)
+
+
+def _print_progress(text: str, fraction: float) -> None:
+    print(json.dumps({"progress": fraction, "text": text}), file=sys.stderr, flush=True)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -51,7 +61,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         from .api import import_model, write_import
 
         weights = Path(args.weights) if args.weights else None
-        imported = import_model(args.model, args=model_args, input_shape=shape, weights=weights)
+        progress = _print_progress if args.progress else None
+        imported = import_model(args.model, args=model_args, input_shape=shape, weights=weights, progress=progress)
         project_file, weights_file = write_import(imported, out, force=args.force)
     except NotMappable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,7 +12,8 @@ from typing import Any
 from torch import nn
 
 from modstudio.blocks.catalog import Catalog
-from modstudio.graph.model import Edge, ModuleDef, Node, Project
+from modstudio.graph.layout import readable_layout
+from modstudio.graph.model import Edge, ModuleDef, Node, Project, UIData
 from modstudio.graph.names import module_name_problem, unique_name
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
@@ -219,4 +220,4 @@ def build_project(instances: list[Instance], main: Instance, catalog: Catalog, n
     for module_name, (instance, expressions, params) in made.items():
         modules[module_name] = module_def(instance, expressions, params, catalog, instance is main)
     ordered = {main.module: modules[main.module], **{k: v for k, v in modules.items() if k != main.module}}
-    return Project(modules=ordered, main=main.module, name=name)
+    return Project(modules=ordered, main=main.module, name=name, ui=UIData(positions=readable_layout(ordered)))

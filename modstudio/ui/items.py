@@ -256,7 +256,9 @@ class EdgeItem(QGraphicsPathItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self._label_rect)
+        """The curve's own extent (QGraphicsPathItem's includes the control points, which reach far
+        to the side of a wire running back to the left), with its pen and label."""
+        return self.path().boundingRect().adjusted(-2, -2, 2, 2).united(self._label_rect)
 
     def shape(self) -> QPainterPath:
         return super().shape()

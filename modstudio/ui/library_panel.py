@@ -1,4 +1,5 @@
-"""ModuleLibraryPanel: the project's modules and the built-in library (ResNet, ResNeXt,
+"""ModuleLibraryPanel: the project's modules as a tree of their uses (the main module, the modules it
+uses under it, and so on down) and the built-in library (ResNet, ResNeXt,
 Wide-ResNet, Inception, transformer encoder). Double-click opens a project module; drag
 either kind onto the canvas to use it (a built-in module is copied into the project first)."""
 
@@ -12,11 +13,12 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QInputDialog, QMenu, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from modstudio.blocks.catalog import Catalog
-from modstudio.graph.document import Change, Document, Operation, SetPositions
+from modstudio.graph.document import Change, ChangeKind, Document, Operation, SetPositions
 from modstudio.graph.layout import layered_positions, missing_positions
 from modstudio.graph.library import dependencies
 from modstudio.graph.model import Project
 from modstudio.graph.ops import AddModule, RemoveModule, RenameModule
+from modstudio.graph.references import referenced_modules
 
 from . import theme
 from .canvas import MIME_LIBRARY, MIME_MODULE
@@ -48,6 +50,18 @@ def library_import_ops(doc: Document, catalog: Catalog, key: str) -> tuple[list[
         elif have != source.modules[dep]:
             raise ValueError(f"the project already has a different module named '{dep}'")
     return ops, name
+
+
+def module_uses(project: Project, catalog: Catalog) -> dict[str, list[str]]:
+    """For each module of ``project``, the project modules its nodes use (as nodes or as members), in order."""
+    return {
+        name: list(
+            dict.fromkeys(
+                used for node in module.nodes for used in referenced_modules(node, catalog) if used in project.modules
+            )
+        )
+        for name, module in project.modules.items()
+    }
 
 
 class ModuleTree(QTreeWidget):
@@ -99,21 +113,36 @@ class ModuleLibraryPanel(QWidget):
         self._unsubscribe()
 
     def _on_change(self, change: Change) -> None:
-        if change.kind.of_module:
-            self.refresh()
+        if change.kind.of_module or change.kind in (
+            ChangeKind.NODE_ADDED,
+            ChangeKind.NODE_REMOVED,
+            ChangeKind.NODE_CHANGED,
+        ):
+            self.refresh()  # the tree follows which module uses which
 
     def refresh(self) -> None:
         self.tree.clear()
         project = self.doc.project
         mine = QTreeWidgetItem(["This project"])
         mine.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        for name, module in project.modules.items():
-            label = f"{name}  (main)" if name == project.main else name
-            item = QTreeWidgetItem([label])
-            item.setData(0, KEY_ROLE, f"project|{name}")
-            item.setToolTip(0, module.doc or f"{len(module.nodes)} nodes; double-click to open, drag to use")
-            item.setForeground(0, QBrush(theme.category_colour("Module")))
-            mine.addChild(item)
+        uses = module_uses(project, self.catalog)
+        shown: set[str] = set()
+
+        def add(parent: QTreeWidgetItem, name: str, above: frozenset[str]) -> None:
+            """``name`` under ``parent``, with the modules it uses under it (a module used in two places
+            is listed in both; a module that uses itself, an error, is not followed round)."""
+            shown.add(name)
+            item = self._project_item(project, name)
+            parent.addChild(item)
+            for used in uses[name]:
+                if used not in above:
+                    add(item, used, above | {used})
+
+        if project.main in project.modules:
+            add(mine, project.main, frozenset({project.main}))
+        for name in project.modules:  # modules the main module does not use (yet): at the top
+            if name not in shown:
+                add(mine, name, frozenset({name}))
         self.tree.addTopLevelItem(mine)
         built_in = QTreeWidgetItem(["Built-in library"])
         built_in.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -127,6 +156,14 @@ class ModuleLibraryPanel(QWidget):
                 built_in.addChild(item)
         self.tree.addTopLevelItem(built_in)
         self.tree.expandAll()
+
+    def _project_item(self, project: Project, name: str) -> QTreeWidgetItem:
+        module = project.modules[name]
+        item = QTreeWidgetItem([f"{name}  (main)" if name == project.main else name])
+        item.setData(0, KEY_ROLE, f"project|{name}")
+        item.setToolTip(0, module.doc or f"{len(module.nodes)} nodes; double-click to open, drag to use")
+        item.setForeground(0, QBrush(theme.category_colour("Module")))
+        return item
 
     def selected_module(self) -> str | None:
         item = self.tree.currentItem()

@@ -19,6 +19,7 @@ from modstudio.graph.layout import layered_positions
 
 from .dialogs import start_folder
 from .export_dialog import show_export_dialog
+from .import_dialog import show_import_dialog
 from .plugins_dialog import show_plugins_dialog
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def build_menus(
     recent_menu = file.addMenu("Open &Recent")
     recent_menu.aboutToShow.connect(lambda: fill_recent(recent_menu, shell))
     fill_recent(recent_menu, shell)
+    act(file, "import", "&Import PyTorch Model…", lambda: show_import_dialog(shell))
     file.addSeparator()
     act(file, "save", "&Save", lambda: save(shell), QKeySequence.StandardKey.Save)
     act(file, "save_as", "Save &As…", lambda: save_as(shell), QKeySequence("Ctrl+Shift+S"))

@@ -102,7 +102,9 @@ def test_ungroup_and_library_modules_are_listed(window) -> None:
     for name in ("fc2", "relu2"):
         node_named(window, name).setSelected(True)
     window.canvas.group_selection("Hidden")
-    assert "Hidden" in [tree.topLevelItem(0).child(i).text(0) for i in range(tree.topLevelItem(0).childCount())]
+    main = tree.topLevelItem(0).child(0)  # "This project" > the main module > the modules it uses
+    assert main.text(0) == "main  (main)"
+    assert "Hidden" in [main.child(i).text(0) for i in range(main.childCount())]
     node = next(n for n in window.scene.module.nodes if n.module == "Hidden")
     window.scene.clearSelection()
     window.scene.nodes[node.id].setSelected(True)
@@ -173,3 +175,23 @@ def test_a_module_parameter_default_is_edited_on_the_module_page(window) -> None
     assert window.doc.project.modules["BasicBlock"].params["channels"] == 32
     window.stack.undo()
     assert window.doc.project.modules["BasicBlock"].params["channels"] != 32
+
+
+def _tree_of(item) -> list:  # type: ignore[no-untyped-def]
+    """An item's children as (text, children) pairs, all the way down."""
+    return [(item.child(i).text(0), _tree_of(item.child(i))) for i in range(item.childCount())]
+
+
+def test_the_module_library_shows_which_module_uses_which(window) -> None:
+    from modstudio.graph.model import ModuleDef, Node, Project
+
+    def uses(*names: str) -> ModuleDef:
+        return ModuleDef([Node(f"n{i}", name.lower(), module=name) for i, name in enumerate(names)])
+
+    # main uses Stage and Block; Stage uses Block; Spare is used by nothing
+    project = Project({"Net": uses("Stage", "Block"), "Block": uses(), "Stage": uses("Block"), "Spare": uses()}, "Net")
+    assert window.load(project)
+    assert _tree_of(window.library.tree.topLevelItem(0)) == [
+        ("Net  (main)", [("Stage", [("Block", [])]), ("Block", [])]),
+        ("Spare", []),
+    ]
