@@ -20,6 +20,7 @@ from modstudio.graph.model import Project
 from .convert import Walker
 from .defs import build_project
 from .errors import ImportProblem, NotMappable
+from .options import weights_path
 from .registry import Importers
 from .source import load_weights, make_model
 from .trace import Calls, record_calls
@@ -149,13 +150,6 @@ def _lay_out(project: Project) -> None:
 
     for name, module in project.modules.items():
         project.ui.positions.setdefault(name, layered_positions(module))
-
-
-def weights_path(out: Path) -> Path:
-    """``FILE.init.safetensors`` beside ``FILE.msproj``."""
-    return (
-        out.with_name(out.stem + ".init.safetensors") if out.suffix else out.with_name(out.name + ".init.safetensors")
-    )
 
 
 def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Path, Path]:

@@ -46,15 +46,13 @@ def _print_progress(text: str, fraction: float) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .errors import ImportProblem, NotMappable
-    from .source import parse_arguments, parse_shape
+    from .options import parse_arguments, parse_shape, weights_path
 
     out = Path(args.output)
     try:
         model_args = parse_arguments(args.model_args)
         shape = parse_shape(args.input_shape)
         if not args.force:
-            from .api import weights_path
-
             for path in (out, weights_path(out)):
                 if path.exists():
                     raise ImportProblem(f"{path} already exists (use --force to overwrite it)")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,34 +15,6 @@ from typing import Any
 from torch import nn
 
 from .errors import ImportProblem
-
-
-def parse_arguments(text: str | None) -> dict[str, Any]:
-    """``--args``: a JSON object of keyword arguments."""
-    if text is None or not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportProblem(f"--args is not valid JSON: {exc.msg} at character {exc.pos}") from None
-    if not isinstance(value, dict):
-        raise ImportProblem(
-            f'--args must be a JSON object of keyword arguments, like {{"num_classes": 10}}, not {text}'
-        )
-    return value
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``--input-shape 1,3,32,32``: the batch first."""
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
-    except ValueError:
-        raise ImportProblem(
-            f"--input-shape must be whole numbers separated by commas, like 1,3,32,32, not {text!r}"
-        ) from None
-    if len(shape) < 2 or any(size < 1 for size in shape):
-        raise ImportProblem(f"--input-shape needs a batch size and at least one positive size per sample, not {text!r}")
-    return shape
 
 
 def _load_file(path: Path) -> Any:

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from modstudio.graph.io import PROJECT_SUFFIX
+from modstudio.importer.errors import ImportProblem
+from modstudio.importer.options import SHAPE_EXAMPLE, parse_arguments, parse_shape, weights_path
 
 from .dialogs import dialog_folder, remember_folder
 from .import_process import ImportOutcome, ImportRun
@@ -38,8 +40,6 @@ if TYPE_CHECKING:
     from .shell import Shell
 
 IMPORT_FOLDER = "import_folder"  # QSettings key: where the last model was imported from
-WEIGHTS_SUFFIX = ".init.safetensors"  # the importer writes FILE.init.safetensors beside FILE.msproj
-SHAPE_EXAMPLE = "1,3,32,32"
 
 
 class OptionProblem(ValueError):
@@ -54,7 +54,7 @@ class ImportRequest:
 
     def files(self) -> list[Path]:
         """What the import writes: the project and its starting weights."""
-        return [self.output, self.output.with_name(self.output.stem + WEIGHTS_SUFFIX)]
+        return [self.output, weights_path(self.output)]
 
 
 def model_names(path: Path) -> list[str]:
@@ -90,29 +90,19 @@ def model_source(model: str, name: str) -> str:
 
 def check_arguments(text: str) -> str | None:
     """The keyword arguments as JSON text for ``--args``, or None when there are none."""
-    if not text.strip():
-        return None
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise OptionProblem(f"The keyword arguments are not valid JSON: {exc.msg} at character {exc.pos}.") from None
-    if not isinstance(value, dict):
-        raise OptionProblem('The keyword arguments must be a JSON object, like {"num_classes": 10}.')
-    return json.dumps(value)
+        value = parse_arguments(text, "The keyword-arguments field")
+    except ImportProblem as exc:
+        raise OptionProblem(f"{exc}.") from None
+    return json.dumps(value) if text.strip() else None
 
 
 def check_shape(text: str) -> str:
     """The input shape as ``--input-shape`` takes it: whole numbers, the batch first."""
-    parts = [part.strip() for part in text.replace("x", ",").split(",")]
-    if not all(part.isdigit() for part in parts):
-        raise OptionProblem(
-            f"The input shape must be whole numbers separated by commas, the batch first, like {SHAPE_EXAMPLE} "
-            f"(not '{text.strip()}')."
-        )
-    sizes = [int(part) for part in parts]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise OptionProblem(f"The input shape needs a batch size and at least one positive size, like {SHAPE_EXAMPLE}.")
-    return ",".join(map(str, sizes))
+    try:
+        return ",".join(map(str, parse_shape(text, "The input shape")))
+    except ImportProblem as exc:
+        raise OptionProblem(f"{exc}.") from None
 
 
 def check_request(model: str, name: str, arguments: str, shape: str, weights: str, output: str) -> ImportRequest:
