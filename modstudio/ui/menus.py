@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMenuBar
 
 from modstudio.graph.document import SetPositions
 from modstudio.graph.io import PROJECT_SUFFIX
-from modstudio.graph.layout import layered_positions
+from modstudio.graph.layout import wrapped_positions
 
 from .dialogs import start_folder
 from .export_dialog import show_export_dialog
@@ -137,7 +137,12 @@ def select_all(canvas: Canvas) -> None:
 
 
 def auto_layout(session: EditorSession, canvas: Canvas) -> None:
-    positions = layered_positions(session.project.modules[session.shown_module])
+    """Left to right; a module too long for the canvas at a readable zoom wraps into bands, as imports do."""
+    from .canvas import readable_zoom
+
+    size, zoom = canvas.viewport().size(), readable_zoom()
+    view = (size.width() / zoom, size.height() / zoom)
+    positions = wrapped_positions(session.project.modules[session.shown_module], view)
     canvas.perform(SetPositions(session.shown_module, positions, "Auto-layout"))
     canvas.frame_all()
 

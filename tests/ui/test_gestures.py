@@ -213,3 +213,20 @@ def test_copy_then_paste_through_the_clipboard(window) -> None:
     window.canvas.paste()
     names = [n.name for n in window.scene.module.nodes[before:]]
     assert len(names) == 2 and all(name.startswith("fc") and name != "fc1" for name in names)
+
+
+def test_auto_layout_wraps_a_module_too_long_for_the_canvas_into_bands(window) -> None:
+    from modstudio.graph.builder import ProjectBuilder
+
+    main = ProjectBuilder("long-chain").module("main")
+    h = main.input("x", shape=[4])
+    for i in range(14):
+        h = main.add("linear", f"fc{i}", h, out_features=4)
+    main.output("y", h)
+    window.load(main.project.project("long chain"))
+    window.actions_by_name["layout"].trigger()
+    positions = window.doc.project.ui.positions["main"]
+    zoom = readable_zoom()
+    width = window.canvas.viewport().width() / zoom
+    assert len({y for _, y in positions.values()}) > 1  # more than one band
+    assert max(x for x, _ in positions.values()) < width  # each band fits the canvas at a readable zoom
