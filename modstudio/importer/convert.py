@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
@@ -21,7 +21,7 @@ from .op_rules import has_rule, map_op
 from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, op_name
 from .pieces import Instance, Located, Piece
 from .registry import Candidate, Importers
-from .trace import Calls, TraceFailed, export_level, sample_values, trace, where
+from .trace import Calls, TraceFailed, export_level, sample_values, structure_key, trace, where
 
 
 def _snake(name: str) -> str:
@@ -47,6 +47,7 @@ class Walker:
         self.calls: Calls = {}  # submodule outputs of one run of the whole model (trace.record_calls)
         self.traced: Callable[[str, int], None] = lambda path, count: None  # progress: (module path, modules traced)
         self.count = 0
+        self.graphs: dict[Hashable, fx.Graph] = {}  # one trace per structure (trace.structure_key)
 
     def instance(
         self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: Located = lambda: ""
@@ -55,8 +56,11 @@ class Walker:
         self.count += 1
         self.traced(path, self.count)
         runner, lines = module, None
+        key = structure_key(module)
         try:
-            graph = trace(module)
+            graph = self.graphs[key] if key in self.graphs else trace(module)
+            if key is not None:
+                self.graphs[key] = graph
         except TraceFailed as exc:
             try:  # torch.export follows what fx cannot (control flow on sizes), at the same level
                 graph, runner = export_level(module, inputs)

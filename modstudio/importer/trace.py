@@ -4,7 +4,7 @@ called as a unit, and runs the trace once on sample inputs to learn every value'
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,28 @@ def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
         raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
     finally:
         module.train(was_training)
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def structure_key(module: nn.Module) -> Hashable | None:
+    """What a module's one-level trace can depend on: its class, its plain attributes (a forward may
+    branch on them or bake them in), its children's names and classes (None included: ``if
+    self.downsample is not None``), its own parameter and buffer names. Two modules with one key
+    trace to the same graph, so it is traced once. None when an attribute is something else (a
+    function, a tensor...): such a module is always traced afresh."""
+    plain: list[tuple[str, Any]] = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or name == "training":
+            continue
+        if isinstance(value, (tuple, list)) and all(isinstance(v, _PLAIN) for v in value):
+            value = (type(value).__name__, tuple(value))
+        elif not isinstance(value, _PLAIN):
+            return None
+        plain.append((name, value))
+    children = tuple((name, type(child)) for name, child in module._modules.items())
+    return (type(module), tuple(plain), children, tuple(module._parameters), tuple(module._buffers))
 
 
 def export_level(module: nn.Module, inputs: tuple[Any, ...]) -> tuple[fx.Graph, nn.Module]:

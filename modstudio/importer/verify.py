@@ -3,7 +3,11 @@ model's weights, and computes the same outputs. Anything else stops the import (
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
+from torch import nn
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.compile.graphnet import CompileError, GraphNet
@@ -13,6 +17,24 @@ from modstudio.graph.validate import check_project
 from .errors import ImportProblem
 
 TOLERANCE = 1e-4  # largest difference between the model's outputs and the project's
+
+
+_INIT_FUNCTIONS = tuple(n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_"))
+
+
+@contextmanager
+def _without_initialisation() -> Iterator[None]:
+    """``torch.nn.init``'s in-place initialisers as no-ops while the check's network is built on the meta
+    device (as Hugging Face's ``no_init_weights`` does): its weights are the model's, assigned next, and
+    drawing them on meta goes through Python decompositions (a quarter of a ResNet-50 import)."""
+    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
+    for name in saved:
+        setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
 
 
 def _flat(value: object) -> list[torch.Tensor]:
@@ -32,7 +54,7 @@ def check_imported(
     if problems:
         raise ImportProblem("the imported project does not validate: " + "; ".join(map(str, problems[:5])))
     try:
-        with torch.device("meta"):  # no weights drawn: the model's are assigned below
+        with torch.device("meta"), _without_initialisation():  # no weights drawn: the model's are assigned below
             net = GraphNet(project, catalog)
     except CompileError as exc:
         raise ImportProblem(f"the imported project does not compile: {exc}") from None
