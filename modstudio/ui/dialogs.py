@@ -3,16 +3,20 @@ folders file dialogs start in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -119,3 +123,15 @@ def dialog_folder(settings: QSettings, key: str, project_path: Path | None) -> P
     if isinstance(value, str) and value and Path(value).is_dir():
         return Path(value)
     return start_folder(settings, project_path)
+
+
+def with_browse(field: QLineEdit, browse: Callable[[], None]) -> QWidget:
+    """A path field with its "Browse…" button beside it (the export and import dialogs' rows)."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(field, 1)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row.addWidget(button)
+    return box

@@ -14,11 +14,9 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -26,7 +24,7 @@ from PySide6.QtWidgets import (
 from modstudio.graph.model import Project
 
 from .background import Background
-from .dialogs import dialog_folder, remember_folder
+from .dialogs import dialog_folder, remember_folder, with_browse
 from .runs_panel import run_cell
 
 EXPORT_FOLDER = "export_folder"  # QSettings key: where the last export was written
@@ -66,9 +64,9 @@ class ExportDialog(QDialog):
         self.progress.hide()
         form = QFormLayout()
         form.addRow("Format", self.format)
-        form.addRow("Write to", self._with_browse(self.output, self._browse_output))
+        form.addRow("Write to", with_browse(self.output, self._browse_output))
         form.addRow("Weights", self.weights_from)
-        form.addRow("", self._with_browse(self.weights, self._browse_weights))
+        form.addRow("", with_browse(self.weights, self._browse_weights))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.start)
@@ -81,16 +79,6 @@ class ExportDialog(QDialog):
         self.background = Background(self, "export")
         self.format.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
-
-    def _with_browse(self, field: QLineEdit, browse) -> QWidget:  # type: ignore[no-untyped-def]
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(field, 1)
-        button = QPushButton("Browse…")
-        button.clicked.connect(browse)
-        row.addWidget(button)
-        return box
 
     def _fill_weight_choices(self) -> None:
         """The best (else last) weights of each run of the project, the latest first and chosen; then fresh weights."""

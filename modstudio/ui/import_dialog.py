@@ -19,12 +19,10 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +31,7 @@ from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.importer.errors import ImportProblem
 from modstudio.importer.options import SHAPE_EXAMPLE, parse_arguments, parse_shape, weights_path
 
-from .dialogs import dialog_folder, remember_folder
+from .dialogs import dialog_folder, remember_folder, with_browse
 from .import_process import ImportOutcome, ImportRun
 
 if TYPE_CHECKING:
@@ -154,12 +152,12 @@ class ImportDialog(QDialog):
         self.output.setPlaceholderText(f"beside the model file, named after the model ({PROJECT_SUFFIX})")
         self._output_chosen = False  # once the person edits it, the destination no longer follows the model
         form = QFormLayout()
-        form.addRow("Model", _with_browse(self.model, self._browse_model))
+        form.addRow("Model", with_browse(self.model, self._browse_model))
         form.addRow("Class or function", self.name)
         form.addRow("Arguments", self.arguments)
         form.addRow("Input shape", self.shape)
-        form.addRow("Weights", _with_browse(self.weights, self._browse_weights))
-        form.addRow("Save as", _with_browse(self.output, self._browse_output))
+        form.addRow("Weights", with_browse(self.weights, self._browse_weights))
+        form.addRow("Save as", with_browse(self.output, self._browse_output))
         self.note = QLabel("The model's code runs in a process of its own, never inside the editor.")
         self.note.setWordWrap(True)
         self.details = QPlainTextEdit()
@@ -329,17 +327,6 @@ def short_summary(summary: str, name: str) -> str:
     """The importer's line for the status bar: what was imported, without the paths it names."""
     counts = summary.partition("; wrote ")[0].partition(": ")[2]
     return f"Imported {name}: {counts}" if counts else summary
-
-
-def _with_browse(field_: QLineEdit, browse) -> QWidget:  # type: ignore[no-untyped-def]
-    box = QWidget()
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(field_, 1)
-    button = QPushButton("Browse…")
-    button.clicked.connect(browse)
-    row.addWidget(button)
-    return box
 
 
 def open_imported(shell: Shell, path: Path, summary: str) -> bool:

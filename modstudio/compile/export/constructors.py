@@ -16,7 +16,6 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from torch import nn
 
@@ -83,12 +82,6 @@ def _rebuilt(module: nn.Module, constructor: str, problem: str, hint: str = "") 
     return text
 
 
-def _list(items: list[str]) -> str:
-    if items and all(item == items[0] for item in items):
-        return f"[{items[0]} for _ in range({len(items)})]"
-    return "[" + ", ".join(items) + "]"
-
-
 class Constructors:
     """Writes constructor expressions; records the ModStudio layer classes the file must carry."""
 
@@ -146,13 +139,6 @@ class Constructors:
         text = _rebuilt(module, dotted_name(f"{cls.__module__}.{cls.__qualname__}"), problem, hint)
         self.plugin_imports.setdefault(cls.__module__, plugin)
         return text
-
-
-def _same(value: Any, default: Any) -> bool:
-    """Equal to a signature default, type included (``True`` is not ``1``; a list equals a tuple)."""
-    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
-        return list(value) == list(default)
-    return type(value) is type(default) and value == default
 
 
 # ---------------------------------------------------------------- layer sources
