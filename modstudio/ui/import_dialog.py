@@ -89,7 +89,7 @@ def model_source(model: str, name: str) -> str:
 def check_arguments(text: str) -> str | None:
     """The keyword arguments as JSON text for ``--args``, or None when there are none."""
     try:
-        value = parse_arguments(text, "The keyword-arguments field")
+        value = parse_arguments(text, "The Arguments field")
     except ImportProblem as exc:
         raise OptionProblem(f"{exc}.") from None
     return json.dumps(value) if text.strip() else None

@@ -84,8 +84,8 @@ def test_the_menu_has_the_import_and_the_dialog_reads_the_names_the_file_defines
 @pytest.mark.parametrize(
     ("field", "text", "sentence"),
     [
-        ("arguments", '{"hidden": 5', "The keyword-arguments field is not valid JSON"),
-        ("arguments", "[5]", "The keyword-arguments field must be a JSON object"),
+        ("arguments", '{"hidden": 5', "The Arguments field is not valid JSON"),
+        ("arguments", "[5]", "The Arguments field must be a JSON object"),
         ("shape", "1,4,a", "The input shape must be whole numbers separated by commas"),
         ("shape", "4", "The input shape needs a batch size"),
         ("weights", "missing.safetensors", "The weights file missing.safetensors does not exist."),
