@@ -3,6 +3,7 @@ called as a unit, and runs the trace once on sample inputs to learn every value'
 
 from __future__ import annotations
 
+import math as _math
 import re
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -15,10 +16,11 @@ _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 class _OneLevel(fx.Tracer):
-    """Every submodule is a leaf: the importer decides what each one becomes."""
+    """Every submodule is a leaf: the importer decides what each one becomes. ``math``: let ``math``'s
+    functions take traced values (fx wraps each of them anew on every trace, a fifth of a small trace)."""
 
-    def __init__(self, lines: bool) -> None:
-        super().__init__()
+    def __init__(self, lines: bool, math: bool) -> None:
+        super().__init__(autowrap_modules=(_math,) if math else ())
         self.record_stack_traces = lines
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
@@ -36,7 +38,10 @@ def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
     was_training = module.training
     module.train()
     try:
-        return _OneLevel(lines).trace(module)
+        try:
+            return _OneLevel(lines, math=False).trace(module)
+        except Exception:  # perhaps ``math.sqrt(x.size(-1))``: once more with math's functions traceable
+            return _OneLevel(lines, math=True).trace(module)
     except Exception as exc:
         raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import pytest
 import torch
@@ -61,9 +62,15 @@ class Broadcasts(nn.Module):
         return x * self.scale(x)  # [N, 4] * [N, 1]
 
 
+class ScalesBySize(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / math.sqrt(x.size(-1))  # math on a traced size: traced (math's functions wrapped on a retry)
+
+
 @pytest.mark.parametrize(
     ("model", "message"),
     [
+        (ScalesBySize(), "operator.truediv at test_functional_ops.py:{line} has no block"),
         (
             MixesTheBatch(),
             "Tensor.view at test_functional_ops.py:{line} from [2, 4] to [1, 8] mixes samples of the batch",
