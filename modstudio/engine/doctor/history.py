@@ -95,9 +95,9 @@ class RoutingHistory:
             return None
         end = reports[-1].step
         if first:
-            chosen = [r for r in reports if r.step <= max(end * share, reports[0].step)]
+            chosen = [r for r in reports if r.step <= max(end * share + 1e-6, reports[0].step)]
         else:
-            chosen = [r for r in reports if r.step >= end * (1 - share)] or reports[-1:]
+            chosen = [r for r in reports if r.step >= end * (1 - share) - 1e-6] or reports[-1:]
         start = chosen[0].step - chosen[0].steps + 1
         out = Window(max(start, 1), chosen[-1].step, sum(r.steps for r in chosen))
         for report in chosen:
