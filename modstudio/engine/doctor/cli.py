@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from modstudio.blocks.catalog import Catalog
     from modstudio.graph.model import Project
     from modstudio.graph.schema import BlockCatalog
 
@@ -51,6 +50,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from modstudio.graph.problems import ProjectError
 
     from .report import diagnose_run, find_run_folder, format_diagnoses, has_weights
+    from .sequence_pass import run_sequences
 
     catalog = default_catalog()
     file = Path(args.file).resolve()
@@ -72,7 +72,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     sequences: list[SequenceRouting] = []
     if not args.no_sequences and has_weights(run):
         try:
-            sequences = _sequences(run, catalog)
+            sequences = run_sequences(run, catalog)
         except EngineError as exc:
             print(f"note: no sequence measures: {exc.message}", file=sys.stderr)
     if args.json:
@@ -99,22 +99,6 @@ def _chosen_fix(text: str, diagnoses: list[Diagnosis]) -> Fix | str:
     if not 1 <= number <= len(diagnoses) or not 1 <= index <= len(diagnoses[number - 1].fixes):
         return f"there is no fix {text} (the run has {len(diagnoses)} diagnoses; see the list without --apply)"
     return diagnoses[number - 1].fixes[index - 1]
-
-
-def _sequences(run: Path, catalog: Catalog) -> list[SequenceRouting]:
-    from modstudio.engine.analysis.report import load_run, project_dir_of
-    from modstudio.engine.data import make_splits
-
-    from .sequence_pass import sequence_choices
-
-    project, net = load_run(run, catalog)
-    inputs = project.main_module.input_nodes
-    if len(inputs) != 1:
-        return []
-    shape = tuple(inputs[0].params.get("shape") or ())
-    splits = make_splits(project.data, project_dir_of(run), shape or None)
-    data = splits.test if splits.test is not None else splits.val
-    return [] if data is None else sequence_choices(net, data.x)
 
 
 def _apply(fix: Fix, project: Project, catalog: BlockCatalog, run: Path, out: Path) -> int:

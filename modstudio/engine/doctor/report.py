@@ -78,7 +78,7 @@ def format_diagnoses(run_folder: Path, history: RoutingHistory, diagnoses: list[
     lines = [f"run {run_folder.name}: {count} in {layers} conditional layer{'s' if layers != 1 else ''}"]
     for number, found in enumerate(diagnoses, start=1):
         lines.append(f"{number}. {found.kind} · {found.where}: {found.sentence}")
-        lines.append("   evidence: " + _numbers(found.evidence))
+        lines.append("   evidence: " + evidence_text(found.evidence))
         for i, fix in enumerate(found.fixes, start=1):
             lines.append(f"   fix {number}.{i}{' (suggested)' if i == 1 else ''}: {fix.label}")
         if not found.fixes:
@@ -88,7 +88,7 @@ def format_diagnoses(run_folder: Path, history: RoutingHistory, diagnoses: list[
     return "\n".join(lines)
 
 
-def _numbers(evidence: Mapping[str, Any]) -> str:
+def evidence_text(evidence: Mapping[str, Any]) -> str:
     def show(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.4g}"

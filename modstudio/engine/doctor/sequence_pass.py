@@ -8,11 +8,13 @@ other conditional layers their first choice (the probe's capture).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from modstudio.blocks.catalog import Catalog
 from modstudio.compile.probes import probes_of
 
 from .sequences import SequenceRouting, sequence_routing
@@ -80,3 +82,18 @@ def _token_ids(x: torch.Tensor) -> torch.Tensor | None:
     if x.dim() == 3 and x.shape[-1] == 1 and bool((x == x.round()).all()) and x.unique().numel() <= 1000:
         return x[..., 0].long()
     return None
+
+
+def run_sequences(run: Path, catalog: Catalog) -> list[SequenceRouting]:
+    """The measures on a run's test split (else its validation split), with its best weights."""
+    from modstudio.engine.analysis.report import load_run, project_dir_of
+    from modstudio.engine.data import make_splits
+
+    project, net = load_run(run, catalog)
+    inputs = project.main_module.input_nodes
+    if len(inputs) != 1:
+        return []
+    shape = tuple(inputs[0].params.get("shape") or ())
+    splits = make_splits(project.data, project_dir_of(run), shape or None)
+    data = splits.test if splits.test is not None else splits.val
+    return [] if data is None else sequence_choices(net, data.x)
