@@ -354,5 +354,10 @@ def _ids(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def _named(what: str, values: list[int]) -> str:
+    """ "experts 3, 4" or "expert 3"."""
+    return f"{what if len(values) > 1 else what[:-1]} {_ids(values)}"
+
+
 def _round_up(value: float) -> float:
     return math.ceil(value * 4) / 4
