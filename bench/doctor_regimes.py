@@ -90,7 +90,9 @@ def main() -> None:
         print(after_doctor.stdout)
         print(f"{'run':<10} {'test acc':>9} {'test loss':>10} {'NMI':>6} {'experts used':>13}")
         for name, row in (("collapsed", before), ("fixed", after)):
-            print(f"{name:<10} {row['accuracy']:>9.4f} {row['loss']:>10.4f} {row['nmi']:>6.3f} {row['experts used']:>10}/8")
+            print(
+                f"{name:<10} {row['accuracy']:>9.4f} {row['loss']:>10.4f} {row['nmi']:>6.3f} {row['experts used']:>10}/8"
+            )
         print(f"nmi_ratio: {after['nmi'] / max(before['nmi'], 1e-9):.3f}")
 
 
