@@ -63,3 +63,22 @@ def test_apply_writes_the_fix_and_refuses_an_unknown_number(tmp_path, capsys):
     assert "applied: Raise the load-balance weight" in capsys.readouterr().out
     assert layer_node(load_project(out, CATALOG), CATALOG, "moe").params["load_balance_weight"] == 0.1
     assert layer_node(load_project(file, CATALOG), CATALOG, "moe").params["load_balance_weight"] == 0.01
+
+
+def test_a_network_over_sequences_gets_mixtrals_measure(tmp_path, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    from modstudio.compile.graphnet import GraphNet
+
+    project = load_template("switch_transformer", CATALOG)
+    file = tmp_path / "st.msproj"
+    save_project(project, file)
+    torch.manual_seed(0)
+    run = write_run(tmp_path / "st.runs" / "20260101-000000-cccccc", HEALTHY, project=project, layer="encoder1.moe")
+    save_file(GraphNet(project, CATALOG).state_dict(), str(run / "best.safetensors"))
+    assert main(["doctor", str(file), "--run", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "sequences (Mixtral's measure: consecutive tokens on the same expert):" in out
+    assert "encoder1.moe: consecutive tokens on the same first expert" in out and "(random routing 25.0%" in out
+    assert "encoder2.moe: first expert by position:" in out

@@ -150,10 +150,10 @@ class _Layer:
             if dead or starving:
                 parts = []
                 if dead:
-                    parts.append(f"{what} {_ids(dead)} got no tokens")
+                    parts.append(f"{_named(what, dead)} got no tokens")
                 if starving:
                     parts.append(
-                        f"{what} {_ids(starving)} got less than {self.t.starving_utilization:.0%} of a fair share"
+                        f"{_named(what, starving)} got less than {self.t.starving_utilization:.0%} of a fair share"
                     )
                 utilization = (load / fair).round(3).tolist()
                 fixes = list(self.reinit_fixes(level, dead or starving, top[0]))
