@@ -62,6 +62,7 @@ class DoctorPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.body)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the cards wrap their text
         self.sequences = QLabel("")
         self.sequences.setObjectName("doc")
         self.sequences.setWordWrap(True)
@@ -154,10 +155,11 @@ class DoctorPanel(QWidget):
         for widget in (head, sentence, evidence):
             layout.addWidget(widget)
         for fix in diagnosis.fixes:
-            row = QHBoxLayout()
-            label = QLabel(fix.label)
+            label = QLabel(f"• {fix.label}")
             label.setWordWrap(True)
-            row.addWidget(label, 1)
+            layout.addWidget(label)
+            row = QHBoxLayout()
+            row.addStretch(1)
             for text, retrain in (("Apply", False), ("Apply and re-train", True)):
                 button = QPushButton(text)
                 button.setToolTip(
