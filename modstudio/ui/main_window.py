@@ -94,10 +94,12 @@ class MainWindow(QMainWindow):
         self.autosave.start()
         self.actions_by_name: dict[str, QAction] = {}
         self.open_graft_dialog: Callable[[], object] = lambda: None  # set for each project shown
+        from .doctor_panel import DoctorUI
         from .training_ui import TrainingUI
 
         hooks = canvas_hooks(lambda: self._views)  # whichever project's canvas is shown when training asks
         self.training = TrainingUI(self, catalog, hooks, (self.inspector_dock, self.library_dock), parent=self)
+        self.doctor = DoctorUI(self, self.training)  # the Doctor dock (ui/doctor_panel.py)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
@@ -236,7 +238,7 @@ class MainWindow(QMainWindow):
             session.path_changed.connect(lambda _path: self._update_title()),
         )
         self.count_label.setText("parameters: …")
-        docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks())
+        docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks(), self.doctor.dock)
         toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
         graft = functools.partial(show_graft_dialog, self, views.canvas.selected_node_ids, views.stack.perform)
         menus = build_menus(

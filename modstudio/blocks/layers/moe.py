@@ -108,19 +108,21 @@ class MixtureOfExperts(MixtureOfExpertsLayer):
         training = self.training and tokens.shape[0] > 0  # an empty batch has no losses to balance
         self.aux_losses = self.auxiliary_losses(logits, scores, probs, noise_std, combine, picked) if training else {}
         if self.probe.enabled:
-            self._record(x, probs, combine, picked)
+            self._record(x, probs, combine, picked, logits)
         if self.probe.capture:  # the router's first choice, before any capacity limit
             self.probe.keep_choice(scores.argmax(dim=-1))
 
-    def _record(self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> None:
+    def _record(
+        self, x: torch.Tensor, probs: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor, logits: torch.Tensor
+    ) -> None:
         """Keep this step's routing for the probe (probes on may cost at most 3% of a train
         step): the facts are computed at ``take()``, over all steps kept meanwhile at once."""
         probe = self.probe
         tokens, experts = probs.shape
         if self.gate in ("switch", "expert_choice"):
-            probe.defer(_facts_with_drops, x.shape[0], probs=probs, combine=combine)
+            probe.defer(_facts_with_drops, x.shape[0], probs=probs, combine=combine, logits=logits)
         else:  # top-k gates: every token goes to its k distinct picks, nothing is dropped
-            probe.defer(_facts_of_choices, x.shape[0], probs=probs, picked=picked)
+            probe.defer(_facts_of_choices, x.shape[0], probs=probs, picked=picked, logits=logits)
             probe.add("dropped_tokens", 0.0)
         if self.gate == "expert_choice":
             probe.add("slots", float(experts * min(tokens, math.ceil(self.capacity_factor * tokens / experts))))
@@ -144,12 +146,26 @@ def _entropy_and_mean(probs: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
+def _router_facts(probs: torch.Tensor, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the MoE doctor reads, each a per-step mean summed over the stacked steps:
+    ``confidence`` (mean top probability, Flaxformer's router_confidence), ``saturated`` (share
+    of tokens whose top probability is above 0.99) and ``router_z`` (mean logsumexp(logits)²,
+    the z-loss before its weight)."""
+    top = probs.amax(dim=-1)
+    return {
+        "confidence": top.mean(dim=-1).sum(),
+        "saturated": (top > 0.99).float().mean(dim=-1).sum(),
+        "router_z": torch.logsumexp(logits.float(), dim=-1).square().mean(dim=-1).sum(),
+    }
+
+
 def _facts_of_choices(
     probe: RoutingProbe,
     labels: torch.Tensor | None,
     regions: torch.Tensor | None,
     probs: torch.Tensor,
     picked: torch.Tensor,
+    logits: torch.Tensor,
 ) -> dict[str, torch.Tensor]:
     """Top-k gates, over stacked steps: ``picked`` [steps, tokens, k] expert ids."""
     experts = probs.shape[-1]
@@ -159,7 +175,11 @@ def _facts_of_choices(
         of_pick = values.reshape(-1).to(flat.device).long().repeat_interleave(flat.numel() // values.numel())
         return torch.bincount(of_pick * experts + flat, minlength=count * experts)[: count * experts].view(count, -1)
 
-    facts = {"tokens_per_expert": torch.bincount(flat, minlength=experts), **_entropy_and_mean(probs)}
+    facts = {
+        "tokens_per_expert": torch.bincount(flat, minlength=experts),
+        **_entropy_and_mean(probs),
+        **_router_facts(probs, logits),
+    }
     return facts | probe.label_counts(labels, regions, cells)
 
 
@@ -169,9 +189,12 @@ def _facts_with_drops(
     regions: torch.Tensor | None,
     probs: torch.Tensor,
     combine: torch.Tensor,
+    logits: torch.Tensor,
 ) -> dict[str, torch.Tensor]:
     """Switch and expert-choice gates, over stacked steps: a token counts for an expert where
-    ``combine`` [steps, tokens, experts] kept it; a token no expert kept is dropped."""
+    ``combine`` [steps, tokens, experts] kept it; a token no expert kept is dropped.
+    ``demand_per_expert``: each token's first choice before any capacity limit (dropped before
+    vs after capacity)."""
     experts = probs.shape[-1]
     routed = combine > 0
 
@@ -183,7 +206,9 @@ def _facts_with_drops(
     facts = {
         "tokens_per_expert": routed.sum(dim=(0, 1)),
         "dropped_tokens": (~routed.any(dim=-1)).sum(),
+        "demand_per_expert": torch.bincount(probs.argmax(dim=-1).reshape(-1), minlength=experts),
         **_entropy_and_mean(probs),
+        **_router_facts(probs, logits),
     }
     return facts | probe.label_counts(labels, regions, cells)
 

@@ -147,6 +147,7 @@ class RoutingProbe:
 _SUMMED = frozenset(
     {
         "tokens_per_expert",
+        "demand_per_expert",
         "tokens_per_group",
         "slots",
         "dropped_tokens",

@@ -1,0 +1,71 @@
+"""Re-initialise a dead expert from a live one (torch): the run's weights, with the dead expert's
+tensors (and its router row) copied from the live expert plus small noise, written beside the
+project as its starting weights. The project edit that points ``training.init_weights`` at the
+file is :func:`modstudio.engine.doctor.fixes.fix_operation` (undo puts the old setting back; the
+file stays, unused).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from modstudio.compile.weights import read_tensors
+from modstudio.engine.errors import EngineError
+from modstudio.engine.records.run_history import weights_of
+from modstudio.graph.io import replace_atomically
+
+from .fixes import Fix
+from .thresholds import DEFAULT
+
+
+def reinit_file_name(project_file: Path, fix: Fix) -> str:
+    layer = re.sub(r"[^A-Za-z0-9_-]+", "-", fix.layer or "network")
+    return f"{project_file.stem}.doctor-{layer}-expert{fix.expert}.safetensors"
+
+
+def reinitialised(state: dict[str, torch.Tensor], fix: Fix, noise: float, seed: int = 0) -> dict[str, torch.Tensor]:
+    """``state`` with expert ``fix.expert`` of layer ``fix.layer`` set to expert ``fix.source``'s
+    tensors plus normal noise (``noise`` × each tensor's std); the router's row too, where the layer
+    has one row per expert."""
+    prefix = f"{fix.layer}." if fix.layer else ""
+    dead, live = f"{prefix}experts.{fix.expert}.", f"{prefix}experts.{fix.source}."
+    generator = torch.Generator().manual_seed(seed)
+    out = dict(state)
+    copied = 0
+
+    def noisy(tensor: torch.Tensor) -> torch.Tensor:
+        value = tensor.detach().float().clone()
+        spread = float(value.std()) if value.numel() > 1 else abs(float(value.reshape(-1)[0])) if value.numel() else 0.0
+        value += torch.randn(value.shape, generator=generator) * noise * spread
+        return value.to(tensor.dtype).contiguous()
+
+    for key, tensor in state.items():
+        if key.startswith(dead):
+            source = live + key[len(dead) :]
+            if source not in state or state[source].shape != tensor.shape:
+                raise EngineError(f"expert {fix.source} of '{fix.layer}' has no tensor like {key}", "settings")
+            out[key] = noisy(state[source])
+            copied += 1
+        elif key.startswith(f"{prefix}router.") and tensor.dim() >= 1 and tensor.shape[0] > max(fix.expert, fix.source):
+            row = tensor.clone()
+            row[fix.expert] = noisy(tensor[fix.source])
+            out[key] = row.contiguous()
+    if copied == 0:
+        raise EngineError(f"the run's weights hold no tensors of expert {fix.expert} of '{fix.layer}'", "settings")
+    return out
+
+
+def write_reinit_weights(project_file: Path, run_folder: Path, fix: Fix, seed: int = 0) -> str:
+    """Write the starting weights for ``fix`` beside ``project_file``; the name to store in
+    ``training.init_weights`` (relative to the project file)."""
+    source = weights_of(run_folder)
+    if source is None:
+        raise EngineError(f"{run_folder.name} has no weights to re-initialise an expert from", "settings")
+    state = reinitialised(read_tensors(source), fix, DEFAULT.reinit_noise, seed)
+    name = reinit_file_name(project_file, fix)
+    replace_atomically(project_file.parent / name, lambda temporary: save_file(state, str(temporary)))
+    return name

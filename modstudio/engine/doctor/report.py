@@ -1,0 +1,101 @@
+"""The doctor on a run folder, torch-free: its routing and loss records read, the diagnoses made,
+printed as ``modstudio doctor`` shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modstudio.engine.errors import EngineError
+from modstudio.engine.records.run_files import check_json_lines
+from modstudio.engine.records.run_history import runs_root_of, weights_of
+from modstudio.graph.model import Project
+from modstudio.graph.schema import BlockCatalog
+
+from .diagnoses import Diagnosis, diagnose
+from .fixes import FixError, layer_node
+from .history import RoutingHistory
+from .thresholds import DEFAULT, Thresholds
+
+
+def find_run_folder(project_file: Path, run: str) -> Path:
+    """A run folder given as a path, or ``latest``: the newest run beside the project (with routing records)."""
+    if run != "latest":
+        path = Path(run).expanduser()
+        if not (path / "project.msproj").is_file():
+            raise EngineError(f"{path} is not a run folder (it has no project.msproj)", "settings")
+        return path
+    root = runs_root_of(project_file)
+    runs = sorted(p for p in root.iterdir() if (p / "routing.jsonl").is_file()) if root.is_dir() else []
+    if not runs:
+        raise EngineError(f"there is no run with routing records in {root} (train the project first)", "settings")
+    return runs[-1]
+
+
+def read_history(run_folder: Path) -> RoutingHistory:
+    """The run's routing reports and losses; a damaged line is a RunFileError naming the file."""
+    history = RoutingHistory()
+    history.add_records(
+        check_json_lines(run_folder / "routing.jsonl").records, check_json_lines(run_folder / "metrics.jsonl").records
+    )
+    return history
+
+
+def layer_params(project: Project, catalog: BlockCatalog, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """Each probed layer's parameters in ``project`` (its block's defaults filled in); a layer the
+    project no longer has is left out (its diagnoses come without fixes)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        try:
+            out[path] = layer_node(project, catalog, path).params
+        except (FixError, KeyError):
+            continue
+    return out
+
+
+def diagnose_run(
+    run_folder: Path, project: Project, catalog: BlockCatalog, t: Thresholds = DEFAULT
+) -> tuple[RoutingHistory, list[Diagnosis]]:
+    history = read_history(run_folder)
+    if not history.reports:
+        raise EngineError(
+            f"{run_folder.name} has no routing records: its network has no conditional layer, or it stopped "
+            "before its first report",
+            "settings",
+        )
+    return history, diagnose(history, layer_params(project, catalog, list(history.reports)), t)
+
+
+def has_weights(run_folder: Path) -> bool:
+    return weights_of(run_folder) is not None
+
+
+def format_diagnoses(run_folder: Path, history: RoutingHistory, diagnoses: list[Diagnosis]) -> str:
+    layers = len(history.reports)
+    count = f"{len(diagnoses)} problem{'s' if len(diagnoses) != 1 else ''}" if diagnoses else "no problems"
+    lines = [f"run {run_folder.name}: {count} in {layers} conditional layer{'s' if layers != 1 else ''}"]
+    for number, found in enumerate(diagnoses, start=1):
+        lines.append(f"{number}. {found.kind} · {found.where}: {found.sentence}")
+        lines.append("   evidence: " + evidence_text(found.evidence))
+        for i, fix in enumerate(found.fixes, start=1):
+            lines.append(f"   fix {number}.{i}{' (suggested)' if i == 1 else ''}: {fix.label}")
+        if not found.fixes:
+            lines.append("   no automatic fix")
+    if not diagnoses:
+        lines.append("healthy: no diagnosis passed its threshold")
+    return "\n".join(lines)
+
+
+def evidence_text(evidence: Mapping[str, Any]) -> str:
+    def show(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if isinstance(value, list):
+            return "[" + ", ".join(show(v) for v in value[:16]) + (", …" if len(value) > 16 else "") + "]"
+        if isinstance(value, Mapping):
+            return "{" + ", ".join(f"{k} {show(v)}" for k, v in value.items()) + "}"
+        return str(value)
+
+    return ", ".join(f"{key.replace('_', ' ')} {show(value)}" for key, value in evidence.items())
