@@ -21,7 +21,7 @@ from modstudio.engine.errors import EngineError
 from modstudio.engine.metrics import Evaluation
 from modstudio.engine.records.run_files import RunFileError
 from modstudio.engine.runs import RunFolder
-from modstudio.graph.document import Document, Operation
+from modstudio.graph.document import Document, Operation, OperationError
 from modstudio.graph.expert_ops import NodeEdit, UpcycleNode, surgery_edit
 from modstudio.graph.io import replace_atomically
 from modstudio.graph.model import Project
@@ -150,14 +150,17 @@ def plan(
     reference = weights_file.name
     doc = Document(copy.deepcopy(project), default_catalog())
     work = _Work(project, doc, old_net, state, validation, request, reference)
-    edit, new_state = {
-        "freeze": work.freeze,
-        "unfreeze": work.unfreeze,
-        "prune": work.prune,
-        "clone": work.clone,
-        "upcycle": work.upcycle,
-    }[request.action]()
-    doc.apply(copy.deepcopy(edit))
+    try:
+        edit, new_state = {
+            "freeze": work.freeze,
+            "unfreeze": work.unfreeze,
+            "prune": work.prune,
+            "clone": work.clone,
+            "upcycle": work.upcycle,
+        }[request.action]()
+        doc.apply(copy.deepcopy(edit))
+    except OperationError as exc:
+        raise SurgeryError(str(exc)) from None
     new_net = build(doc.project, new_state)
     surgery = Surgery(edit, new_state, weights_file, reference, work.lines)
     surgery.before = measure(old_net, validation)
