@@ -136,8 +136,9 @@ def freeze_paths(net: nn.Module, paths: list[str]) -> None:
         target.register_forward_pre_hook(_stay_in_eval)
 
 
-def frozen_paths(net: nn.Module, project: Project) -> list[str]:
-    """Every frozen node's submodules, and the frozen parts (``Node.frozen_parts``) inside the others'."""
+def frozen_paths(net: nn.Module, project: Project, strict: bool = True) -> list[str]:
+    """Every frozen node's submodules, and the frozen parts (``Node.frozen_parts``) inside the others';
+    a part the layer does not have is a WeightsError (``strict``) or left out (counting parameters)."""
     paths = []
     for node in _nodes(project):
         for where in node_paths(net, node.id):
@@ -148,14 +149,16 @@ def frozen_paths(net: nn.Module, project: Project) -> list[str]:
                 try:
                     net.get_submodule(f"{where}.{part}")
                 except AttributeError:
+                    if not strict:
+                        continue
                     raise WeightsError(f"'{node.name}' has no part '{part}' to keep frozen") from None
                 paths.append(f"{where}.{part}")
     return paths
 
 
-def freeze_nodes(net: nn.Module, project: Project) -> list[str]:
-    """Freeze every frozen node's submodules; returns their paths."""
-    paths = frozen_paths(net, project)
+def freeze_nodes(net: nn.Module, project: Project, strict: bool = True) -> list[str]:
+    """Freeze every frozen node's submodules (and frozen parts); returns their paths."""
+    paths = frozen_paths(net, project, strict)
     freeze_paths(net, paths)
     return paths
 

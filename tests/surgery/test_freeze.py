@@ -40,3 +40,17 @@ def test_the_router_trains_too_when_asked(topk_run, tmp_path):
     surgery = surgery_on(project_file, run, Request("freeze", "moe", expert=2, train_router=True))
     project, _ = applied(project_file, surgery)
     assert project.main_module.node_named("moe").frozen_parts == ["experts.0", "experts.1", "experts.3"]
+
+
+def test_a_frozen_part_the_layer_lacks_is_named_before_training(topk_run, tmp_path):
+    import pytest
+
+    from modstudio.engine.errors import EngineError
+
+    project_file, run = topk_run
+    project, _ = applied(project_file, surgery_on(project_file, run, Request("freeze", "moe", expert=0)))
+    project.main_module.node_named("moe").frozen_parts = ["experts.9"]  # as after a hand edit of the file
+    edited = project_file.parent / "hand_edited.msproj"
+    save_project(project, edited)
+    with pytest.raises(EngineError, match=r"'moe' has no part 'experts\.9' to keep frozen"):
+        prepare(project, TrainSettings(device="cpu", epochs=1, runs_root=str(tmp_path)), edited)
