@@ -169,7 +169,26 @@ def plan(
     surgery.lines.append(f"after:  {score_text(surgery.after)}")
     if request.action == "upcycle":
         surgery.lines.append(work.upcycle_check(new_net))
+    elif request.action in ("prune", "clone"):
+        surgery.lines.append(output_change(old_net, new_net, validation))
+    if request.action == "clone":
+        surgery.lines.append(work.clone_shares(new_net))
     return surgery
+
+
+def output_change(old: GraphNet, new: GraphNet, validation: Validation) -> str:
+    """On how many validation samples the network's outputs moved, and how far."""
+    x = validation.data.x
+    with torch.no_grad():
+        before, after = old(x), new(x)
+    if isinstance(before, tuple):
+        before, after = before[validation.task.index], after[validation.task.index]
+    gap = (before.float() - after.float()).abs().reshape(len(x), -1).amax(dim=1)
+    changed = int((gap > 0).sum())
+    return (
+        f"outputs changed on {changed} of {len(x)} {validation.split} samples "
+        f"(max |difference| {float(gap.max()):.3g}, mean {float(gap.mean()):.3g})"
+    )
 
 
 class _Work:
@@ -270,11 +289,25 @@ class _Work:
         state = select_experts(self.state, paths, [*range(count), e])
         perturb_expert(state, paths, e, count, self.request.noise, self.request.seed)
         self.lines.append(
-            f"'{node.name}': expert {count} is a copy of expert {e} (noise {self.request.noise} x each tensor's "
-            f"std); their router rows are expert {e}'s ± a small δ, so each takes about half of its tokens"
+            f"'{node.name}': expert {count} is a copy of expert {e} plus noise ({self.request.noise} x each "
+            f"tensor's std); the two router rows are expert {e}'s ± a small δ, so ties between them break "
+            "both ways. Their logits stay close: with top-k a token that picked the expert now tends to take "
+            "both halves, giving up its k-th expert, so its output moves toward that expert's own; the measured "
+            "change follows"
         )
         edit = NodeEdit(target.module, node.id, params=params)
         return self._edit(f"Clone expert {e} of '{node.name}'", [edit]), state
+
+    def clone_shares(self, new_net: GraphNet) -> str:
+        """The routed share of the original and of its clone, after the split."""
+        target, names, paths = self._mixture()
+        e, count = self._expert(names), len(names)
+        before = importance_of(self.net, paths, self.validation).share[e]
+        after = importance_of(new_net, node_paths(new_net, target.node.id), self.validation).share
+        return (
+            f"routed share of expert {e}: {before:.3f} before; now {after[e]:.3f}, "
+            f"and {after[count]:.3f} for its clone {count}"
+        )
 
     def upcycle(self) -> tuple[Operation, dict[str, torch.Tensor]]:
         request = self.request
