@@ -1,6 +1,6 @@
 """Small trained projects for the surgery tests: a top-2 mixture, a Switch mixture, a dense network.
 
-Each is trained once per test module (2 epochs on 300 points of the regimes data, on the CPU)."""
+Each is trained once per test session (2 epochs on 300 points of the regimes data, on the CPU)."""
 
 from __future__ import annotations
 
@@ -60,16 +60,16 @@ def trained(folder: Path, project: Project, name: str) -> tuple[Path, Path]:
     return path, session.folder.path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def topk_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return trained(tmp_path_factory.mktemp("topk"), mixture_project("topk"), "topk")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def switch_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return trained(tmp_path_factory.mktemp("switch"), mixture_project("switch"), "switch")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dense_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return trained(tmp_path_factory.mktemp("dense"), dense_project(), "dense")

@@ -52,7 +52,9 @@ def test_pruning_from_the_dialog_is_one_undo_step(window, qtbot):
     assert "importance" in dialog.report.toPlainText() and "after:" in dialog.report.toPlainText()
     project = window.doc.project
     assert project.main_module.node_named("moe").params["num_experts"] == 3
-    assert project.training.init_weights == "topk.prune.init.safetensors"
+    weights = project.training.init_weights
+    assert weights.startswith("topk.prune") and weights.endswith(".init.safetensors")
+    assert (window.session.path.parent / weights).is_file()
     window.stack.undo()
     assert window.doc.project.main_module.node_named("moe").params["num_experts"] == 4
     assert window.doc.project.training.init_weights is None
