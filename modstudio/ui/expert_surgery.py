@@ -14,7 +14,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -102,6 +102,7 @@ class ExpertSurgeryDialog(QDialog):
         self.note.setWordWrap(True)
         self.report = QPlainTextEdit()
         self.report.setReadOnly(True)
+        self.report.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))  # the table's columns
         self.report.setMinimumHeight(160)
         self.report.setPlaceholderText("What the surgery measured appears here.")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -221,10 +222,10 @@ class ExpertSurgeryDialog(QDialog):
             Path(weights).unlink(missing_ok=True)
             self._error(f"Could not operate: {exc}")
             return
+        self._surgery_changed()  # the node's experts changed: the choices follow
         self.report.setPlainText("\n".join(lines))
         self._say(f"Done: {op.description}. Training now starts from {Path(weights).name}; Undo puts back the rest.")
         self.shell.show_status(op.description, 15000)
-        self._surgery_changed()
 
 
 def _spin(low: int, high: int, tip: str, value: int | None = None) -> QSpinBox:

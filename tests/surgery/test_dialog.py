@@ -50,6 +50,7 @@ def test_pruning_from_the_dialog_is_one_undo_step(window, qtbot):
     )
     assert dialog.note.styleSheet() != ERROR_STYLE, dialog.note.text()
     assert "importance" in dialog.report.toPlainText() and "after:" in dialog.report.toPlainText()
+    assert dialog.note.text().startswith("Done: Prune experts")
     project = window.doc.project
     assert project.main_module.node_named("moe").params["num_experts"] == 3
     weights = project.training.init_weights
