@@ -114,11 +114,15 @@ def cmd_experts(args: argparse.Namespace) -> int:
 
 
 def _write(project: Project, catalog: BlockCatalog, surgery: Surgery, out: Path) -> int:
+    from modstudio.engine.surgery.errors import SurgeryError
     from modstudio.graph.document import Document
     from modstudio.graph.io import save_project
 
     try:
         weights = surgery.write_weights()
+    except SurgeryError as exc:  # the file appeared meanwhile: never overwritten
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except OSError as exc:
         print(f"error: cannot write {surgery.weights_file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
