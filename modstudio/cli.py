@@ -8,6 +8,7 @@
     modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
     modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
     modstudio doctor FILE [--run RUN]         diagnose a run's routing, suggest and apply fixes
+    modstudio experts FILE --run RUN prune|clone|freeze|unfreeze|upcycle ...   expert surgery
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from modstudio import __version__
 from modstudio.engine.analysis.cli import add_analysis_commands
 from modstudio.engine.doctor.cli import add_doctor_command
+from modstudio.engine.surgery.cli import add_experts_command
 from modstudio.importer.cli import add_import_command
 
 EXIT_OK = 0
@@ -273,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_commands(sub)
     add_import_command(sub)
     add_doctor_command(sub)
+    add_experts_command(sub)
     return parser
 
 

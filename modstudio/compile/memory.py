@@ -99,7 +99,7 @@ def estimate_memory(
         raise CompileError(shapes.errors)
     if net is None:
         net = build_on_meta(project, catalog)
-        freeze_nodes(net, project)
+        freeze_nodes(net, project, strict=False)
     batch = project.data.batch_size
     nodes = list(_nodes(project, shapes, net, batch, ""))
     params = list(net.parameters())

@@ -46,7 +46,7 @@ def summarize(project: Project, catalog: Catalog | None = None) -> Summary:
         rows = []
         _rows(project, catalog, shapes, None, 0, rows)
         return Summary(rows, 0, 0, None, not_counted=str(exc))
-    freeze_nodes(net, project)  # frozen (grafted) nodes: counted apart, as training leaves them alone
+    freeze_nodes(net, project, strict=False)  # frozen (grafted) nodes: counted apart, as training leaves them alone
     rows: list[SummaryRow] = []
     _rows(project, catalog, shapes, net, 0, rows)
     total = sum(p.numel() for p in net.parameters())

@@ -6,7 +6,8 @@ see graph/graft.py). Relative paths start at the project file's folder. ``apply_
 loads the starting weights, then every grafted node's (which win); ``freeze_nodes`` stops
 training of frozen nodes: their parameters get ``requires_grad = False`` and the node always
 runs in eval mode (batch-norm statistics and dropout stay as trained), so a training step
-leaves every tensor of it unchanged.
+leaves every tensor of it unchanged. A node's ``frozen_parts`` freeze parts of its layer the same
+way (expert surgery: all experts of a mixture but one).
 """
 
 from __future__ import annotations
@@ -135,13 +136,29 @@ def freeze_paths(net: nn.Module, paths: list[str]) -> None:
         target.register_forward_pre_hook(_stay_in_eval)
 
 
-def frozen_paths(net: nn.Module, project: Project) -> list[str]:
-    return [where for node in _nodes(project) if node.frozen for where in node_paths(net, node.id)]
+def frozen_paths(net: nn.Module, project: Project, strict: bool = True) -> list[str]:
+    """Every frozen node's submodules, and the frozen parts (``Node.frozen_parts``) inside the others';
+    a part the layer does not have is a WeightsError (``strict``) or left out (counting parameters)."""
+    paths = []
+    for node in _nodes(project):
+        for where in node_paths(net, node.id):
+            if node.frozen:
+                paths.append(where)
+                continue
+            for part in node.frozen_parts or ():
+                try:
+                    net.get_submodule(f"{where}.{part}")
+                except AttributeError:
+                    if not strict:
+                        continue
+                    raise WeightsError(f"'{node.name}' has no part '{part}' to keep frozen") from None
+                paths.append(f"{where}.{part}")
+    return paths
 
 
-def freeze_nodes(net: nn.Module, project: Project) -> list[str]:
-    """Freeze every frozen node's submodules; returns their paths."""
-    paths = frozen_paths(net, project)
+def freeze_nodes(net: nn.Module, project: Project, strict: bool = True) -> list[str]:
+    """Freeze every frozen node's submodules (and frozen parts); returns their paths."""
+    paths = frozen_paths(net, project, strict)
     freeze_paths(net, paths)
     return paths
 

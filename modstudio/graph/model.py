@@ -49,10 +49,13 @@ class Node:
     # Saved only when set, so files without grafts read and write exactly as before.
     weights: Annotated[str | None, Field(min_length=1)] = None
     frozen: bool = False  # its weights are not trained
+    # Parts of the node's layer that are not trained, as paths inside it ("experts.0", "router"):
+    # expert surgery freezes all experts of a mixture but one. Saved only when set.
+    frozen_parts: list[Annotated[str, Field(min_length=1)]] | None = None
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_defaults(handler(self), {"weights": None, "frozen": False})
+        return _without_defaults(handler(self), {"weights": None, "frozen": False, "frozen_parts": None})
 
     @property
     def is_module_ref(self) -> bool:

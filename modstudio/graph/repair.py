@@ -133,7 +133,12 @@ def _repair_field(data: dict[str, Any], loc: Loc, kind: str) -> Problem | None:
             return Problem(path, f"replaced by {shown(item[loc[4]])} (it had {had})")
         if kind in _UNKNOWN_FIELD and len(loc) == 5 and isinstance(item, dict):
             return Problem(path, f"unknown field removed (it held {shown(item.pop(loc[4]))})")
-        if loc[2] == "nodes" and isinstance(item, dict) and len(loc) >= 5 and loc[4] in ("params", "weights", "frozen"):
+        if (
+            loc[2] == "nodes"
+            and isinstance(item, dict)
+            and len(loc) >= 5
+            and loc[4] in ("params", "weights", "frozen", "frozen_parts")
+        ):
             return Problem(join_path(*loc[:5]), f"removed {shown(item.pop(loc[4]))}: it could not be read")
         del items[loc[3]]
         what = f"node {shown(item.get('name'))}" if loc[2] == "nodes" and isinstance(item, dict) else "this"

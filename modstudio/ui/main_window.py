@@ -30,6 +30,7 @@ from .dialogs import (
     remember_folder,
     warn_with_a_dialog,
 )
+from .expert_surgery import add_surgery_action
 from .files import RecentFiles, clear_recovery, write_recovery
 from .graft_dialog import show_graft_dialog
 from .inspector import Inspector
@@ -246,6 +247,7 @@ class MainWindow(QMainWindow):
         )
         self.actions_by_name, self.recent_menu = menus.actions_by_name, menus.recent_menu
         self.open_graft_dialog = graft  # File > Graft Module from a Run…
+        add_surgery_action(self.actions_by_name, self, views.canvas.selected_node_ids, views.stack.perform)
         self.training.attach(session)
         self._module_shown(session.module_path)
         self.setWindowModified(session.dirty)
