@@ -18,7 +18,11 @@ from .tensors import ShapeError, TensorInfo
 _GATE_DOC = (
     "topk: softmax over the k best experts (Mixtral); noisy_topk: Shazeer's noisy top-k (noise only "
     "while training); switch: top-1 with a capacity, overflow passes through unchanged; "
-    "expert_choice: each expert picks its top tokens"
+    "expert_choice: each expert picks its top tokens (see unpicked for the tokens none picks)"
+)
+_UNPICKED_DOC = (
+    "expert choice: what a token no expert picks comes out as. zero: a vector of zeros; pass_through: "
+    "the token's input unchanged (a residual), which needs experts that keep the width"
 )
 
 
@@ -83,6 +87,11 @@ def _moe_shape(params: Params, inputs: Inputs, members: Members) -> tuple[Tensor
             f"(switch gate) passes dropped tokens through unchanged, so experts must keep the width "
             f"{x.shape[-1]}, but they give {out}"
         )
+    if gate == "expert_choice" and params["unpicked"] == "pass_through" and out.shape[0] != x.shape[-1]:
+        raise ShapeError(
+            f"(expert choice, unpicked = pass_through) passes the tokens no expert picks through unchanged, so "
+            f"experts must keep the width {x.shape[-1]}, but they give {out}; use unpicked = zero or such experts"
+        )
     return (TensorInfo((*x.shape[:-1], out.shape[0])),)
 
 
@@ -106,6 +115,7 @@ def _moe_arguments(params: Params, inputs: Inputs, members: Members) -> dict:
         "importance_weight": params["importance_weight"],
         "dispatch": params["dispatch"],
         "out_dim": out_dim,
+        "unpicked": params["unpicked"],
     }
 
 
@@ -181,7 +191,7 @@ def _import_moe(m: Any) -> Mapped | NoBlock:
         "capacity_factor": m.capacity_factor,
         "dispatch": getattr(m, "dispatch", "sorted"),
     }
-    for name in ("load_balance_weight", "z_loss_weight", "importance_weight"):
+    for name in ("load_balance_weight", "z_loss_weight", "importance_weight", "unpicked"):
         if hasattr(m, name):
             params[name] = getattr(m, name)
     return Mapped(params, members={"experts": member_list(len(m.experts), "experts", _tokens)})
@@ -197,7 +207,9 @@ MOE = BlockSpec(
         "several expert modules and mixes their outputs by the gate's weights. Conditional computation: "
         "capacity grows with the number of experts while the cost per token grows only with k. Experts are "
         "modules of this project and may differ. Auxiliary losses keep the load balanced; watch the routing "
-        "while training to see experts specialize or collapse."
+        "while training to see experts specialize or collapse. With the expert_choice gate some tokens may be "
+        "picked by no expert: they come out as zeros or as their input (the unpicked param), and its pt2 and "
+        "ONNX exports are for a fixed batch (its capacity depends on the token count)."
     ),
     params=(
         EXPERTS,
@@ -212,6 +224,14 @@ MOE = BlockSpec(
             min=0.01,
             max=64.0,
             visible_when=("gate", _WITH_CAPACITY),
+        ),
+        ParamSpec(
+            "unpicked",
+            "choice",
+            "zero",
+            _UNPICKED_DOC,
+            choices=("zero", "pass_through"),
+            visible_when=("gate", ("expert_choice",)),
         ),
         # expert choice is balanced by construction: it adds no load-balancing loss (layers/moe.py)
         replace(LOSS_WEIGHTS[0], visible_when=("gate", (*_TOP_K, "switch"))),

@@ -113,9 +113,14 @@ class ExportDialog(QDialog):
             "onnx": "Checked with onnxruntime; needs the onnx extra: pip install 'modstudio[onnx]'.",
             "torchrun": "A folder with train.py, the model and the data; run it with torchrun --nproc_per_node=N train.py.",
         }
-        self.note.setText(
-            notes.get(fmt, "One standalone file that needs only torch; the weights load with strict=True.")
-        )
+        note = notes.get(fmt, "One standalone file that needs only torch; the weights load with strict=True.")
+        session = self.shell.session
+        if fmt in ("pt2", "onnx") and session is not None and uses_expert_choice(session.project):
+            note += (
+                f" The expert-choice gate's capacity depends on the token count, so this {fmt} file is exported"
+                f" for a fixed batch of {session.project.data.batch_size} (the project's batch size)."
+            )
+        self.note.setText(note)
 
     def _browse_output(self) -> None:
         fmt = self.format.currentData()
@@ -164,6 +169,15 @@ class ExportDialog(QDialog):
         else:
             self.note.setText(f"Could not export: {text}")
             self.shell.report("Export failed", text)
+
+
+def uses_expert_choice(project: Project) -> bool:
+    """Whether a mixture of experts of the project routes by expert choice (a fixed-batch export)."""
+    return any(
+        node.block == "moe" and node.params.get("gate") == "expert_choice"
+        for module in project.modules.values()
+        for node in module.nodes
+    )
 
 
 def _export(project: Project, fmt: str, out: str, weights: str | None, base: Path | None) -> tuple[bool, str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 
+from modstudio.blocks import default_catalog
 from modstudio.ui.export_dialog import show_export_dialog
+from modstudio.ui.files import default_project
 
 
 def test_export_to_python_from_the_file_menu(window, qtbot, tmp_path) -> None:
@@ -41,4 +43,22 @@ def test_torchscript_says_it_is_deprecated(window) -> None:
     dialog.format.setCurrentIndex(dialog.format.findData("torchscript"))
     assert "deprecated" in dialog.note.text()
     assert dialog.output.text().endswith(".pt")
+    dialog.reject()
+
+
+def test_pt2_and_onnx_say_an_expert_choice_project_exports_for_a_fixed_batch(window) -> None:
+    project = default_project(default_catalog(), "moe_2d")
+    window.load(project)
+    dialog = show_export_dialog(window)
+    for fmt in ("pt2", "onnx", "python"):
+        dialog.format.setCurrentIndex(dialog.format.findData(fmt))
+        assert "fixed batch" not in dialog.note.text()  # the template's gate is switch
+    dialog.reject()
+    window.session.project.main_module.node_named("moe").params["gate"] = "expert_choice"
+    dialog = show_export_dialog(window)
+    for fmt in ("pt2", "onnx"):
+        dialog.format.setCurrentIndex(dialog.format.findData(fmt))
+        assert f"fixed batch of {project.data.batch_size}" in dialog.note.text(), fmt
+    dialog.format.setCurrentIndex(dialog.format.findData("python"))
+    assert "fixed batch" not in dialog.note.text()
     dialog.reject()

@@ -8,7 +8,8 @@ Gates (the router runs in fp32, as Switch does):
   at most C = ceil(capacity_factor·T/E) tokens in token order; the rest pass through unchanged
   (residual) and are counted as dropped.
 - ``expert_choice``: Zhou et al. 2022, S = softmax(xW_g) [T, E]; each expert takes its top
-  C = min(T, ceil(capacity_factor·T/E)) tokens, weighted by S. Tokens no expert picks give 0.
+  C = min(T, ceil(capacity_factor·T/E)) tokens, weighted by S. Tokens no expert picks come
+  out as zeros (``unpicked="zero"``, the default) or as their input (``unpicked="pass_through"``).
 
 Dispatch:
 - ``sorted`` (default): argsort the routed slots by expert, run each expert once on its

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 GATES = ("topk", "noisy_topk", "switch", "expert_choice")
+UNPICKED = ("zero", "pass_through")  # expert choice: what a token no expert picks comes out as
 
 
 def balance_loss(probs: torch.Tensor, picked: torch.Tensor, count: int) -> torch.Tensor:
@@ -68,7 +69,9 @@ class MixtureOfExpertsLayer(ExpertsLayer):
     Gates (the router runs in fp32): ``topk`` softmax over the k largest logits; ``noisy_topk``
     the same with learned noise while training; ``switch`` top-1 weighted by the full softmax,
     at most ceil(capacity_factor * T / E) tokens per expert, the rest pass through unchanged;
-    ``expert_choice`` each expert takes its top min(T, ceil(capacity_factor * T / E)) tokens.
+    ``expert_choice`` each expert takes its top min(T, ceil(capacity_factor * T / E)) tokens;
+    a token no expert picks comes out as zeros (``unpicked="zero"``) or as its input
+    (``unpicked="pass_through"``, which needs ``out_dim == dim``).
     """
 
     def __init__(
@@ -82,10 +85,18 @@ class MixtureOfExpertsLayer(ExpertsLayer):
         z_loss_weight: float = 0.001,
         importance_weight: float = 0.0,
         out_dim: int | None = None,
+        unpicked: str = "zero",
     ) -> None:
         if gate not in GATES:
             raise ValueError(f"unknown gate '{gate}'")
+        if unpicked not in UNPICKED:
+            raise ValueError(f"unknown unpicked '{unpicked}'; choose one of {', '.join(UNPICKED)}")
+        if gate == "expert_choice" and unpicked == "pass_through" and out_dim not in (None, dim):
+            raise ValueError(
+                f"unpicked tokens pass through unchanged, so experts must keep the width {dim}, not {out_dim}"
+            )
         super().__init__(experts, out_dim if out_dim is not None else dim)
+        self.unpicked = unpicked
         self.num_experts = len(experts)
         self.gate = gate
         self.k = 1 if gate == "switch" else k
@@ -129,8 +140,9 @@ class MixtureOfExpertsLayer(ExpertsLayer):
         return torch.zeros_like(probs).scatter(1, picked, values.softmax(dim=-1)), picked
 
     def pass_dropped(self, tokens: torch.Tensor, combine: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Switch: the tokens over capacity (no expert took them) pass through unchanged."""
-        if self.gate != "switch":
+        """Switch, and expert choice with ``unpicked="pass_through"``: the tokens no expert took
+        (over capacity, or picked by none) pass through unchanged."""
+        if not (self.gate == "switch" or (self.gate == "expert_choice" and self.unpicked == "pass_through")):
             return out
         dropped = combine.sum(dim=-1) == 0
         return torch.where(dropped.unsqueeze(-1), tokens.to(out.dtype), out)
