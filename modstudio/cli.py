@@ -5,6 +5,7 @@
     modstudio validate FILE                   check a project; print its module tree
     modstudio train FILE [--epochs N] ...     train it; progress, per-epoch lines, a summary
     modstudio analyze FILE [--run RUN]        costs, modularity and specialization of a run
+    modstudio evaluate FILE [--run RUN] [--report DIR]   confusion, calibration, per-expert accuracy of a run
     modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
     modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from modstudio import __version__
 from modstudio.engine.analysis.cli import add_analysis_commands
+from modstudio.engine.evaluation.cli import add_evaluate_command
 from modstudio.importer.cli import add_import_command
 
 EXIT_OK = 0
@@ -269,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_export)
 
     add_analysis_commands(sub)
+    add_evaluate_command(sub)
     add_import_command(sub)
     return parser
 
