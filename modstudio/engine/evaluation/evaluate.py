@@ -128,6 +128,12 @@ def evaluate_run(
     with recording(layers):
         out = outputs_of(net, task, data.x)
     kind = sample_kind(data)
+    notes = []
+    for layer in list(layers):
+        counted = len(layer.choice()) if layer.kind != "ensemble" else sum(len(b[0]) for b in layer.member_outputs)
+        if counted != len(data):  # a layer run more (or less) than once per sample: no one route per sample
+            notes.append(f"'{layer.path}' routed {counted} samples for the {len(data)} of the split; left out")
+            layers.remove(layer)
     result: dict[str, Any] = {
         "run": str(run_folder),
         "project": project.name,
@@ -137,7 +143,7 @@ def evaluate_run(
         "task": task.kind,
         "samples": len(data),
         "sample_kind": kind,
-        "notes": [],
+        "notes": notes,
     }
     if task.kind == "classification":
         probs = out.softmax(-1).numpy()

@@ -233,7 +233,8 @@ def _explained(result: dict[str, Any]) -> str:
             shown.append(_img(pictures.sample_png(explained["input"], 128, explained["grad_cam"]), "Grad-CAM"))
     else:
         shown.append(_img(pictures.map_png(explained["map"], 256), "attribution"))
-    text = f"Sample {explained['index']}, class {explained['target']}, {escape(explained['method'].replace('_', ' '))}"
+    what = "class" if result["task"] == "classification" else "output"
+    text = f"Sample {explained['index']}, {what} {explained['target']}, {escape(explained['method'].replace('_', ' '))}"
     if "completeness" in explained:
         c = explained["completeness"]
         text += f": attributions sum to {c['sum']:.4f}; f(x) − f(baseline) = {c['output_difference']:.4f}"

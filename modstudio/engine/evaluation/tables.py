@@ -66,7 +66,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
     if explained and "completeness" in explained:
         c = explained["completeness"]
         lines.append(
-            f"\nsample {explained['index']}, class {explained['target']}: Integrated Gradients sum {c['sum']:.4f}, "
+            f"\nsample {explained['index']}, {'class' if result['task'] == 'classification' else 'output'} "
+            f"{explained['target']}: Integrated Gradients sum {c['sum']:.4f}, "
             f"f(x) − f(0) = {c['output_difference']:.4f}"
         )
     lines += [f"note: {n}" for n in result.get("notes", [])]
