@@ -5,6 +5,7 @@
     modstudio validate FILE                   check a project; print its module tree
     modstudio train FILE [--epochs N] ...     train it; progress, per-epoch lines, a summary
     modstudio analyze FILE [--run RUN]        costs, modularity and specialization of a run
+    modstudio evaluate FILE [--run RUN] [--report DIR]   confusion, calibration, per-expert accuracy of a run
     modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
     modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
     modstudio doctor FILE [--run RUN]         diagnose a run's routing, suggest and apply fixes
@@ -26,6 +27,7 @@ from modstudio import __version__
 from modstudio.engine.analysis.cli import add_analysis_commands
 from modstudio.engine.doctor.cli import add_doctor_command
 from modstudio.engine.surgery.cli import add_experts_command
+from modstudio.engine.evaluation.cli import add_evaluate_command
 from modstudio.importer.cli import add_import_command
 
 EXIT_OK = 0
@@ -273,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_export)
 
     add_analysis_commands(sub)
+    add_evaluate_command(sub)
     add_import_command(sub)
     add_doctor_command(sub)
     add_experts_command(sub)

@@ -101,6 +101,9 @@ class MainWindow(QMainWindow):
         hooks = canvas_hooks(lambda: self._views)  # whichever project's canvas is shown when training asks
         self.training = TrainingUI(self, catalog, hooks, (self.inspector_dock, self.library_dock), parent=self)
         self.doctor = DoctorUI(self, self.training)  # the Doctor dock (ui/doctor_panel.py)
+        from .evaluation_dock import attach_evaluation
+
+        self.evaluation_dock = attach_evaluation(self, self.training)  # evaluates the run the Runs dock opens
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
@@ -239,7 +242,14 @@ class MainWindow(QMainWindow):
             session.path_changed.connect(lambda _path: self._update_title()),
         )
         self.count_label.setText("parameters: …")
-        docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks(), self.doctor.dock)
+        docks = (
+            self.palette_dock,
+            self.library_dock,
+            self.inspector_dock,
+            *self.training.docks(),
+            self.doctor.dock,
+            self.evaluation_dock,
+        )
         toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
         graft = functools.partial(show_graft_dialog, self, views.canvas.selected_node_ids, views.stack.perform)
         menus = build_menus(
