@@ -1,13 +1,15 @@
 """The messages the training worker sends, as frozen dataclasses (torch-free and Qt-free: the GUI thread imports it).
 
 The worker builds one of these classes for every event, sends ``to_dict()`` through the pipe and writes the
-same dict to ``metrics.jsonl`` / ``routing.jsonl``; readers turn a dict back with :func:`message_from_dict`,
-which checks the keys and their types and raises :class:`ProtocolError` (a sentence, never a traceback)
+same dict to ``metrics.jsonl`` / ``routing.jsonl`` / ``statistics.jsonl``; readers turn a dict back with
+:func:`message_from_dict`, which checks the keys and their types and raises :class:`ProtocolError` (a sentence, never a traceback)
 for an unknown type or a missing or wrong key. Consumers ``match`` on the classes. Every message's
 ``describe()`` is the one human text for it: ``modstudio train``'s console and the window's status bar
 both print it.
 
 The JSON form is ``{"type": <kind>, <field>: <value>, ...}``, the same keys the run folders have always held.
+The base class is in :mod:`modstudio.engine.message_base`; ``statistics`` lives in
+:mod:`modstudio.engine.statistics_message`.
 """
 
 from __future__ import annotations
@@ -19,26 +21,9 @@ from typing import Any, ClassVar
 
 import pydantic
 
-
-class ProtocolError(ValueError):
-    """A dict that is not a message: unknown type, missing key or a value of the wrong kind."""
-
-
-@dataclass(frozen=True)
-class _Message:
-    type: ClassVar[str] = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``type`` first, then every field (tuples as lists; arrays are left as they are)."""
-        out: dict[str, Any] = {"type": self.type}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    def describe(self) -> str:
-        return self.type
-
+from modstudio.engine.message_base import MessageBase as _Message
+from modstudio.engine.message_base import ProtocolError
+from modstudio.engine.statistics_message import Histogram, ModuleStatistics, Statistics
 
 # -- the run starting, pausing, going on -------------------------------------------------------------------------
 
@@ -317,14 +302,14 @@ class Test(_Summary):
 
 
 Message = (
-    Started | Progress | Epoch | Usage | Paused | Resumed | Checkpoint | Routing | Gradients | Regions | Warning
-    | Error | Finished | Test
+    Started | Progress | Epoch | Usage | Paused | Resumed | Checkpoint | Routing | Gradients | Regions | Statistics
+    | Warning | Error | Finished | Test
 )  # fmt: skip
 MESSAGE_TYPES: dict[str, type[_Message]] = {
     cls.type: cls
     for cls in (
-        Started, Progress, Epoch, Usage, Paused, Resumed, Checkpoint, Routing, Gradients, Regions, Warning, Error,
-        Finished, Test,
+        Started, Progress, Epoch, Usage, Paused, Resumed, Checkpoint, Routing, Gradients, Regions, Statistics,
+        Warning, Error, Finished, Test,
     )
 }  # fmt: skip
 
@@ -380,7 +365,9 @@ __all__ = [
     "Error",
     "Finished",
     "Gradients",
+    "Histogram",
     "Message",
+    "ModuleStatistics",
     "Paused",
     "Progress",
     "ProtocolError",
@@ -388,6 +375,7 @@ __all__ = [
     "Resumed",
     "Routing",
     "Started",
+    "Statistics",
     "Test",
     "Usage",
     "Warning",

@@ -4,6 +4,7 @@
     project.msproj        the project as it was trained
     metrics.jsonl         one JSON object per line: progress steps, epochs, the test result
     routing.jsonl         routing facts of the conditional layers (arrays as lists)
+    statistics.jsonl      per-module histograms, dead units, update ratios (training.statistics_every)
     best.safetensors      weights with the lowest validation loss
     last.safetensors      weights at the last checkpoint
     optimizer.safetensors optimizer tensors (and random-generator states) to resume

@@ -47,6 +47,8 @@ from modstudio.engine.protocol import (
 from modstudio.engine.routing import CollapseDetector, normalized_mutual_information
 from modstudio.engine.session import Session
 from modstudio.engine.settings import lr_factor
+from modstudio.engine.statistics import StatisticsRecorder
+from modstudio.engine.statistics_watch import ActivationWatch
 
 
 class Commands(Protocol):
@@ -88,12 +90,19 @@ class Trainer:
             labels = train.y if session.task.kind == "classification" else None
             self.regions = RegionGrid(train.x, labels, session.device, session.settings.region_grid, session.seed)
         self._last_regions = time.monotonic()
+        every = session.project.training.statistics_every  # off (None) by default: no hooks, no file
+        self.statistics = StatisticsRecorder(session.net, every) if every else None
+        self._activation_watch = ActivationWatch()
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> Finished:
         s = self.s
         enable_probes(s.net, bool(self.probes))
         self.emit(self._started_message())
+        if self.statistics is not None and self.statistics.left_out:
+            kept = len(self.statistics.modules)
+            self.emit(Warning(kind="statistics", message=f"statistics cover the first {kept} modules; "
+                              f"{self.statistics.left_out} more are not recorded", step=s.step))  # fmt: skip
         if s.epoch == 0 and s.step == 0:
             self.checkpoint(best=False)  # a good checkpoint exists before the first step
         try:
@@ -159,7 +168,9 @@ class Trainer:
                 group["lr"] = base * factor
         if self.probes and self._labels:
             self._label_batch(batch)
-        with self._autocast():
+        recording = self.statistics is not None and self.statistics.due(s.step + 1)
+        hooks = self.statistics.watching() if recording and self.statistics else _NO_AUTOCAST  # this forward only
+        with self._autocast(), hooks:
             out = s.net(batch.x)
             if isinstance(out, tuple):
                 out = out[s.task.index]
@@ -173,16 +184,22 @@ class Trainer:
                 self._aux = bool(self.probes) or any(hasattr(m, "aux_losses") for m in s.net.modules())
         value = loss.item()
         if not math.isfinite(value):  # checked before the update: the weights stay as they were
+            if recording:  # the activations of the failing step say which layer blew up
+                self._report_statistics(s.step + 1, epoch)
             raise NonFiniteLoss(self._nan_message(value, epoch), s.step + 1)
         s.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._report_due and self.gradients:  # before clipping: the gradients as the loss made them
             self._grad_norms = self.gradients.measure()
+        if recording:
+            self.statistics.after_backward()  # type: ignore[union-attr]
         clip = s.project.training.grad_clip
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(s.net.parameters(), clip)
         s.optimizer.step()
         s.step += 1
+        if recording:
+            self._report_statistics(s.step, epoch)
         return out, value
 
     def _end_of_epoch(self, epoch: int) -> bool:
@@ -252,6 +269,14 @@ class Trainer:
         if self._grad_norms:
             self.emit(Gradients(epoch=epoch + 1, step=self.s.step, norms=self._grad_norms))
         self._grad_norms = None
+
+    def _report_statistics(self, step: int, epoch: int) -> None:
+        assert self.statistics is not None
+        message = self.statistics.finish(step, epoch + 1)
+        self.s.folder.append("statistics.jsonl", message.to_dict())
+        self.emit(message)
+        for found in self._activation_watch.check(message):
+            self.emit(Warning(kind=found.kind, message=found.text, step=found.step, path=found.path))
 
     def _report_regions(self, epoch: int) -> None:
         """Decision and expert regions on the plane (2-D inputs); a network the grid cannot run turns them off."""

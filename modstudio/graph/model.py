@@ -167,10 +167,13 @@ class TrainingSection:
     # A whole-network .safetensors file (relative to the project file) the run starts from;
     # saved only when set.
     init_weights: Annotated[str | None, Field(min_length=1)] = None
+    # Record per-module histograms, dead units and update ratios every this many steps (None: off);
+    # saved only when set.
+    statistics_every: Annotated[int, Field(ge=1)] | None = None
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_defaults(handler(self), {"init_weights": None})
+        return _without_defaults(handler(self), {"init_weights": None, "statistics_every": None})
 
 
 @dataclass

@@ -58,12 +58,14 @@ LABELS = {
     "grad_clip": "gradient clip",
     "aux_loss_weights": "aux-loss weights",
     "init_weights": "start from weights",
+    "statistics_every": "statistics every",
 }
 PLACEHOLDERS = {
     "early_stopping_patience": "off (epochs without improvement)",
     "grad_clip": "off (max gradient norm)",
     "aux_loss_weights": "e.g. load_balance=0.01, z_loss=0.001",
     "init_weights": "none (a .safetensors file)",
+    "statistics_every": "off (steps between module statistics)",
 }
 DATA_SPECIAL = ("dataset", "options", "augmentation", "curriculum")
 AUGMENTATION: dict[str, type] = {"noise": float, "flip": bool, "crop_padding": int}

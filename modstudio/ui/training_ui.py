@@ -348,23 +348,23 @@ class TrainingUI(QObject):
         return bool(missing)
 
     def open_run(self, folder: Path) -> None:
-        from modstudio.engine.records.run_history import read_metrics, read_routing
+        from modstudio.engine.records.run_history import read_metrics, read_routing, read_statistics
 
         if self._gone(folder):
             return
         self.dashboard.clear_comparison()
-        self.dashboard.show_history(read_metrics(folder), read_routing(folder))
+        self.dashboard.show_history(read_metrics(folder), read_routing(folder), read_statistics(folder))
         self.show_dashboard()
         self._analysed_run = True
         self.analysis.show_run(folder)  # reads the run's analysis.json, or computes it in a thread
         self.analysis_dock.show()
 
     def compare_runs(self, first: Path, second: Path) -> None:
-        from modstudio.engine.records.run_history import read_metrics, read_routing
+        from modstudio.engine.records.run_history import read_metrics, read_routing, read_statistics
 
         if self._gone(first, second):
             return
-        self.dashboard.show_history(read_metrics(first), read_routing(first))
+        self.dashboard.show_history(read_metrics(first), read_routing(first), read_statistics(first))
         self.dashboard.compare(second.name, read_metrics(second))
         self.show_dashboard()
 

@@ -86,6 +86,11 @@ def read_routing(folder: Path) -> list[dict[str, Any]]:
     return read_json_lines(Path(folder) / "routing.jsonl")
 
 
+def read_statistics(folder: Path) -> list[dict[str, Any]]:
+    """The run's per-module statistics records (``training.statistics_every``); [] when it recorded none."""
+    return read_json_lines(Path(folder) / "statistics.jsonl")
+
+
 def is_run_folder(path: Path) -> bool:
     return path.is_dir() and (
         RUN_NAME.match(path.name) is not None or (path / "run.json").exists() or (path / "metrics.jsonl").exists()

@@ -8,6 +8,7 @@ refresh ``setData``s the plot items it built once (nothing is cleared and re-plo
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,8 @@ class Dashboard(QWidget):
         if "modules" in dirty:
             self.modules.draw_usage(list(self.data.layers.values()))
             self.modules.draw_gradients(self.data.gradients, self.data.gradient_history)
+        if "statistics" in dirty:
+            self.modules.draw_statistics(self.data.statistics)
         if "warnings" in dirty:
             self.warnings_list.show_warnings(self.data.warnings)
         if "status" in dirty and self._paused:
@@ -129,10 +132,12 @@ class Dashboard(QWidget):
         elif "status" in dirty and self._progress:
             self.status.setText(self._progress)
 
-    def show_history(self, metrics: list[dict[str, Any]], routing: list[dict[str, Any]]) -> None:
-        """Replay a finished run's ``metrics.jsonl`` and ``routing.jsonl`` records (a record that is not a
-        message is skipped; the status line counts them and the log says why)."""
-        messages, skipped = messages_from_dicts([*metrics, *routing])
+    def show_history(
+        self, metrics: list[dict[str, Any]], routing: list[dict[str, Any]], statistics: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """Replay a finished run's ``metrics.jsonl``, ``routing.jsonl`` and ``statistics.jsonl`` records (a
+        record that is not a message is skipped; the status line counts them and the log says why)."""
+        messages, skipped = messages_from_dicts([*metrics, *routing, *statistics])
         for reason in skipped:
             log.info("run history: %s", reason)
         regression = any(isinstance(m, Epoch) and m.val_r2 is not None for m in messages)
@@ -144,7 +149,7 @@ class Dashboard(QWidget):
         steps = max((_steps_of(m) for m in messages), default=0)
         unread = f" ({len(skipped)} unreadable records skipped)" if skipped else ""
         self._progress = f"Run history: {steps} steps{unread}"
-        self.data.dirty.update({"curves", "routing", "modules", "warnings", "status"})
+        self.data.dirty.update({"curves", "routing", "modules", "statistics", "warnings", "status"})
         self.refresh()
 
     def compare(self, label: str, metrics: list[dict[str, Any]]) -> None:

@@ -1,54 +1,36 @@
-"""Module usage of every gate and MoE (share of tokens per member) and gradient norms per module."""
+"""Module usage of every gate and MoE (share of tokens per member), gradient norms per module, and the
+statistics over time of one module (histograms over steps, dead units, update ratios: statistics_view.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from . import style
 from .data import Layer, Series
+from .log_axis import LogAxis
+from .statistics_data import StatisticsHistory
+from .statistics_view import StatisticsView
 
 SHORT = {"experts": "E", "groups": "G", "branches": "B"}
-MANTISSAS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1, 3), (1,))  # richest first
-
-
-class LogAxis(pg.AxisItem):
-    """A log-scale axis whose labels never overlap: 1 to 9 times each power of ten where there is
-    room, else 1-2-5, 1-3, each power of ten, or every second, third... power of ten."""
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # type: ignore[override]
-        if not self.logMode:
-            return super().tickValues(minVal, maxVal, size)
-        low, high = sorted((minVal, maxVal))
-        per_decade = size / max(high - low, 1e-9)  # pixels per power of ten
-        gap = QFontMetrics(self.style.get("tickFont") or QFont()).height() * 1.2
-        step = 1
-        choice: tuple[int, ...] = (1,)
-        for mantissas in MANTISSAS:
-            ratios = [*mantissas[1:], 10]
-            if min(np.log10(r / m) for m, r in zip(mantissas, ratios)) * per_decade >= gap:
-                choice = mantissas
-                break
-        else:
-            step = int(np.ceil(gap / per_decade))
-        values = [
-            float(decade + np.log10(m))
-            for decade in range(int(np.floor(low)), int(np.ceil(high)) + 1)
-            if decade % step == 0
-            for m in choice
-        ]
-        return [(float(step), [v for v in values if low <= v <= high])]
 
 
 class ModulesView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = style.layout_widget()
+        self.statistics = StatisticsView()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.canvas)
+        split.addWidget(self.statistics)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([400, 600])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
+        layout.addWidget(split)
         self.usage_plot = self.canvas.addPlot(row=0, col=0)
         style.style_plot(self.usage_plot, "Module usage (share of tokens per member)", "share", "")
         self.usage = pg.BarGraphItem(x=[], height=[], width=0.75)
@@ -124,3 +106,9 @@ class ModulesView(QWidget):
         for name, item in self.history.items():
             if name not in history:
                 item.setData([], [])
+
+    def draw_statistics(self, history: StatisticsHistory) -> None:
+        self.statistics.draw(history)
+
+
+__all__ = ["LogAxis", "ModulesView"]

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from modstudio.engine.protocol import Error, Gradients, Message, Regions, Routing, Started, Warning
+from modstudio.engine.protocol import Error, Gradients, Message, Regions, Routing, Started, Statistics, Warning
+from modstudio.engine.statistics_watch import ActivationWatch
 
 from .data import Curves, Layer, Series, layers_for
+from .statistics_data import StatisticsHistory
 
 
 @dataclass
@@ -43,9 +45,11 @@ class RunData:
     gradients: dict[str, float] = field(default_factory=dict)  # module -> latest gradient norm
     gradient_history: dict[str, Series] = field(default_factory=dict)
     warnings: list[Warning_] = field(default_factory=list)
+    statistics: StatisticsHistory = field(default_factory=StatisticsHistory)  # training.statistics_every records
+    activation_watch: ActivationWatch = field(default_factory=ActivationWatch)  # dead / exploding layers in them
     dirty: set[str] = field(
         default_factory=set
-    )  # what views need redrawing: curves, routing, regions, modules, warnings
+    )  # what views need redrawing: curves, routing, regions, modules, statistics, warnings
 
     @classmethod
     def from_started(cls, started: Started) -> RunData:
@@ -81,6 +85,11 @@ class RunData:
                 for name, value in self.gradients.items():
                     self.gradient_history.setdefault(name, Series()).add(step, value)
                 self.dirty.add("modules")
+            case Statistics():
+                self.statistics.add(message)
+                for found in self.activation_watch.check(message):  # a replayed run warns as the live one did
+                    self.add_warning(found.text, found.path, "warning")
+                self.dirty.add("statistics")
             case Warning(path=path):
                 self.add_warning(message.describe(), path, "warning")
             case Error(path=path):
