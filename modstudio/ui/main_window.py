@@ -38,6 +38,7 @@ from .menus import build_menus
 from .palette import Palette
 from .param_count import ParamCounter
 from .scene import ModuleScene
+from .search_dock import SearchDock
 from .views import Views, canvas_hooks, new_scratch_runs
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class MainWindow(QMainWindow):
 
         hooks = canvas_hooks(lambda: self._views)  # whichever project's canvas is shown when training asks
         self.training = TrainingUI(self, catalog, hooks, (self.inspector_dock, self.library_dock), parent=self)
+        self.search = SearchDock(self)  # View > Search: a search's trials, its Pareto front, "apply this trial"
+        self.search.open_run.connect(self.training.open_run)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
@@ -236,7 +239,7 @@ class MainWindow(QMainWindow):
             session.path_changed.connect(lambda _path: self._update_title()),
         )
         self.count_label.setText("parameters: …")
-        docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks())
+        docks = (self.palette_dock, self.library_dock, self.inspector_dock, *self.training.docks(), self.search.dock)
         toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
         graft = functools.partial(show_graft_dialog, self, views.canvas.selected_node_ids, views.stack.perform)
         menus = build_menus(
@@ -245,6 +248,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name, self.recent_menu = menus.actions_by_name, menus.recent_menu
         self.open_graft_dialog = graft  # File > Graft Module from a Run…
         self.training.attach(session)
+        self.search.attach(session, views.canvas.perform)
         self._module_shown(session.module_path)
         self.setWindowModified(session.dirty)
         self._update_title()

@@ -103,7 +103,13 @@ class DimensionDialog(QDialog):
     ``removed`` (stop searching it)."""
 
     def __init__(
-        self, doc: Document, target: str, hint: Hint, current: SearchDimension | None, value: Any, parent: QWidget | None
+        self,
+        doc: Document,
+        target: str,
+        hint: Hint,
+        current: SearchDimension | None,
+        value: Any,
+        parent: QWidget | None,
     ) -> None:
         super().__init__(parent)
         self.doc, self.target, self.hint = doc, target, hint
@@ -155,7 +161,9 @@ class DimensionDialog(QDialog):
         self.ok.setText("Search over it")
         self.remove_button: QPushButton | None = None
         if current is not None:
-            self.remove_button = self.buttons.addButton("Stop searching it", QDialogButtonBox.ButtonRole.DestructiveRole)
+            self.remove_button = self.buttons.addButton(
+                "Stop searching it", QDialogButtonBox.ButtonRole.DestructiveRole
+            )
             self.remove_button.clicked.connect(self._remove)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)

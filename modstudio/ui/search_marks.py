@@ -21,8 +21,9 @@ from modstudio.engine.dataset_options import OptionSpec
 from modstudio.graph.document import Change, ChangeKind, Document, Operation, OperationError
 from modstudio.graph.model import SearchDimension
 from modstudio.graph.schema import ParamSpec
+from modstudio.graph.search_form import TargetError
 from modstudio.graph.search_ops import SetSearchDimension
-from modstudio.graph.search_space import TargetError, read_value
+from modstudio.graph.search_space import read_value, setting_of
 
 from . import theme
 from .search_dimension import DimensionDialog, Hint, describe
@@ -201,27 +202,49 @@ class SearchMarks(QObject):
 
     def edit(self, target: str) -> None:
         """Open the dimension editor for ``target``; what the person chose becomes one undoable edit."""
-        if self.doc is None or target not in self.toggles:
+        if self.doc is None or self.perform is None or target not in self.toggles:
             return
         toggle, _label, hint = self.toggles[target]
-        current = self.dimension(target)
-        try:
-            value = read_value(self.doc.project, target)
-        except TargetError:
-            value = None
-        dialog = DimensionDialog(self.doc, target, hint, current, value, self.view.window())
-        accepted = dialog.exec() == DimensionDialog.DialogCode.Accepted
+        edit_dimension(self.doc, self.perform, target, self.view, hint)
         with contextlib.suppress(RuntimeError):
             toggle.setChecked(self.dimension(target) is not None)  # a click toggled it; the project decides
-        if accepted and dialog.removed:
-            self.set(target, None)
-        elif accepted and dialog.result_dimension is not None:
-            self.set(target, dialog.result_dimension)
 
     def set(self, target: str, dim: SearchDimension | None) -> bool:
-        if self.perform is None:
-            return False
-        try:
-            return self.perform(SetSearchDimension(target, dim)) is not False
-        except OperationError:
-            return False
+        return self.perform is not None and perform_quietly(self.perform, SetSearchDimension(target, dim))
+
+
+def perform_quietly(perform: Perform, op: Operation) -> bool:
+    """``perform(op)``; a refusal is False (the canvas's perform has already said why in the status bar)."""
+    try:
+        return perform(op) is not False
+    except OperationError:
+        return False
+
+
+def hint_of_target(doc: Document, target: str) -> Hint:
+    """What a target's setting allows, asked of the project (for the Search dock's list, which has no field)."""
+    try:
+        setting = setting_of(doc.project, target, doc.catalog)
+    except TargetError:
+        return Hint("any")
+    if setting.spec is not None:
+        return hint_of_param(setting.spec)
+    return Hint(setting.kind, tuple(setting.choices))
+
+
+def edit_dimension(doc: Document, perform: Perform, target: str, view: QWidget, hint: Hint | None = None) -> bool:
+    """The dimension editor for ``target``, then the edit the person chose (True when the project changed)."""
+    search = doc.project.search
+    current = next((d for d in (search.dimensions if search else ()) if d.target == target), None)
+    try:
+        value = read_value(doc.project, target)
+    except TargetError:
+        value = None
+    dialog = DimensionDialog(doc, target, hint or hint_of_target(doc, target), current, value, view.window())
+    if dialog.exec() != DimensionDialog.DialogCode.Accepted:
+        return False
+    if dialog.removed:
+        return perform_quietly(perform, SetSearchDimension(target, None))
+    if dialog.result_dimension is None:
+        return False
+    return perform_quietly(perform, SetSearchDimension(target, dialog.result_dimension))

@@ -121,7 +121,9 @@ class SearchRun(QObject):
 
     def _failed_to_start(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self._done(SearchOutcome(False, f"Python could not be started for the search: {self.process.errorString()}"))
+            self._done(
+                SearchOutcome(False, f"Python could not be started for the search: {self.process.errorString()}")
+            )
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()
@@ -138,7 +140,9 @@ class SearchRun(QObject):
         elif code == 0:
             outcome = SearchOutcome(True, self._lines[-1] if self._lines else "The search finished.")
         elif code == 2:  # a named problem: the last lines say it
-            outcome = SearchOutcome(False, "\n".join(errors) or told or "The search refused to start without saying why.")
+            outcome = SearchOutcome(
+                False, "\n".join(errors) or told or "The search refused to start without saying why."
+            )
         else:
             outcome = SearchOutcome(False, f"The search stopped with exit status {code}.\n\n{told}".strip())
         self._done(outcome)

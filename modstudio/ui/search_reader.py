@@ -15,6 +15,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from modstudio.engine.search.study import (
+    DIRECTIONS,
+    default_storage,
+    default_study_name,
+    importances,
+    pareto_front,
+    read_trials,
+    study_objectives,
+)
+
 from .background import Background
 
 POLL_MS = 1000
@@ -40,33 +50,21 @@ class StudyState:
 
 def default_place(project_path: Path) -> StudyPlace:
     """The study ``modstudio search FILE`` uses without ``--storage``: SQLite beside the project."""
-    from modstudio.engine.search.study import default_storage
-
-    return StudyPlace(default_storage(project_path), project_path.stem)
+    return StudyPlace(default_storage(project_path), default_study_name(project_path))
 
 
 def read_state(place: StudyPlace, objectives: Sequence[str]) -> StudyState:
-    """The study's trials and front (in a worker thread). A study not created yet has no trials."""
-    from modstudio.engine.search.study import pareto_front, read_trials, study_objectives
-
-    if _missing_sqlite(place.storage):
-        return StudyState(objectives=list(objectives))
+    """The study's trials and front (in a worker thread; optuna loads there). No study yet: no trials."""
     rows = read_trials(place.storage, place.name)
-    used = study_objectives(place.storage, place.name) or list(objectives)
-    front = [row.number for row in pareto_front(rows, used)]
+    used = (study_objectives(place.storage, place.name) if rows else []) or list(objectives)
+    front = [row.number for row in pareto_front(rows, used)] if all(o in DIRECTIONS for o in used) else []
     return StudyState(rows, front, used)
 
 
 def read_importances(place: StudyPlace) -> dict[str, float]:
-    from modstudio.engine.search.study import importances
-
-    return importances(place.storage, place.name)
-
-
-def _missing_sqlite(storage: str) -> bool:
-    """A SQLite file that is not there: reading it would create an empty one beside the project."""
-    prefix = "sqlite:///"
-    return storage.startswith(prefix) and not Path(storage[len(prefix) :]).exists()
+    """How much each target explains the study's first objective (in a worker thread)."""
+    found = importances(place.storage, place.name)
+    return next(iter(found.values()), {}) if found else {}
 
 
 class StudyReader(QObject):
@@ -131,9 +129,7 @@ class StudyReader(QObject):
             self.read()
 
     def _maybe_importances(self, force: bool = False) -> None:
-        from .search_table import state_of
-
-        complete = sum(1 for row in self.state.rows if state_of(row) == "complete")
+        complete = sum(1 for row in self.state.rows if str(row.state).upper() == "COMPLETE")
         if self.place is None or self._importance.busy() or not (self.want_importances or force):
             return
         if complete == self._complete_seen and not force:

@@ -46,7 +46,7 @@ def duration_text(seconds: float | None) -> str:
         return ""
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
@@ -84,7 +84,9 @@ class TrialsTable(QTableWidget):
         self.itemSelectionChanged.connect(lambda: self.chosen.emit(self.chosen_number()))
         self.numbers: list[int] = []
 
-    def show_trials(self, rows: Sequence[Any], targets: Sequence[str], objectives: Sequence[str], marked: set[int]) -> None:
+    def show_trials(
+        self, rows: Sequence[Any], targets: Sequence[str], objectives: Sequence[str], marked: set[int]
+    ) -> None:
         keep = self.chosen_number()
         sorting = self.horizontalHeader().sortIndicatorSection(), self.horizontalHeader().sortIndicatorOrder()
         self.blockSignals(True)

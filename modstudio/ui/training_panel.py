@@ -203,7 +203,8 @@ class TrainingPanel(QScrollArea):
 
     def _add_field(self, form: QFormLayout, section: str, name: str, annotation: Any) -> None:
         editor = editor_for(annotation, self._setter(section, name), PLACEHOLDERS.get(name, ""))
-        self._add(form, f"{section}.{name}", LABELS.get(name, name.replace("_", " ")), editor, hint_of_field(annotation))
+        label, hint = LABELS.get(name, name.replace("_", " ")), hint_of_field(annotation)
+        self._add(form, f"{section}.{name}", label, editor, hint)
 
     def _build_options(self, dataset: str) -> None:
         for key in [k for k in self.editors if k.startswith("data.options.")]:
