@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt
+from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
@@ -39,9 +39,12 @@ def magnifier(colour: str) -> QIcon:
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QPen(QColor(colour), 4))
-    painter.drawEllipse(QRectF(4, 4, 17, 17))
-    painter.setPen(QPen(QColor(colour), 5, c=Qt.PenCapStyle.RoundCap))
+    pen = QPen(QColor(colour), 4)
+    painter.setPen(pen)
+    painter.drawEllipse(QRectF(3, 3, 18, 18))
+    pen.setWidth(6)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(pen)
     painter.drawLine(QPointF(19, 19), QPointF(28, 28))
     painter.end()
     return QIcon(pixmap)
@@ -110,7 +113,11 @@ class SearchToggle(QToolButton):
         self.setObjectName("search_toggle")
         self.setCheckable(True)
         self.setAutoRaise(True)
-        self.setFixedSize(22, 22)
+        self.setFixedSize(24, 24)
+        self.setIconSize(QSize(16, 16))
+        self.setStyleSheet(  # the theme's button padding would leave the icon no room
+            "QToolButton { padding: 2px; } QToolButton:checked { background: #4a4020; border-color: #f0c040; }"
+        )
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.show_dimension(None)
 

@@ -74,6 +74,7 @@ class ParetoView(QWidget):
         self.chosen = pg.ScatterPlotItem(size=17, pen=pg.mkPen(CHOSEN, width=2), brush=None)
         for item in (self.dots, self.front_line, self.front_dots, self.chosen):
             self.plot.addItem(item)
+        self.plot.getViewBox().setDefaultPadding(0.08)  # whole dots at the edges
         self.dots.sigClicked.connect(self._clicked)
         self.front_dots.sigClicked.connect(self._clicked)
         self.shown: dict[int, tuple[float, float]] = {}  # trial number -> where its dot is
@@ -157,7 +158,7 @@ class ParallelView(QWidget):
         self.axes = [name for name, _, _ in columns]
         self.plot.getAxis("bottom").setTicks([list(enumerate(self.axes))])
         self.plot.setXRange(-0.3, max(len(columns) - 0.7, 0.3), padding=0)
-        self.plot.setYRange(-0.08, 1.08, padding=0)
+        self.plot.setYRange(-0.16, 1.16, padding=0)  # room for each axis's lowest and highest value
         if not done or not columns:
             return
         first = [float(r.values[0]) for r in done]  # type: ignore[index]
@@ -169,11 +170,12 @@ class ParallelView(QWidget):
         for index in order:
             ys = [col[1][index] for col in columns]
             xs = [x for x, y in enumerate(ys) if y is not None]
-            colour = lookup.map(colour_key[index] if colour_key[index] is not None else 0.0, mode="qcolor")
+            key = colour_key[index]  # the dark end of the map is lost on the dark background: from a quarter on
+            colour = lookup.map(0.25 + 0.75 * key if key is not None else 0.0, mode="qcolor")
             line = self.plot.plot(xs, [y for y in ys if y is not None], pen=pg.mkPen(colour, width=1.6))
             self.lines.append(line)
         for x, (_name, _scaled, ends) in enumerate(columns):
-            for y, text, anchor in ((0.0, ends[0], (0.5, 0.0)), (1.0, ends[1], (0.5, 1.0))):
+            for y, text, anchor in ((0.0, ends[0], (0.5, -0.1)), (1.0, ends[1], (0.5, 1.1))):
                 label = pg.TextItem(text, color=style.AXIS, anchor=anchor)
                 label.setPos(x, y)
                 self.plot.addItem(label)
