@@ -7,6 +7,7 @@
     modstudio analyze FILE [--run RUN]        costs, modularity and specialization of a run
     modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
     modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
+    modstudio search FILE [--trials N] ...    search over the project's marked settings (Optuna)
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from modstudio import __version__
 from modstudio.engine.analysis.cli import add_analysis_commands
+from modstudio.engine.search.cli import add_search_command
 from modstudio.importer.cli import add_import_command
 
 EXIT_OK = 0
@@ -270,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analysis_commands(sub)
     add_import_command(sub)
+    add_search_command(sub)
     return parser
 
 
