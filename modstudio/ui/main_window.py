@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingUI(self, catalog, hooks, (self.inspector_dock, self.library_dock), parent=self)
         self.search = SearchDock(self)  # View > Search: a search's trials, its Pareto front, "apply this trial"
         self.search.open_run.connect(self.training.open_run)
+        self.search.runs_changed.connect(self.training.runs.refresh)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None

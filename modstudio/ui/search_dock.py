@@ -55,6 +55,7 @@ class SearchDock(QWidget):
     """The Search dock of one window; ``attach(session, perform)`` points it at the open project."""
 
     open_run = Signal(Path)  # show a trial's run (curves, analysis) as the Runs dock does
+    runs_changed = Signal()  # a trial ended: its run folder is new in the project's runs
 
     def __init__(self, shell: Shell, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,8 +96,11 @@ class SearchDock(QWidget):
         self.jobs.setRange(1, max(os.cpu_count() or 1, 1))
         self.jobs.setValue(max(1, (os.cpu_count() or 2) // 2))
         self.jobs.setToolTip("Trials trained at once, each in its own process")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(0, 100_000)
+        self.epochs.setSpecialValueText("the project's")  # 0: as the project trains
         for label, widget in (("optimise", self.objectives), ("trials", self.trials), ("time limit", self.timeout),
-                              ("at once", self.jobs)):  # fmt: skip
+                              ("at once", self.jobs), ("epochs", self.epochs)):  # fmt: skip
             form.addRow(label, widget)
         column.addLayout(form)
         self.start_button = QPushButton("Start search")
@@ -109,10 +113,12 @@ class SearchDock(QWidget):
         self.remove_button = QPushButton("Stop searching the selected setting")
         self.remove_button.clicked.connect(self._remove_dimension)
         column.addWidget(self.remove_button)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.status.setObjectName("doc")
-        column.addWidget(self.status)
+        self.counts = QLabel()  # the study's trials by state
+        self.status = QLabel()  # what the search process said last
+        for label in (self.counts, self.status):
+            label.setWordWrap(True)
+            label.setObjectName("doc")
+            column.addWidget(label)
 
         middle = QWidget()
         trials = QVBoxLayout(middle)
@@ -235,6 +241,9 @@ class SearchDock(QWidget):
 
     def show_state(self, state: StudyState) -> None:
         """Draw what the reader found."""
+        ended = {r.number for r in state.rows if state_of(r) != "running"}
+        if ended - {r.number for r in self.state.rows if state_of(r) != "running"}:
+            self.runs_changed.emit()
         self.state = state
         search = self.session.project.search if self.session is not None else None
         dims = list(search.dimensions) if search is not None else []
@@ -303,8 +312,7 @@ class SearchDock(QWidget):
         for r in self.state.rows:
             counts[state_of(r)] = counts.get(state_of(r), 0) + 1
         words = ", ".join(f"{n} {s if s != 'fail' else 'failed'}" for s, n in sorted(counts.items()))
-        if not running and self.run is None:
-            self.status.setText(f"{len(self.state.rows)} trials: {words}" if self.state.rows else "")
+        self.counts.setText(f"{len(self.state.rows)} trials: {words}" if self.state.rows else "No trials yet.")
 
     # running ----------------------------------------------------------------------------
 
@@ -316,6 +324,7 @@ class SearchDock(QWidget):
             timeout_s=minutes * 60 if minutes else None,
             objectives=tuple(self.project_objectives()),
             jobs=self.jobs.value(),
+            epochs=self.epochs.value() or None,
         )
 
     def start_or_stop(self) -> None:
@@ -335,7 +344,7 @@ class SearchDock(QWidget):
             return False
         assert session is not None and session.path is not None
         self.run = SearchRun(session.path, self.options(), self)
-        self.run.line.connect(lambda text: self.status.setText(text))
+        self.run.line.connect(self._news)
         self.run.finished.connect(self._finished)
         self.run.start()
         self.status.setText("Starting the search…")
@@ -344,11 +353,16 @@ class SearchDock(QWidget):
         self._update_buttons()
         return True
 
+    def _news(self, line: str) -> None:
+        """A line the search printed: its trial lines and summaries (not Optuna's tracebacks)."""
+        if not line.startswith((" ", "[W", "Traceback", "  File")):
+            self.status.setText(line if len(line) < 200 else line[:197] + "…")
+
     def _finished(self, outcome: SearchOutcome) -> None:
         self.reader.follow(False)
         self.reader.read()
         self.run = None
         self._update_buttons()
-        self.status.setText(outcome.text)
+        self.status.setText(outcome.text.splitlines()[0] if outcome.text else "")
         if not outcome.ok and not outcome.stopped:
             self.shell.report("The search failed", outcome.text)

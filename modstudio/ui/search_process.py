@@ -8,6 +8,8 @@ so stopping the process loses nothing: the next search goes on where this one st
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,8 @@ from PySide6.QtCore import QCoreApplication, QObject, QProcess, QTimer, Signal
 
 from .import_process import child_environment, worker_command
 
-STOP_GRACE_MS = 5000  # how long a stopped search may finish its bookkeeping before it is killed
+STOP_GRACE_MS = 15_000  # how long a stopped search's trials may take to stop and keep a checkpoint
+KILL_GRACE_MS = 5000  # then asked again (its trials end at once), and after this killed
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class SearchOptions:
     objectives: tuple[str, ...] = ()
     jobs: int | None = None
     storage: str | None = None
+    epochs: int | None = None  # per trial (None: the project's)
 
     def arguments(self) -> list[str]:
         args: list[str] = []
@@ -35,9 +39,11 @@ class SearchOptions:
         if self.timeout_s is not None:
             args += ["--timeout", f"{self.timeout_s:g}"]
         if self.objectives:
-            args += ["--objectives", ",".join(self.objectives)]
+            args.append(f"--objectives={','.join(self.objectives)}")  # '=': a list may start with a minus
         if self.jobs is not None:
             args += ["--jobs", str(self.jobs)]
+        if self.epochs is not None:
+            args += ["--epochs", str(self.epochs)]
         if self.storage:
             args += ["--storage", self.storage]
         return args
@@ -69,10 +75,10 @@ class SearchRun(QObject):
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._failed_to_start)
+        self._asked = 0
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
-        self._kill_timer.setInterval(STOP_GRACE_MS)
-        self._kill_timer.timeout.connect(self.process.kill)
+        self._kill_timer.timeout.connect(self._ask_again)
 
     def command(self) -> tuple[str, list[str]]:
         program, lead = worker_command()
@@ -91,11 +97,30 @@ class SearchRun(QObject):
         return self.process.state() != QProcess.ProcessState.NotRunning
 
     def stop(self) -> None:
-        """Ask the search to stop (SIGTERM), and kill it if it has not ended after a grace period."""
+        """Stop as Ctrl-C stops ``modstudio search``: the running trials stop and keep a checkpoint. A search
+        that has not ended after a grace period is asked again (its trials end at once), then killed."""
         if self.running():
             self.stopped = True
+            self._interrupt()
+            self._kill_timer.start(STOP_GRACE_MS)
+
+    def _interrupt(self) -> None:
+        self._asked += 1
+        pid = self.process.processId()
+        if os.name == "posix" and pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+        else:  # Windows has no Ctrl-C for another process's console
             self.process.terminate()
-            self._kill_timer.start()
+
+    def _ask_again(self) -> None:
+        if not self.running():
+            return
+        if self._asked < 2:
+            self._interrupt()
+            self._kill_timer.start(KILL_GRACE_MS)
+        else:
+            self.process.kill()
 
     def _quitting(self) -> None:
         if self.running():
@@ -139,6 +164,8 @@ class SearchRun(QObject):
             outcome = SearchOutcome(False, f"The search stopped unexpectedly (the process crashed).\n\n{told}".strip())
         elif code == 0:
             outcome = SearchOutcome(True, self._lines[-1] if self._lines else "The search finished.")
+        elif code == 1:
+            outcome = SearchOutcome(False, f"No trial of the search completed.\n\n{told}".strip())
         elif code == 2:  # a named problem: the last lines say it
             outcome = SearchOutcome(
                 False, "\n".join(errors) or told or "The search refused to start without saying why."

@@ -187,7 +187,7 @@ def test_the_dock_shows_the_trials_of_a_study(window, qtbot, searched):
     assert len(dock.parallel.lines) == 4
     assert dock.parallel.axes == ["fc1.out_features", "learning_rate", "accuracy", "FLOPs"]
     assert "Best: trial 3" in dock.best.text() and "accuracy 0.95" in dock.best.text()
-    assert "4 complete" in dock.status.text() and "1 failed" in dock.status.text()
+    assert dock.counts.text() == "5 trials: 4 complete, 1 failed"
     dock.tabs.setCurrentWidget(dock.importance)  # importances are computed when shown
     qtbot.waitUntil(lambda: bool(dock.importance.values), timeout=30_000)
     assert set(dock.importance.values) == {UNITS, LR}
@@ -284,3 +284,22 @@ def test_the_search_gui_needs_no_torch_on_the_gui_thread(window, searched, tmp_p
     tried = next(line for line in result.stdout.splitlines() if line.startswith("torch tried on:"))
     assert "MainThread" not in tried, result.stdout
     assert "optuna first imported on: ['study-reader-worker']" in result.stdout  # not on the GUI thread
+
+
+def test_a_search_the_command_refuses_comes_back_as_its_sentence(window, qtbot, tmp_path):
+    """The real ``modstudio search`` in its QProcess: a project without a search section is refused (exit 2)
+    and the dock's run reports the command's own sentence."""
+    from modstudio.ui.search_process import SearchOptions, SearchRun
+
+    path = tmp_path / "plain.msproj"
+    assert window.save_to(path)
+    run = SearchRun(path, SearchOptions(trials=2, objectives=("accuracy", "-flops"), jobs=1, epochs=1))
+    options = ["--trials", "2", "--objectives=accuracy,-flops", "--jobs", "1", "--epochs", "1"]
+    assert run.command()[1][-9:] == ["search", str(path), *options]
+    outcomes = []
+    run.finished.connect(outcomes.append)
+    run.start()
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=60_000)
+    assert not outcomes[0].ok and not outcomes[0].stopped
+    assert "has no search dimensions" in outcomes[0].text
+    assert not (tmp_path / "plain.search.db").exists()
