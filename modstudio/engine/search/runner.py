@@ -40,7 +40,7 @@ GRACE_S = 60  # a trial of another process silent this long is marked failed
 OPEN_ATTEMPTS = 5  # a new SQLite study opened by several processes at once
 POPULATION = 8  # NSGA-II's generation size: small searches still evolve
 PRUNE_AFTER_TRIALS = 4  # the median pruner compares a trial with at least this many finished ones
-PRUNE_AFTER_EPOCHS = 1  # and never stops a trial before its second epoch
+PRUNE_AFTER_EPOCHS = 2  # and never stops a trial before its second epoch (epochs count from 1)
 
 
 class SearchError(Exception):
