@@ -155,6 +155,8 @@ class Search:
         def ended(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             nonlocal ran
             ran += 1
+            if self._stopping.is_set():
+                study.stop()  # here, in the job's thread, before Optuna starts another trial
             self.report(trial_row(trial))
 
         # a trial running in another process counts: the last trials are not started twice
