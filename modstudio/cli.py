@@ -100,6 +100,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     too_large = training_refusal(summary.memory) if summary.memory is not None else None
     if too_large:  # the file is valid: a warning, exit 0; `train` and `export` refuse it
         print(f"warning: {too_large}", file=sys.stderr)
+    from modstudio.graph.search_space import all_search_problems
+
+    for problem in all_search_problems(project, _catalog()):  # the project trains; `search` refuses it
+        print(f"warning: {problem}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -4,11 +4,12 @@ graph/search_space.py checks the targets against the project)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Literal
 
-from .model import OBJECTIVES, Project, SearchDimension
+from .model import OBJECTIVES, Project, SearchDimension, SearchSection
 from .numbers import shown
 from .problems import Problem, join_path
 
@@ -135,3 +136,15 @@ def objectives_problem(objectives: list[str]) -> str | None:
     if len(set(objectives)) != len(objectives):
         return "an objective is listed twice"
     return None
+
+
+def renamed(section: SearchSection | None, old: str, new: str) -> SearchSection | None:
+    """A copy of the section with each target that starts with ``old`` starting with ``new`` instead
+    (a renamed node ``node:main/fc1.`` or module ``module:Expert.``), or None when no target changes."""
+    if section is None or not any(d.target.startswith(old) for d in section.dimensions):
+        return None
+    changed = copy.deepcopy(section)
+    for dim in changed.dimensions:
+        if dim.target.startswith(old):
+            dim.target = new + dim.target[len(old) :]
+    return changed

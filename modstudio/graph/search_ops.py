@@ -11,29 +11,14 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from .document import Batch, Change, ChangeKind, Document, Operation, OperationError
+from .document import Batch, Document, Operation, OperationError
 from .model import Project, SearchDimension, SearchSection
 from .module_ops import SetModuleParam
 from .ops import SetParam
 from .schema import BlockCatalog
 from .search_form import TargetError, objectives_problem, parse_target
 from .search_space import dimension_problem, new_section
-from .section_ops import SetSectionField
-
-
-@dataclass
-class RestoreSearch(Operation):
-    """Put back a whole search section (None: no search); the inverse of the edits below."""
-
-    section: SearchSection | None
-    text: str = "Set search"
-    target: str = ""
-
-    def apply(self, doc: Document) -> None:
-        before = copy.deepcopy(doc.project.search)
-        doc.project.search = copy.deepcopy(self.section)
-        doc.emit(Change(ChangeKind.SEARCH_CHANGED, "", param=self.target or None))
-        self._done(self.text, RestoreSearch(before, self.text, self.target))
+from .section_ops import RestoreSearch, SetSectionField
 
 
 @dataclass

@@ -85,3 +85,14 @@ def test_a_study_of_other_objectives_is_not_mixed_in(moons: Path, capsys: pytest
     study.set_user_attr("objectives", ["loss"])
     assert main(["search", str(moons), "--trials", "1"]) == 2
     assert "optimises loss, not accuracy" in capsys.readouterr().err
+
+
+def test_validate_warns_of_a_dimension_that_cannot_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = moons_project(tmp_path)
+    data = json.loads(path.read_text())
+    data["search"]["dimensions"][1]["target"] = "node:main/fc9.out_features"
+    path.write_text(json.dumps(data))
+    assert main(["validate", str(path)]) == 0  # the project itself trains
+    assert "warning: search.dimensions[1]: node:main/fc9.out_features: module 'main' has no node named 'fc9'" in (
+        capsys.readouterr().err
+    )

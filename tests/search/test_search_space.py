@@ -156,3 +156,25 @@ def test_searchable_targets_are_those_a_dimension_accepts(moe_doc: Document) -> 
         "node:Expert/fc1.out_features",
     } <= set(targets)
     assert "node:main/moe.experts" not in targets and "training.aux_loss_weights" not in targets
+
+
+def test_dimensions_follow_a_renamed_node_or_module_and_undo_exactly(moe_doc: Document) -> None:
+    from modstudio.graph.module_ops import RenameModule
+    from modstudio.graph.ops import RenameNode
+
+    history = History(moe_doc)
+    for target in ("node:main/moe.num_experts", "node:Expert/fc1.out_features"):
+        history.do(SetSearchDimension(target, SearchDimension(target, "int", 4, 8)))
+    before = project_to_json(moe_doc.project)
+    history.do(RenameNode("main", moe_doc.project.main_module.node_named("moe").id, "mixture"))  # type: ignore[union-attr]
+    history.do(RenameModule("Expert", "Specialist"))
+    targets = [d.target for d in moe_doc.project.search.dimensions]  # type: ignore[union-attr]
+    assert targets == ["node:main/mixture.num_experts", "node:Specialist/fc1.out_features"]
+    assert dimension_problem(moe_doc.project, moe_doc.project.search.dimensions[1], CATALOG) is None  # type: ignore[union-attr]
+    after = project_to_json(moe_doc.project)
+    history.undo()
+    history.undo()
+    assert project_to_json(moe_doc.project) == before
+    history.redo()
+    history.redo()
+    assert project_to_json(moe_doc.project) == after

@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,9 +37,10 @@ if TYPE_CHECKING:
 
 HEARTBEAT_S = 10  # a running trial tells the storage it is alive this often
 GRACE_S = 60  # a trial of another process silent this long is marked failed
+OPEN_ATTEMPTS = 5  # a new SQLite study opened by several processes at once
 POPULATION = 8  # NSGA-II's generation size: small searches still evolve
 PRUNE_AFTER_TRIALS = 4  # the median pruner compares a trial with at least this many finished ones
-PRUNE_AFTER_EPOCHS = 1  # and never stops a trial before its second epoch
+PRUNE_AFTER_EPOCHS = 2  # and never stops a trial before its second epoch (epochs count from 1)
 
 
 class SearchError(Exception):
@@ -120,17 +122,23 @@ class Search:
         return study
 
     def _storage(self) -> optuna.storages.RDBStorage:
+        """The storage; a process that opens a new SQLite file while another creates its tables retries."""
         import optuna
 
         kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if self.options.storage.startswith("sqlite") else {}
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what marks dead trials
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
-                    self.options.storage, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
-                )
-        except Exception as exc:  # sqlalchemy: a bad URL, a missing driver, a server that does not answer
-            raise SearchError(f"cannot open the storage {self.options.storage}: {exc}") from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they mark dead trials
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(
+                        self.options.storage, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+                    )
+            except Exception as exc:  # sqlalchemy: a bad URL, a missing driver, a server that does not answer
+                problem = exc
+                if not self.options.storage.startswith("sqlite") or attempt + 1 == OPEN_ATTEMPTS:
+                    break
+                time.sleep(0.5 * (attempt + 1))
+        raise SearchError(f"cannot open the storage {self.options.storage}: {problem}") from None
 
     def run(self, study: optuna.Study) -> int:
         """Run trials until the study has ``trials`` of them (or the timeout, or ``stop``); returns how many
@@ -147,6 +155,8 @@ class Search:
         def ended(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             nonlocal ran
             ran += 1
+            if self._stopping.is_set():
+                study.stop()  # here, in the job's thread, before Optuna starts another trial
             self.report(trial_row(trial))
 
         # a trial running in another process counts: the last trials are not started twice

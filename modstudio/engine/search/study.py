@@ -61,7 +61,6 @@ def load_study(storage_url: str, study_name: str) -> optuna.Study | None:
         return None
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return optuna.load_study(study_name=study_name, storage=storage_url)
     except KeyError:  # no study of that name in the storage
