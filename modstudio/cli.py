@@ -10,6 +10,7 @@
     modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
     modstudio doctor FILE [--run RUN]         diagnose a run's routing, suggest and apply fixes
     modstudio experts FILE --run RUN prune|clone|freeze|unfreeze|upcycle ...   expert surgery
+    modstudio search FILE [--trials N] ...    search over the project's marked settings (Optuna)
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
@@ -28,6 +29,7 @@ from modstudio.engine.analysis.cli import add_analysis_commands
 from modstudio.engine.doctor.cli import add_doctor_command
 from modstudio.engine.surgery.cli import add_experts_command
 from modstudio.engine.evaluation.cli import add_evaluate_command
+from modstudio.engine.search.cli import add_search_command
 from modstudio.importer.cli import add_import_command
 
 EXIT_OK = 0
@@ -104,6 +106,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     too_large = training_refusal(summary.memory) if summary.memory is not None else None
     if too_large:  # the file is valid: a warning, exit 0; `train` and `export` refuse it
         print(f"warning: {too_large}", file=sys.stderr)
+    from modstudio.graph.search_space import all_search_problems
+
+    for problem in all_search_problems(project, _catalog()):  # the project trains; `search` refuses it
+        print(f"warning: {problem}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -279,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_command(sub)
     add_doctor_command(sub)
     add_experts_command(sub)
+    add_search_command(sub)
     return parser
 
 

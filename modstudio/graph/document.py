@@ -51,6 +51,7 @@ class ChangeKind(str, Enum):
     MODULE_PARAM_CHANGED = "module_param_changed"
     SECTION_CHANGED = "section_changed"  # the project's data or training section
     TRAINING_CHANGED = "training_changed"  # training settings outside the section (starting weights, frozen nodes)
+    SEARCH_CHANGED = "search_changed"  # the project's search section: a dimension (``param``: its target), objectives
 
     @property
     def of_module(self) -> bool:

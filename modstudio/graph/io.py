@@ -37,6 +37,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     data = _adapter().dump_python(project, mode="json")
     data["format_version"] = project.format_version
     order = ["format_version", "name", "doc", "main", "modules", "data", "training", "ui"]
+    if project.search is not None:  # saved only when there is one, so other files read and write as before
+        order.insert(order.index("ui"), "search")
     return {key: data[key] for key in order}
 
 

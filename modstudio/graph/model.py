@@ -176,6 +176,45 @@ class TrainingSection:
         return _without_defaults(handler(self), {"init_weights": None, "statistics_every": None})
 
 
+SearchKind = Literal["int", "float", "choice"]
+SearchChoice = str | int | float | bool
+OBJECTIVES = ("accuracy", "loss", "-params", "-flops")  # what a search can maximise or minimise
+
+
+@dataclass
+class SearchDimension:
+    """One setting a search varies: a range of numbers (``int``/``float``: low, high, step, log) or choices.
+
+    ``target`` names the setting: ``training.<field>``, ``data.<field>``, ``data.options.<name>``,
+    ``node:<module>/<node>.<param>`` or ``module:<ModuleDef>.<param>`` (see graph/search_space.py).
+    """
+
+    __pydantic_config__ = _STRICT
+
+    target: Annotated[str, Field(min_length=1)]
+    kind: SearchKind
+    low: int | float | None = None
+    high: int | float | None = None
+    step: int | float | None = None
+    log: bool = False
+    choices: list[SearchChoice] = field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        unset = {"low": None, "high": None, "step": None, "log": False, "choices": []}
+        return _without_defaults(handler(self), unset)
+
+
+@dataclass
+class SearchSection:
+    """The settings a search varies and what it optimises (``accuracy``, ``loss``, ``-params``, ``-flops``)."""
+
+    __pydantic_config__ = _STRICT
+
+    dimensions: list[SearchDimension] = field(default_factory=list)
+    objectives: list[str] = field(default_factory=lambda: ["accuracy"])
+
+
 @dataclass
 class UIData:
     """What only the editor reads: node positions per module, view state. The core never does."""
@@ -200,6 +239,7 @@ class Project:
     training: TrainingSection = field(default_factory=TrainingSection)
     ui: UIData = field(default_factory=UIData)
     format_version: int = FORMAT_VERSION
+    search: SearchSection | None = None  # the project's search space (absent: no search)
 
     @property
     def main_module(self) -> ModuleDef:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .document import (
+    Batch,
     Change,
     ChangeKind,
     Document,
@@ -26,6 +27,8 @@ from .model import ModuleDef
 from .names import module_name_problem, node_name_problem
 from .references import referenced_modules, rename_references
 from .schema import BlockCatalog
+from .search_form import renamed
+from .section_ops import RestoreSearch
 
 
 def default_node_name(module_name: str) -> str:
@@ -173,6 +176,7 @@ class RenameModule(Operation):
 
     name: str
     new_name: str
+    search: bool = True  # the search dimensions in the module follow it (their targets name it)
 
     def apply(self, doc: Document) -> None:
         doc.module(self.name)
@@ -192,7 +196,13 @@ class RenameModule(Operation):
             users = tuple(n.id for n in module.nodes if rename_references(n, doc.catalog, old, new))
             if users:
                 doc.emit(Change(ChangeKind.NODE_CHANGED, where, users))
-        self._done(f"Rename module {old} to {new}", RenameModule(new, old))
+        text = f"Rename module {old} to {new}"
+        inverse: Operation = RenameModule(new, old, search=False)
+        targets = renamed(project.search, f"node:{old}/", f"node:{new}/")
+        targets = renamed(targets or project.search, f"module:{old}.", f"module:{new}.") or targets
+        if self.search and targets is not None:
+            inverse = Batch([inverse, doc.apply(RestoreSearch(targets, text))], text)
+        self._done(text, inverse)
 
 
 @dataclass

@@ -30,6 +30,8 @@ from .model import Edge, Node, Project, new_id
 from .module_ops import AddModule, RemoveModule, RenameModule, ReplaceModules, SetModuleParam, default_node_name
 from .names import node_name_problem, unique_name
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK
+from .search_form import renamed
+from .section_ops import RestoreSearch
 from .validate import module_reference_graph
 from .wiring import connection_problem, describe_edge
 
@@ -313,6 +315,7 @@ class RenameNode(Operation):
     module: str
     node_id: str
     name: str
+    search: bool = True  # the search dimensions of the node follow it (their targets name it)
 
     def apply(self, doc: Document) -> None:
         module = doc.module(self.module)
@@ -333,4 +336,9 @@ class RenameNode(Operation):
         node.name = self.name
         doc.emit(Change(ChangeKind.NODE_RENAMED, self.module, (node.id,), old_name=old, new_name=self.name))
         _ports_changed(doc, self.module, node)
-        self._done(f"Rename '{old}' to '{self.name}'", RenameNode(self.module, node.id, old))
+        text = f"Rename '{old}' to '{self.name}'"
+        inverse: Operation = RenameNode(self.module, node.id, old, search=False)
+        targets = renamed(doc.project.search, f"node:{self.module}/{old}.", f"node:{self.module}/{self.name}.")
+        if self.search and targets is not None:
+            inverse = Batch([inverse, doc.apply(RestoreSearch(targets, text))], text)
+        self._done(text, inverse)

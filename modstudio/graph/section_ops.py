@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from .document import Change, ChangeKind, Document, Operation, OperationError
-from .model import DataSection, TrainingSection
+from .model import DataSection, SearchSection, TrainingSection
 
 Section = Literal["data", "training"]
 SECTIONS: dict[str, type] = {"data": DataSection, "training": TrainingSection}
@@ -119,3 +119,18 @@ class SetSectionField(Operation):
         name = f"{self.section}.{self.field}"
         doc.emit(Change(ChangeKind.SECTION_CHANGED, "", param=name))
         self._done(f"Set {self.field.replace('_', ' ')}", SetSectionField(self.section, self.field, old))
+
+
+@dataclass
+class RestoreSearch(Operation):
+    """Put back a whole search section (None: no search); the inverse of the edits below."""
+
+    section: SearchSection | None
+    text: str = "Set search"
+    target: str = ""
+
+    def apply(self, doc: Document) -> None:
+        before = copy.deepcopy(doc.project.search)
+        doc.project.search = copy.deepcopy(self.section)
+        doc.emit(Change(ChangeKind.SEARCH_CHANGED, "", param=self.target or None))
+        self._done(self.text, RestoreSearch(before, self.text, self.target))

@@ -12,6 +12,7 @@ from .ports import node_ports, port_named
 from .problems import Problem, join_path
 from .references import MEMBER_KINDS, referenced_modules
 from .schema import INPUT_BLOCK, OUTPUT_BLOCK, BlockCatalog, PortSpec
+from .search_form import search_problems
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -56,6 +57,9 @@ def check_project(project: Project, catalog: BlockCatalog) -> list[Problem]:
             problems.append(Problem(base, why))
         problems += _check_module(project, catalog, name, module, seen_ids)
     problems += _check_recursion(project, catalog)
+    # the search section's own form; whether its targets exist is checked when a search starts
+    # (search_problems with the catalogue), so renaming a node never makes a project unloadable
+    problems += search_problems(project)
     return problems
 
 

@@ -60,7 +60,7 @@ class ImportRun(QObject):
         self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out.parent))
         program, lead = worker_command()
         args = [*lead, "import", self.source, "-o", str(self.staging / self.out.name), "--progress", *self.options]
-        self.process.setProcessEnvironment(_environment())
+        self.process.setProcessEnvironment(child_environment())
         self.progress.emit("starting Python", 0.0)
         app = QCoreApplication.instance()
         if app is not None:  # the editor quitting mid-import: stop it and leave nothing behind
@@ -159,9 +159,9 @@ class ImportRun(QObject):
         self.finished.emit(outcome)
 
 
-def _environment() -> QProcessEnvironment:
+def child_environment() -> QProcessEnvironment:
     """The editor's environment, with the folder this ``modstudio`` comes from first on the Python path:
-    the import runs the same ModStudio as the editor (and the same plugins)."""
+    a child process (an import, a search) runs the same ModStudio as the editor (and the same plugins)."""
     env = QProcessEnvironment.systemEnvironment()
     if not getattr(sys, "frozen", False):
         here = str(Path(__file__).resolve().parents[2])

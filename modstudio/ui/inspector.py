@@ -19,6 +19,8 @@ from modstudio.graph.schema import ParamSpec, params_that_matter
 from .checking import CheckResult
 from .param_editors import make_editor, parse_number_or_expression
 from .scene import ModuleScene
+from .search_dimension import Hint
+from .search_marks import SearchMarks, hint_of_param, searchable_param
 
 
 class Inspector(QScrollArea):
@@ -33,6 +35,8 @@ class Inspector(QScrollArea):
         self.editors: dict[str, QWidget] = {}
         self.name_edit: QLineEdit | None = None
         self.open_member: Callable[[str], None] | None = None  # drill into a member module
+        self.marks = SearchMarks(self)  # the magnifier beside each field a search can vary
+        self.marks.set_document(scene.doc, perform)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(260)
@@ -63,6 +67,7 @@ class Inspector(QScrollArea):
     def rebuild(self) -> None:
         self.editors = {}
         self.name_edit = None
+        self.marks.clear()
         page = QWidget()
         layout = QVBoxLayout(page)
         module = self.scene.doc.project.modules.get(self.scene.module_name)
@@ -98,7 +103,8 @@ class Inspector(QScrollArea):
                         self.perform(SetModuleParam(name, pname, value))
 
                 editor = make_editor(ParamSpec(pname, kind, default), default, commit, as_text=True)
-                form.addRow(pname, editor)
+                label = QLabel(pname)
+                form.addRow(label, self.marks.row(editor, f"module:{name}.{pname}", label, Hint(kind, default=default)))
                 self.editors[pname] = editor
             layout.addLayout(form)
         layout.addWidget(
@@ -152,7 +158,13 @@ class Inspector(QScrollArea):
             editor.setToolTip(pspec.doc)
         label = QLabel(name)
         label.setToolTip(pspec.doc)
-        form.addRow(label, editor)
+        label.setProperty("help", pspec.doc)
+        if searchable_param(pspec):
+            target = f"node:{self.scene.module_name}/{node.name}.{name}"
+            hint = Hint(pspec.kind, default=pspec.default) if node.module is not None else hint_of_param(pspec)
+            form.addRow(label, self.marks.row(editor, target, label, hint))
+        else:
+            form.addRow(label, editor)
         self.editors[name] = editor
 
     def _unknown_params(self, form: QFormLayout, node: Node, known: set[str] | None) -> None:

@@ -39,6 +39,7 @@ from .menus import build_menus
 from .palette import Palette
 from .param_count import ParamCounter
 from .scene import ModuleScene
+from .search_dock import SearchDock
 from .views import Views, canvas_hooks, new_scratch_runs
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class MainWindow(QMainWindow):
         from .evaluation_dock import attach_evaluation
 
         self.evaluation_dock = attach_evaluation(self, self.training)  # evaluates the run the Runs dock opens
+        self.search = SearchDock(self)  # View > Search: a search's trials, its Pareto front, "apply this trial"
+        self.search.open_run.connect(self.training.open_run)
+        self.search.runs_changed.connect(self.training.runs.refresh)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.library_dock], [520, 260], Qt.Orientation.Vertical)
         self.recent_menu: QMenu | None = None
@@ -249,6 +253,7 @@ class MainWindow(QMainWindow):
             *self.training.docks(),
             self.doctor.dock,
             self.evaluation_dock,
+            self.search.dock,
         )
         toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
         graft = functools.partial(show_graft_dialog, self, views.canvas.selected_node_ids, views.stack.perform)
@@ -259,6 +264,7 @@ class MainWindow(QMainWindow):
         self.open_graft_dialog = graft  # File > Graft Module from a Run…
         add_surgery_action(self.actions_by_name, self, views.canvas.selected_node_ids, views.stack.perform)
         self.training.attach(session)
+        self.search.attach(session, views.canvas.perform)
         self._module_shown(session.module_path)
         self.setWindowModified(session.dirty)
         self._update_title()

@@ -37,6 +37,8 @@ from modstudio.graph.model import DataSection, TrainingSection
 from modstudio.graph.section_ops import SetSectionField, check_section_value
 
 from .dataset_preview import DatasetPreview
+from .search_dimension import Hint
+from .search_marks import SearchMarks, hint_of_field, hint_of_option
 from .section_editors import (
     BoolEditor,
     ChoiceEditor,
@@ -99,6 +101,7 @@ class TrainingPanel(QScrollArea):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.setWidget(page)
+        self.marks = SearchMarks(self)  # the magnifier beside each setting a search can vary
         self._build_forms()
         self._refresh_timer = _timer(self, 0, self.refresh)
         self._preview_timer = _timer(self, 250, self._update_preview)
@@ -116,6 +119,7 @@ class TrainingPanel(QScrollArea):
         self._previewed = None
         if doc is not None:
             self._unsubscribe = doc.subscribe(self._on_change)
+        self.marks.set_document(doc, perform)
         self.setEnabled(doc is not None)
         self.refresh()
         self.update_check()
@@ -193,17 +197,21 @@ class TrainingPanel(QScrollArea):
             else:
                 self._add_field(self.training_form, "training", f.name, hints[f.name])
 
-    def _add(self, form: QFormLayout, key: str, label: str, editor: ValueEditor) -> None:
+    def _add(self, form: QFormLayout, key: str, label: str, editor: ValueEditor, hint: Hint | None = None) -> None:
         form.addRow(label, editor)
         self.editors[key] = editor
+        if hint is not None:  # a setting a search can vary: its mark at the field's right
+            editor.row.addWidget(self.marks.add(key, form.labelForField(editor), hint))  # type: ignore[arg-type]
 
     def _add_field(self, form: QFormLayout, section: str, name: str, annotation: Any) -> None:
         editor = editor_for(annotation, self._setter(section, name), PLACEHOLDERS.get(name, ""))
-        self._add(form, f"{section}.{name}", LABELS.get(name, name.replace("_", " ")), editor)
+        label, hint = LABELS.get(name, name.replace("_", " ")), hint_of_field(annotation)
+        self._add(form, f"{section}.{name}", label, editor, hint)
 
     def _build_options(self, dataset: str) -> None:
         for key in [k for k in self.editors if k.startswith("data.options.")]:
             del self.editors[key]
+        self.marks.clear("data.options.")
         for _ in range(self._option_rows):
             self.data_form.removeRow(1)  # the rows under the dataset's
         specs = OPTIONS.get(dataset, ())
@@ -211,6 +219,10 @@ class TrainingPanel(QScrollArea):
             editor = self._option_editor(dataset, spec)
             self.data_form.insertRow(row, f"    {spec.name.replace('_', ' ')}", editor)
             self.editors[f"data.options.{spec.name}"] = editor
+            hint = hint_of_option(spec)
+            if hint is not None:
+                label = self.data_form.labelForField(editor)
+                editor.row.addWidget(self.marks.add(f"data.options.{spec.name}", label, hint))  # type: ignore[arg-type]
         self._option_rows = len(specs)
         self._options_for = dataset
 
