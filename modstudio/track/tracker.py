@@ -86,7 +86,7 @@ class Tracker:
         self.epoch_index = 0  # epochs finished
         self._epoch_steps = 0
         self._unreported = 0  # steps whose routing is not written yet
-        self._loss_sum: torch.Tensor | float = 0.0
+        self._losses: list[torch.Tensor | float] = []  # this epoch's (kept as references: no op per step)
         self._loss_count = 0
         self._last_progress = -math.inf
         self._started = self._epoch_started = time.monotonic()
@@ -101,8 +101,10 @@ class Tracker:
         self._epoch_steps += 1
         self._unreported += 1
         if loss is not None:
-            self._loss_sum = self._loss_sum + (loss.detach() if isinstance(loss, torch.Tensor) else float(loss))
             self._loss_count += 1
+            self._losses.append(loss.detach() if isinstance(loss, torch.Tensor) else float(loss))  # summed at epoch()
+            if len(self._losses) >= 1024:
+                self._losses = [_sum(self._losses)]
         report = self.global_step % self.every == 0
         if report:
             self.report_routing()
@@ -135,7 +137,7 @@ class Tracker:
         other numbers; ``train_loss`` is the mean of the steps' losses unless given. Call it on every rank."""
         self.epoch_index += 1
         values = {k: _number(v) for k, v in metrics.items() if v is not None}
-        mean = _number(self._loss_sum) / self._loss_count if self._loss_count else math.nan
+        mean = _sum(self._losses) / self._loss_count if self._loss_count else math.nan
         known = {key: values.pop(key, None) for key in ("train_accuracy", "val_loss", "val_accuracy", "val_r2", "lr")}
         train_loss = values.pop("train_loss", mean)
         if self._unreported:
@@ -150,7 +152,7 @@ class Tracker:
                 **{f"epoch/{k}": v for k, v in {**known, **values}.items() if v is not None},
             }
         )
-        self._epoch_steps, self._loss_sum, self._loss_count = 0, 0.0, 0
+        self._epoch_steps, self._losses, self._loss_count = 0, [], 0
         self._epoch_started = time.monotonic()
 
     def report_routing(self) -> dict[str, dict[str, Any]]:
@@ -216,6 +218,13 @@ class Tracker:
         if status == "running":  # no status while it runs: the runs list tells running from killed by the files' age
             info = {k: v for k, v in info.items() if k not in ("type", "status")}
         self.folder.write_info(info)
+
+
+def _sum(values: list[torch.Tensor | float]) -> float:
+    tensors = [v.float().reshape(()) for v in values if isinstance(v, torch.Tensor)]
+    return sum(v for v in values if not isinstance(v, torch.Tensor)) + (
+        float(torch.stack(tensors).sum()) if tensors else 0.0
+    )
 
 
 def _number(value: Any) -> float:
