@@ -7,6 +7,7 @@
     modstudio analyze FILE [--run RUN]        costs, modularity and specialization of a run
     modstudio graft FILE --from OTHER --run RUN --module NAME   bring in a trained module
     modstudio import SOURCE -o FILE.msproj    bring a PyTorch model in (file.py:Name)
+    modstudio watch RUN_DIR                   follow a run folder live in the dashboard (a Tracker's too)
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from modstudio import __version__
 from modstudio.engine.analysis.cli import add_analysis_commands
 from modstudio.importer.cli import add_import_command
+from modstudio.ui.run_watch_cli import add_watch_command
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -270,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analysis_commands(sub)
     add_import_command(sub)
+    add_watch_command(sub)
     return parser
 
 
