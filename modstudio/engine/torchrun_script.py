@@ -179,9 +179,9 @@ def main() -> None:
         if Tracker is None:
             print("routing is not recorded: ModStudio is not installed here (pip install modstudio)", flush=True)
     # on every rank: each counts its own routing, rank 0 writes the sum (and the metrics lines)
-    tracker = (
-        Tracker(out, model, every=args.routing_every, epochs=epochs, name=settings["project"]) if Tracker else None
-    )
+    tracker = None
+    if Tracker is not None:  # append: after the "start" line above
+        tracker = Tracker(out, model, every=args.routing_every, epochs=epochs, name=settings["project"], append=True)
     log = Log(out / "metrics.jsonl", tracker) if rank == 0 or tracker is not None else None
     started = time.monotonic()
     for epoch in range(epochs):

@@ -45,7 +45,8 @@ class Tracker:
     ``layers``: user layers by path (or the module itself) -> adapter (:class:`RouterOutputs`,
     :func:`~modstudio.track.hugging_face`); ``epochs``: planned epochs, when known;
     ``tensorboard``: also write TensorBoard event files into ``run_dir``; ``name``: the run's name
-    in ``run.json``. Call :meth:`step` after each optimizer step, :meth:`epoch` at the end of an
+    in ``run.json``; ``append``: continue the lines already in ``run_dir`` (a resumed run) instead of
+    starting them anew (a folder that is used again holds the latest run, not two mixed). Call :meth:`step` after each optimizer step, :meth:`epoch` at the end of an
     epoch (on every rank), :meth:`close` at the end (or use ``with Tracker(...) as tracker:``).
     """
 
@@ -59,6 +60,7 @@ class Tracker:
         layers: dict[str | nn.Module, RouterOutputs] | None = None,
         epochs: int | None = None,
         name: str = "",
+        append: bool = False,
     ) -> None:
         if not isinstance(every, int) or every < 1:
             raise TrackError(f"every is {every!r}: give the training steps between routing reports (1 or more)")
@@ -77,6 +79,9 @@ class Tracker:
         self.writer: Any = None
         if self.rank == 0:
             self.path.mkdir(parents=True, exist_ok=True)
+            if not append:
+                for file in ("metrics.jsonl", "routing.jsonl"):
+                    (self.path / file).unlink(missing_ok=True)
             self.folder = RunFolder(self.path)
             if tensorboard:
                 from .tensorboard import event_writer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,41 @@ def test_tensorboard_missing_is_named_with_what_to_install(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(TrackError, match=r"pip install 'modstudio\[tensorboard\]'"):
         Tracker(tmp_path / "run", nn.Linear(2, 2), tensorboard=True)
+
+
+def test_the_readme_loop_runs_and_writes_a_run_the_dashboard_reads(tmp_path, monkeypatch):
+    from modstudio.compile.export import export_project
+    from modstudio.library import load_template
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Tracking training that runs elsewhere") :]
+    code = section[
+        section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))
+    ]
+    export_project(load_template("moe_2d"), "python", tmp_path / "model.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "model", raising=False)
+    loader = _batches(3)
+    exec(code, {"torch": torch, "F": F, "loader": loader, "validate": lambda model: 0.25})
+    sys.modules.pop("model", None)
+    run = tmp_path / "runs" / "my-run"
+    assert read_run(run).status == "completed" and read_run(run).epochs == 10
+    assert (
+        sum(
+            sum(r["probes"]["moe"]["tokens_per_expert"]) + r["probes"]["moe"]["dropped_tokens"]
+            for r in read_routing(run)
+        )
+        == 30 * 48
+    )
+
+
+def test_a_folder_used_again_holds_the_latest_run_unless_appending(tmp_path):
+    model = nn.Linear(2, 2)
+    for _ in range(2):
+        with Tracker(tmp_path / "run", model) as tracker:
+            tracker.step(loss=1.0)
+    assert len(read_metrics(tmp_path / "run")) == 1
+    with Tracker(tmp_path / "run", model, append=True) as tracker:
+        tracker.step(loss=1.0)
+    assert len(read_metrics(tmp_path / "run")) == 2
