@@ -1,7 +1,8 @@
 """The conditional layers a :class:`~modstudio.track.Tracker` follows, each with a routing probe.
 
 - Built by ModStudio (``GraphNet``, also over a project ``modstudio import`` made): the training forms
-  of the routing layers own a :class:`RoutingProbe` already; the tracker switches them on.
+  of the routing layers own a :class:`RoutingProbe` already; the tracker switches them on for
+  training forwards (a validation pass in eval mode is not counted, as for the other layers).
 - Exported by ModStudio (the Python export's static classes ``MixtureOfExperts``, ``HierarchicalMoE``,
   ``HardGate``): recognised by the methods they route with, given a probe, and followed by wrapping
   that one method of the instance; what is recorded is computed by the training forms' own code
@@ -107,8 +108,10 @@ class Followed:
         """The routing layers ModStudio built or exported, anywhere in ``model``."""
         for path, module in model.named_modules():
             if isinstance(getattr(module, "probe", None), RoutingProbe):
-                self.add(path, module.probe, module)
-                self._undo.append(lambda probe=module.probe: setattr(probe, "enabled", False))
+                probe = self.add(path, module.probe, module)
+                handle = module.register_forward_pre_hook(_count_when_training)  # not validation passes
+                self._undo.append(handle.remove)
+                self._undo.append(lambda probe=probe: setattr(probe, "enabled", False))
             elif _has(module, "router_scores", "_combine") and hasattr(module, "num_experts"):
                 self._wrap(path, module, "_combine", RoutingProbe(module.num_experts, "moe"), _after_moe)
             elif _has(module, "route", "joint_probs") and hasattr(module, "groups"):
@@ -178,6 +181,10 @@ def _after_hmoe(module: nn.Module, x: torch.Tensor, args: tuple[Any, ...], resul
 def _after_gate(module: nn.Module, x: torch.Tensor, args: tuple[Any, ...], result: Any) -> None:
     logits, onehot = result
     record_choices(module.probe, logits, onehot.argmax(dim=-1, keepdim=True))
+
+
+def _count_when_training(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+    module.probe.enabled = module.training
 
 
 def _has(module: nn.Module, *methods: str) -> bool:

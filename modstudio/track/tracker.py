@@ -137,6 +137,12 @@ class Tracker:
             probe = self.followed.add(layer, RoutingProbe(int(logits.shape[-1]), "moe"))
         record_choices(probe, logits, chosen, k)
 
+    def label(self, labels: torch.Tensor, num_classes: int) -> None:
+        """The classes of the batch about to go forward (one per sample), for the class x expert
+        counts the dashboard draws; call it before the forward, as the engine does."""
+        for probe in self.followed.probes.values():
+            probe.labels, probe.num_classes = labels, num_classes
+
     def epoch(self, **metrics: float | torch.Tensor | None) -> None:
         """An epoch done: ``val_loss``, ``val_accuracy``, ``val_r2``, ``train_accuracy``, ``lr`` and any
         other numbers; ``train_loss`` is the mean of the steps' losses unless given. Call it on every rank."""

@@ -71,6 +71,7 @@ def test_the_dashboard_replays_the_trackers_run_with_the_engines_counts(tmp_path
     model = getattr(module, top)()
     engine_net = build_network(project)
     engine_net.load_state_dict(model.state_dict())
+    engine_net.train()
     enable_probes(engine_net, True)
     batches = _batches(4)
     with torch.no_grad():
@@ -222,3 +223,55 @@ def test_a_folder_used_again_holds_the_latest_run_unless_appending(tmp_path):
     with Tracker(tmp_path / "run", model, append=True) as tracker:
         tracker.step(loss=1.0)
     assert len(read_metrics(tmp_path / "run")) == 2
+
+
+@pytest.mark.parametrize("template", ["hard_gate", "hierarchical_moe", "stacked_moe", "switch_transformer"])
+def test_every_exported_routing_layer_counts_as_the_engine_counts(tmp_path, template):
+    module, top, project = exported_moe(tmp_path, template)
+    model = getattr(module, top)()
+    engine_net = build_network(project)
+    engine_net.load_state_dict(model.state_dict())
+    engine_net.train()
+    enable_probes(engine_net, True)
+    (node,) = project.main_module.input_nodes
+    shape = list(node.params["shape"])
+    generator = torch.Generator().manual_seed(5)
+    batches = [torch.randn(16, *shape, generator=generator) for _ in range(2)]
+    with Tracker(tmp_path / "run", model, every=2) as tracker, torch.no_grad():
+        for x in batches:
+            torch.manual_seed(9)  # a gate that samples while training draws the same numbers in both
+            engine_net(x)
+            torch.manual_seed(9)
+            model(x)
+            tracker.step(loss=0.0)
+    expected = {path: probe.take() for path, probe in probes_of(engine_net).items()}
+    (report,) = read_routing(tmp_path / "run")
+    assert sorted(report["probes"]) == sorted(expected) and expected
+    for path, facts in expected.items():
+        for key in ("tokens_per_expert", "tokens_per_group"):
+            if key in facts:
+                assert report["probes"][path][key] == facts[key].tolist(), (path, key)
+        assert report["probes"][path]["kind"] == facts["kind"]
+
+
+def test_a_graphnet_counts_training_forwards_and_class_by_expert_when_labelled(tmp_path):
+    from modstudio.blocks import default_catalog
+    from modstudio.library import load_template
+
+    net = build_network(load_template("moe_2d", default_catalog()))
+    batches = _batches(2)
+    with Tracker(tmp_path / "run", net, every=2) as tracker:
+        for x, y in batches:
+            net.train()
+            tracker.label(y, 2)
+            net(x)
+            tracker.step(loss=0.1)
+            net.eval()
+            net(x)  # a validation pass: not part of the training routing
+    (report,) = read_routing(tmp_path / "run")
+    facts = report["probes"]["moe"]
+    assert facts["routed_tokens"] == 2 * 48
+    counts = np.asarray(facts["class_expert"])
+    assert counts.shape == (2, 4) and counts.sum() == sum(facts["tokens_per_expert"])
+    assert counts.sum(axis=1).tolist() == [float(sum(int((y == c).sum()) for _, y in batches)) for c in (0, 1)]
+    assert not probes_of(net)["moe"].enabled  # the tracker gave the probe back as it found it
