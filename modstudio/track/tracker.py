@@ -46,8 +46,9 @@ class Tracker:
     :func:`~modstudio.track.hugging_face`); ``epochs``: planned epochs, when known;
     ``tensorboard``: also write TensorBoard event files into ``run_dir``; ``name``: the run's name
     in ``run.json``; ``append``: continue the lines already in ``run_dir`` (a resumed run) instead of
-    starting them anew (a folder that is used again holds the latest run, not two mixed). Call :meth:`step` after each optimizer step, :meth:`epoch` at the end of an
-    epoch (on every rank), :meth:`close` at the end (or use ``with Tracker(...) as tracker:``).
+    starting them anew (a folder that is used again holds the latest run, not two mixed). Call
+    :meth:`step` after each optimizer step, :meth:`epoch` at the end of an epoch (on every rank),
+    :meth:`close` at the end (or use ``with Tracker(...) as tracker:``).
     """
 
     def __init__(
@@ -66,27 +67,25 @@ class Tracker:
             raise TrackError(f"every is {every!r}: give the training steps between routing reports (1 or more)")
         self.model, self.every, self.epochs, self.name = model, every, epochs, name
         self.rank, self.processes = world()
-        self.followed = Followed()
-        self.followed.follow_model(model)
-        paths = {module: path for path, module in model.named_modules()}
-        for key, adapter in (layers or {}).items():
-            module = model.get_submodule(key) if isinstance(key, str) else key
-            if module not in paths:
-                raise TrackError(f"{type(module).__name__} given in layers is not part of the model")
-            self.followed.follow(key if isinstance(key, str) else paths[module], module, adapter)
         self.folder: RunFolder | None = None
         self.path = Path(run_dir)
         self.writer: Any = None
         if self.rank == 0:
             self.path.mkdir(parents=True, exist_ok=True)
+            if tensorboard:  # first: a missing TensorBoard stops the tracker before it touches the model
+                from .tensorboard import event_writer
+
+                self.writer = event_writer(self.path)
             if not append:
                 for file in ("metrics.jsonl", "routing.jsonl"):
                     (self.path / file).unlink(missing_ok=True)
             self.folder = RunFolder(self.path)
-            if tensorboard:
-                from .tensorboard import event_writer
-
-                self.writer = event_writer(self.path)
+        self.followed = Followed()
+        try:
+            self._follow(model, layers or {})
+        except BaseException:
+            self.followed.detach()
+            raise
         self.global_step = 0
         self.epoch_index = 0  # epochs finished
         self._epoch_steps = 0
@@ -207,6 +206,15 @@ class Tracker:
         self.close("completed" if kind is None else "stopped" if kind is KeyboardInterrupt else "failed")
 
     # -- inside -----------------------------------------------------------------------------
+    def _follow(self, model: nn.Module, layers: dict[str | nn.Module, RouterOutputs]) -> None:
+        self.followed.follow_model(model)
+        paths = {module: path for path, module in model.named_modules()}
+        for key, adapter in layers.items():
+            module = model.get_submodule(key) if isinstance(key, str) else key
+            if module not in paths:
+                raise TrackError(f"{type(module).__name__} given in layers is not part of the model")
+            self.followed.follow(key if isinstance(key, str) else paths[module], module, adapter)
+
     def _append(self, file: str, record: dict[str, Any]) -> None:
         if self.folder is not None:
             self.folder.append(file, record)

@@ -183,8 +183,11 @@ def test_tensorboard_true_writes_event_files_with_the_loss_and_the_routing(tmp_p
 
 def test_tensorboard_missing_is_named_with_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    module, top, _ = exported_moe(tmp_path)
+    model = getattr(module, top)()
     with pytest.raises(TrackError, match=r"pip install 'modstudio\[tensorboard\]'"):
-        Tracker(tmp_path / "run", nn.Linear(2, 2), tensorboard=True)
+        Tracker(tmp_path / "run", model, tensorboard=True)
+    assert "_combine" not in model.moe.__dict__  # the model is left as it was
 
 
 def test_the_readme_loop_runs_and_writes_a_run_the_dashboard_reads(tmp_path, monkeypatch):
