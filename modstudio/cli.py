@@ -11,6 +11,7 @@
     modstudio doctor FILE [--run RUN]         diagnose a run's routing, suggest and apply fixes
     modstudio experts FILE --run RUN prune|clone|freeze|unfreeze|upcycle ...   expert surgery
     modstudio search FILE [--trials N] ...    search over the project's marked settings (Optuna)
+    modstudio watch RUN_DIR                   follow a run folder live in the dashboard (a Tracker's too)
     modstudio --selftest [TEMPLATE]           train one epoch in the worker, export, check (headless)
     modstudio [FILE]                          open the editor (on FILE, or on the default project)
 
@@ -31,6 +32,7 @@ from modstudio.engine.surgery.cli import add_experts_command
 from modstudio.engine.evaluation.cli import add_evaluate_command
 from modstudio.engine.search.cli import add_search_command
 from modstudio.importer.cli import add_import_command
+from modstudio.ui.run_watch_cli import add_watch_command
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -286,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_doctor_command(sub)
     add_experts_command(sub)
     add_search_command(sub)
+    add_watch_command(sub)
     return parser
 
 

@@ -1,8 +1,11 @@
 """Train the exported model with DistributedDataParallel, one process per device.
 
-    torchrun --nproc_per_node=N train.py [--epochs E] [--out RUN_FOLDER] [--weights W]
+    torchrun --nproc_per_node=N train.py [--epochs E] [--out RUN_FOLDER] [--weights W] [--routing-every S]
 
-Needs torch and safetensors (not ModStudio). Reads ``settings.json`` (the project's data and
+Needs torch and safetensors. With ModStudio installed it also records the routing of the
+conditional layers (``modstudio.track.Tracker``): every rank counts its tokens, the counts are
+summed with one all-reduce every S steps, and rank 0 writes the whole job's routing.jsonl
+(``modstudio watch RUN_FOLDER`` follows the run live). Reads ``settings.json`` (the project's data and
 training sections), ``data.safetensors`` (the prepared train/val/test tensors) and ``model.py``;
 ``init.safetensors``, when there, holds the starting weights (grafted modules), and the paths
 listed as ``frozen`` in settings.json are not trained (no gradients, always in eval mode).
@@ -29,6 +32,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+try:
+    from modstudio.track import Tracker
+except ImportError:  # training needs only torch and safetensors; routing needs ModStudio
+    Tracker = None  # type: ignore[assignment,misc]
 
 HERE = Path(__file__).resolve().parent
 
@@ -102,11 +110,34 @@ def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     os.replace(tmp, path)
 
 
+class Log:
+    """The run's epoch lines: through the tracker when ModStudio is installed, else written here."""
+
+    def __init__(self, file: Path, tracker: object | None) -> None:
+        self.tracker = tracker
+        self.metrics = file.open("a", encoding="utf-8") if tracker is None else None
+
+    def epoch(self, record: dict) -> None:
+        if self.tracker is not None:
+            keys = ("train_loss", "val_loss", "val_accuracy", "lr")
+            self.tracker.epoch(**{key: record[key] for key in keys})  # type: ignore[attr-defined]
+        elif self.metrics is not None:
+            self.metrics.write(json.dumps(record) + "\n")
+            self.metrics.flush()
+
+    def close(self) -> None:
+        if self.tracker is not None:
+            self.tracker.close()  # type: ignore[attr-defined]
+        if self.metrics is not None:
+            self.metrics.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the project's)")
     parser.add_argument("--out", help="run folder to write (default: runs/<time>)")
     parser.add_argument("--weights", help="start from these weights (.safetensors)")
+    parser.add_argument("--routing-every", type=int, default=20, help="steps between routing reports (default 20)")
     args = parser.parse_args()
     settings = json.loads((HERE / "settings.json").read_text(encoding="utf-8"))
     t, task = settings["training"], settings["task"]
@@ -141,10 +172,17 @@ def main() -> None:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(HERE / "project.msproj", out / "project.msproj")
-        metrics = (out / "metrics.jsonl").open("a", encoding="utf-8")
         start = evaluate(model, check_x, check_y, task, device)
-        metrics.write(json.dumps({"type": "start", "val_loss": start["loss"], "processes": world}) + "\n")
+        with (out / "metrics.jsonl").open("a", encoding="utf-8") as metrics:
+            metrics.write(json.dumps({"type": "start", "val_loss": start["loss"], "processes": world}) + "\n")
         print(f"training on {world} process(es), {device.type}; loss before training {start['loss']:.4f}", flush=True)
+        if Tracker is None:
+            print("routing is not recorded: ModStudio is not installed here (pip install modstudio)", flush=True)
+    # on every rank: each counts its own routing, rank 0 writes the sum (and the metrics lines)
+    tracker = None
+    if Tracker is not None:  # append: after the "start" line above
+        tracker = Tracker(out, model, every=args.routing_every, epochs=epochs, name=settings["project"], append=True)
+    log = Log(out / "metrics.jsonl", tracker) if rank == 0 or tracker is not None else None
     started = time.monotonic()
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
@@ -161,19 +199,21 @@ def main() -> None:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), t["grad_clip"])
             optimizer.step()
             step += 1
+            if tracker is not None:
+                tracker.step(loss=loss)
             seen += x.shape[0]
             summed += loss.detach() * x.shape[0]
         if distributed:
             dist.all_reduce(seen)
             dist.all_reduce(summed)
+        val = evaluate(model, check_x, check_y, task, device) if rank == 0 else {"loss": None, "accuracy": None}
+        record = {"type": "epoch", "epoch": epoch + 1, "epochs": epochs, "step": step,
+                  "train_loss": float(summed / seen.clamp_min(1)), "val_loss": val["loss"],
+                  "val_accuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"],
+                  "seconds": time.monotonic() - started}  # fmt: skip
+        if log is not None:
+            log.epoch(record)  # with a tracker: on every rank (the last routing report is collective)
         if rank == 0:
-            val = evaluate(model, check_x, check_y, task, device)
-            record = {"type": "epoch", "epoch": epoch + 1, "epochs": epochs, "step": step,
-                      "train_loss": float(summed / seen.clamp_min(1)), "val_loss": val["loss"],
-                      "val_accuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"],
-                      "seconds": time.monotonic() - started}  # fmt: skip
-            metrics.write(json.dumps(record) + "\n")
-            metrics.flush()
             accuracy = "" if val["accuracy"] is None else f", val accuracy {val['accuracy']:.3f}"
             print(
                 f"epoch {epoch + 1}/{epochs}: train loss {record['train_loss']:.4f}, val loss {val['loss']:.4f}{accuracy}",
@@ -183,11 +223,12 @@ def main() -> None:
             if val["loss"] < best:
                 best = val["loss"]
                 save_atomic(model.state_dict(), out / "best.safetensors")
+    if log is not None:
+        log.close()
     if rank == 0:
         info = {"type": "finished", "status": "finished", "epochs": epochs, "steps": step, "task": task["kind"],
                 "best_val_loss": best, "processes": world, "device": device.type, "project": settings["project"],
                 "dataset": settings["data"]["dataset"], "seconds": time.monotonic() - started, "run_folder": str(out)}  # fmt: skip
-        metrics.close()
         (out / "run.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         print(f"done: weights in {out / 'best.safetensors'}", flush=True)
     if distributed:

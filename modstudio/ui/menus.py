@@ -21,6 +21,7 @@ from .dialogs import start_folder
 from .export_dialog import show_export_dialog
 from .import_dialog import show_import_dialog
 from .plugins_dialog import show_plugins_dialog
+from .run_watch import open_run_dialog
 
 if TYPE_CHECKING:
     from modstudio.editor.session import EditorSession
@@ -72,6 +73,7 @@ def build_menus(
     recent_menu.aboutToShow.connect(lambda: fill_recent(recent_menu, shell))
     fill_recent(recent_menu, shell)
     act(file, "import", "&Import PyTorch Model…", lambda: show_import_dialog(shell))
+    act(file, "open_run", "Open R&un…", lambda: open_run_dialog(shell))
     file.addSeparator()
     act(file, "save", "&Save", lambda: save(shell), QKeySequence.StandardKey.Save)
     act(file, "save_as", "Save &As…", lambda: save_as(shell), QKeySequence("Ctrl+Shift+S"))

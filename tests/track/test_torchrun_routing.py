@@ -1,0 +1,48 @@
+"""The exported torchrun train.py records the whole job's routing: every rank counts, rank 0 writes the sum."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import modstudio
+from modstudio.blocks import default_catalog
+from modstudio.engine.records.run_history import read_routing, read_run
+from modstudio.engine.torchrun import export_torchrun
+from modstudio.library import load_template
+from tests.engine.test_export_torchrun import _run
+
+
+def test_two_processes_write_routing_counted_over_both_ranks(tmp_path):
+    project = load_template("moe_2d", default_catalog())
+    folder = tmp_path / "moe_2d"
+    export_torchrun(project, folder)
+    settings = json.loads((folder / "settings.json").read_text())
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "MASTER_", "LOCAL_RANK"))}
+    here = str(Path(modstudio.__file__).resolve().parents[1])  # this ModStudio, for train.py's tracker
+    env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
+               "--epochs", "1", "--out", str(run), "--routing-every", "3"]  # fmt: skip
+    code, stdout, stderr = _run(command, folder, {**env, "OMP_NUM_THREADS": "1"})
+    assert code == 0, stdout + stderr
+    assert "routing is not recorded" not in stdout
+    from safetensors.torch import load_file
+
+    samples = load_file(str(folder / "data.safetensors"))["train_x"].shape[0]
+    batch = settings["data"]["batch_size"]
+    per_rank = -(-samples // 2)  # DistributedSampler pads each rank's share to the same size
+    steps = -(-per_rank // batch)
+    reports = read_routing(run)
+    assert reports and [r["step"] for r in reports][-1] == steps
+    routed = sum(r["probes"]["moe"]["routed_tokens"] for r in reports)
+    assert routed == 2 * per_rank  # both ranks' tokens: rank 0 alone routed half of them
+    kept = sum(sum(r["probes"]["moe"]["tokens_per_expert"]) + r["probes"]["moe"]["dropped_tokens"] for r in reports)
+    assert kept == routed  # a switch gate: every token went to one expert or was dropped at capacity
+    assert all(r["probes"]["moe"]["steps"] <= 3 for r in reports)
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert lines[0]["type"] == "start" and lines[-1]["type"] == "epoch" and lines[-1]["val_loss"] < lines[0]["val_loss"]
+    assert sum(line["type"] == "epoch" for line in lines) == 1  # written once, by rank 0
+    assert read_run(run).status == "finished"
