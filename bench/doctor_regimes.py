@@ -1,6 +1,6 @@
 """The MoE doctor end to end on the regimes data, through the command line:
 
-    python bench/doctor_regimes.py [EPOCHS] [SEED]
+    python bench/doctor_regimes.py [EPOCHS] [SEED] [ROUNDS]
 
 1. a collapsed run: the moe_2d template widened to 8 sectors and 8 experts (hidden 64, Switch gate,
    capacity factor 8 so capacity does not balance it), load-balance weight 0, no noise;
@@ -8,10 +8,11 @@
 2. ``modstudio doctor`` on it: it must find collapse (exit 1); its suggested fix is applied with
    ``modstudio doctor --apply N.1 -o fixed.msproj`` (one edit of the project);
 3. ``modstudio train fixed.msproj``;
-4. both runs' test accuracy and loss and routing NMI (region x expert on the test split,
+   with ROUNDS > 1, the doctor reads each new run and its next suggested fix is applied and trained;
+4. each run's test accuracy and loss and routing NMI (region x expert on the test split,
    ``engine/routing.normalized_mutual_information``), and the experts each run uses.
 
-The last line is ``nmi_ratio: X`` (the fixed run's NMI over the collapsed run's).
+The last line is ``nmi_ratio: X`` (the last fixed run's NMI over the collapsed run's).
 """
 
 from __future__ import annotations
@@ -69,31 +70,37 @@ def train(file: Path) -> dict:
 def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 1  # more: apply the next suggested fix and train again
     with tempfile.TemporaryDirectory() as tmp:
         file = collapsed_project(Path(tmp), epochs, seed)
-        before = train(file)
-        diagnosis = modstudio("doctor", str(file), "--run", str(before["run"]), "--no-sequences", check=False)
-        print(diagnosis.stdout)
-        found = json.loads(
-            modstudio("doctor", str(file), "--run", str(before["run"]), "--json", "--no-sequences", check=False).stdout
-        )
-        kinds = [d["kind"] for d in found["diagnoses"]]
-        if diagnosis.returncode != 1 or "collapse" not in kinds:
-            raise SystemExit(f"the doctor did not find collapse (exit {diagnosis.returncode}, found {kinds})")
-        number = kinds.index("collapse") + 1
-        fixed = Path(tmp) / "fixed.msproj"
-        applied = modstudio("doctor", str(file), "--run", str(before["run"]), "--apply", f"{number}.1",
-                            "-o", str(fixed), "--no-sequences", check=False)  # fmt: skip
-        print(applied.stdout.splitlines()[-1])
-        after = train(fixed)
-        after_doctor = modstudio("doctor", str(fixed), "--run", str(after["run"]), "--no-sequences", check=False)
-        print(after_doctor.stdout)
+        rows = [("collapsed", train(file))]
+        for number in range(1, rounds + 1):
+            run = rows[-1][1]["run"]
+            diagnosis = modstudio("doctor", str(file), "--run", str(run), "--no-sequences", check=False)
+            print(diagnosis.stdout)
+            found = json.loads(
+                modstudio("doctor", str(file), "--run", str(run), "--json", "--no-sequences", check=False).stdout
+            )
+            kinds = [d["kind"] for d in found["diagnoses"]]
+            if number == 1 and (diagnosis.returncode != 1 or "collapse" not in kinds):
+                raise SystemExit(f"the doctor did not find collapse (exit {diagnosis.returncode}, found {kinds})")
+            if not kinds:
+                break
+            first = kinds.index("collapse") + 1 if "collapse" in kinds else 1
+            fixed = Path(tmp) / f"fixed{number}.msproj"
+            applied = modstudio("doctor", str(file), "--run", str(run), "--apply", f"{first}.1",
+                                "-o", str(fixed), "--no-sequences", check=False)  # fmt: skip
+            print(applied.stdout.splitlines()[-1] if applied.returncode != 2 else applied.stderr)
+            file = fixed
+            rows.append((f"fixed {number}", train(file)))
+        last = modstudio("doctor", str(file), "--run", str(rows[-1][1]["run"]), "--no-sequences", check=False)
+        print(last.stdout)
         print(f"{'run':<10} {'test acc':>9} {'test loss':>10} {'NMI':>6} {'experts used':>13}")
-        for name, row in (("collapsed", before), ("fixed", after)):
+        for name, row in rows:
             print(
                 f"{name:<10} {row['accuracy']:>9.4f} {row['loss']:>10.4f} {row['nmi']:>6.3f} {row['experts used']:>10}/8"
             )
-        print(f"nmi_ratio: {after['nmi'] / max(before['nmi'], 1e-9):.3f}")
+        print(f"nmi_ratio: {rows[-1][1]['nmi'] / max(rows[0][1]['nmi'], 1e-9):.3f}")
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ from pathlib import Path
 from modstudio import __version__
 from modstudio.engine.analysis.cli import add_analysis_commands
 from modstudio.engine.doctor.cli import add_doctor_command
-from modstudio.engine.surgery.cli import add_experts_command
 from modstudio.engine.evaluation.cli import add_evaluate_command
 from modstudio.engine.search.cli import add_search_command
+from modstudio.engine.surgery.cli import add_experts_command
 from modstudio.importer.cli import add_import_command
 from modstudio.ui.run_watch_cli import add_watch_command
 

@@ -101,3 +101,18 @@ def test_reinit_refuses_a_layer_without_that_expert():
     state = {"moe.experts.0.w": torch.ones(2), "moe.router.weight": torch.ones(2, 2)}
     with pytest.raises(Exception, match="no tensors of expert 5"):
         reinitialised(state, Fix("reinit_expert", "moe", "", expert=5, source=0), 0.01)
+
+
+def test_reinit_in_a_hierarchical_moe_copies_the_secondary_gate_row_only():
+    project = load_template("hierarchical_moe", CATALOG)
+    net = GraphNet(project, CATALOG)
+    from modstudio.compile.probes import probes_of
+
+    (path,) = [p for p, probe in probes_of(net).items() if probe.kind == "hierarchical_moe"]
+    state = net.state_dict()
+    out = reinitialised(state, Fix("reinit_expert", path, "", expert=3, source=0), 0.01)
+    changed = sorted(k for k in state if not torch.equal(out[k], state[k]))
+    assert f"{path}.secondary.weight" in changed and f"{path}.primary.weight" not in changed
+    assert all(k.startswith(f"{path}.experts.3.") or k == f"{path}.secondary.weight" for k in changed)
+    rows = out[f"{path}.secondary.weight"]
+    assert torch.equal(rows[1], state[f"{path}.secondary.weight"][1])

@@ -74,3 +74,22 @@ def test_apply_and_retrain_shows_the_new_run_beside_the_diagnosed_one(window, tm
     assert comparison.after.curves.compared_label() == folder.name
     assert window.doctor.comparison is None  # the next run is not compared
     comparison.close()
+
+
+def test_routing_over_sequences_runs_in_the_background(window, tmp_path, qtbot):  # noqa: F811
+    import torch
+    from safetensors.torch import save_file
+
+    from modstudio.compile.graphnet import GraphNet
+
+    project = default_project(default_catalog(), "switch_transformer")
+    window.load(project)
+    torch.manual_seed(0)
+    run = write_run(tmp_path / "st.runs" / "20260101-000000-cccccc", COLLAPSED, project=project, layer="encoder1.moe")
+    save_file(GraphNet(project, default_catalog()).state_dict(), str(run / "best.safetensors"))
+    panel = window.doctor.panel
+    panel.show_run(run)
+    assert panel.sequence_button.isEnabled()
+    panel.sequence_button.click()
+    qtbot.waitUntil(lambda: "consecutive tokens" in panel.sequences.text(), timeout=60000)
+    assert "encoder2.moe: first expert by position:" in panel.sequences.text()

@@ -29,8 +29,9 @@ def reinit_file_name(project_file: Path, fix: Fix) -> str:
 
 def reinitialised(state: dict[str, torch.Tensor], fix: Fix, noise: float, seed: int = 0) -> dict[str, torch.Tensor]:
     """``state`` with expert ``fix.expert`` of layer ``fix.layer`` set to expert ``fix.source``'s
-    tensors plus normal noise (``noise`` × each tensor's std); the router's row too, where the layer
-    has one row per expert."""
+    tensors plus normal noise (``noise`` × each tensor's std); the same for the rows of the layer's
+    own tensors that have one row per expert (the router, the noise router, a hierarchical MoE's
+    secondary gate)."""
     prefix = f"{fix.layer}." if fix.layer else ""
     dead, live = f"{prefix}experts.{fix.expert}.", f"{prefix}experts.{fix.source}."
     generator = torch.Generator().manual_seed(seed)
@@ -43,6 +44,7 @@ def reinitialised(state: dict[str, torch.Tensor], fix: Fix, noise: float, seed: 
         value += torch.randn(value.shape, generator=generator) * noise * spread
         return value.to(tensor.dtype).contiguous()
 
+    experts = {key[len(prefix) :].split(".")[1] for key in state if key.startswith(f"{prefix}experts.")}
     for key, tensor in state.items():
         if key.startswith(dead):
             source = live + key[len(dead) :]
@@ -50,13 +52,25 @@ def reinitialised(state: dict[str, torch.Tensor], fix: Fix, noise: float, seed: 
                 raise EngineError(f"expert {fix.source} of '{fix.layer}' has no tensor like {key}", "settings")
             out[key] = noisy(state[source])
             copied += 1
-        elif key.startswith(f"{prefix}router.") and tensor.dim() >= 1 and tensor.shape[0] > max(fix.expert, fix.source):
+        elif _router_rows(key, prefix, tensor, len(experts)):  # router, noise, a secondary gate: a row per expert
             row = tensor.clone()
             row[fix.expert] = noisy(tensor[fix.source])
             out[key] = row.contiguous()
     if copied == 0:
         raise EngineError(f"the run's weights hold no tensors of expert {fix.expert} of '{fix.layer}'", "settings")
     return out
+
+
+def _router_rows(key: str, prefix: str, tensor: torch.Tensor, experts: int) -> bool:
+    """A tensor of the layer itself (not of an expert) with one row per expert."""
+    rest = key[len(prefix) :]
+    return (
+        key.startswith(prefix)
+        and not rest.startswith("experts.")
+        and "." not in rest.rsplit(".", 1)[0]  # the layer's own Linear (router.weight), not a deeper module
+        and tensor.dim() >= 1
+        and tensor.shape[0] == experts
+    )
 
 
 def write_reinit_weights(project_file: Path, run_folder: Path, fix: Fix, seed: int = 0) -> str:
