@@ -97,6 +97,7 @@ def test_fused_matches_static_loop(gate, shape, fused_calls):
     "factory",
     [
         lambda: mlp(act=nn.ReLU(), bias=False),
+        lambda: mlp(act=nn.GELU(approximate="tanh")),  # GELU's derivative is called directly: its setting kept
         lambda: mlp(act=nn.SiLU(), out=4),
         lambda: nn.Sequential(nn.Linear(DIM, DIM)),
         lambda: nn.Sequential(nn.Linear(DIM, 8), nn.LeakyReLU(0.2), nn.Linear(8, DIM)),

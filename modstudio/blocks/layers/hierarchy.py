@@ -41,7 +41,8 @@ class HierarchicalMoE(HierarchicalMoELayer):
         count = tokens.shape[0]
         group_logits, inner_logits, group_idx, expert_idx, combine = self.route(tokens)
         token_idx = torch.arange(count, device=x.device).repeat_interleave(self.k_groups * self.k)
-        out = run_sorted(self.experts, tokens, combine, token_idx, expert_idx.reshape(-1), self.out_dim)
+        per_token = self.k_groups * self.k
+        out = run_sorted(self.experts, tokens, combine, token_idx, expert_idx.reshape(-1), self.out_dim, per_token)
         joint = self.joint_probs(group_logits, inner_logits)
         if self.training:
             self.aux_losses = self.auxiliary_losses(group_logits, inner_logits, group_idx, expert_idx, joint)

@@ -13,8 +13,9 @@ Gates (the router runs in fp32, as Switch does):
 
 Dispatch:
 - ``sorted`` (default): argsort the routed slots by expert, run each expert once on its
-  contiguous slice, combine with ``index_add_``. Cost grows with T·k, not with E. Experts that
-  are all the same Linear/activation chain run fused (``moe_fused``: one autograd node).
+  contiguous slice, combine with ``index_add_`` (top-k gates on the fused path: a gather and a
+  k-term ``bmm`` per token). Cost grows with T·k, not with E. Experts that are all the same
+  Linear/activation chain run fused (``moe_fused``: one autograd node).
 - ``static``: ``for e, expert in enumerate(self.experts)`` over all tokens with a dense
   combine matrix; no data-dependent shapes, so ``torch.jit.script``, ``torch.export`` and ONNX
   accept it. Same outputs and gradients as ``sorted`` (tested); cost grows with E.
@@ -75,7 +76,8 @@ class MixtureOfExperts(MixtureOfExpertsLayer):
     def _run_sorted(self, tokens: torch.Tensor, combine: torch.Tensor, picked: torch.Tensor) -> torch.Tensor:
         """Sort the routed slots by expert; each expert runs once on its contiguous slice."""
         token_idx, expert_idx = self._slots(combine, picked)
-        return run_sorted(self.experts, tokens, combine, token_idx, expert_idx, self.out_dim)
+        per_token = self.k if self.gate in ("topk", "noisy_topk") else 0  # k slots for every token
+        return run_sorted(self.experts, tokens, combine, token_idx, expert_idx, self.out_dim, per_token)
 
     @torch.jit.unused
     def _slots(self, combine: torch.Tensor, picked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -221,21 +223,34 @@ def run_sorted(
     token_idx: torch.Tensor,
     expert_idx: torch.Tensor,
     out_dim: int,
+    per_token: int = 0,
 ) -> torch.Tensor:
     """Sort the routed (token, expert) slots by expert; each expert runs once on its contiguous
     slice; results are weighted by ``combine`` and summed back per token with ``index_add_``.
     Experts that are all the same Linear/activation chain take the fused path of ``moe_fused``
-    (one autograd node for the whole dispatch; same outputs and gradients)."""
+    (one autograd node for the whole dispatch; same outputs and gradients).
+
+    ``per_token``: when every token has this many slots, in token order (``token_idx`` is
+    ``arange(T).repeat_interleave(per_token)``, the top-k gates), the weights are gathered per
+    token ([T, k]) and the fused path mixes the results back with a gather instead of a scatter."""
     order = torch.argsort(expert_idx, stable=True)
-    token_idx, expert_idx = token_idx[order], expert_idx[order]
-    weight = combine[token_idx, expert_idx].to(tokens.dtype)
-    sizes = torch.bincount(expert_idx, minlength=len(experts)).tolist()
+    sorted_tokens, sorted_experts = token_idx[order], expert_idx[order]
+    sizes = torch.bincount(sorted_experts, minlength=len(experts)).tolist()
     chain = mlp_chain(experts, tokens)
-    if chain is not None and chain.out_features == out_dim:
-        return run_mlp_chain(chain, tokens, weight, token_idx, expert_idx, sizes)
-    chunks = tokens.index_select(0, token_idx).split(sizes)
+    if chain is not None and chain.out_features != out_dim:
+        chain = None
+    if per_token:
+        weight = combine.gather(1, expert_idx.view(-1, per_token)).to(tokens.dtype)  # [T, k], token order
+        if chain is not None:
+            return run_mlp_chain(chain, tokens, weight, sorted_tokens, sorted_experts, sizes, order)
+        weight = weight.reshape(-1)[order]
+    else:
+        weight = combine[sorted_tokens, sorted_experts].to(tokens.dtype)
+        if chain is not None:
+            return run_mlp_chain(chain, tokens, weight, sorted_tokens, sorted_experts, sizes)
+    chunks = tokens.index_select(0, sorted_tokens).split(sizes)
     outs = [expert(chunk) for expert, chunk, n in zip(experts, chunks, sizes) if n > 0]
     out = torch.zeros(tokens.shape[0], out_dim, dtype=tokens.dtype, device=tokens.device)
     if outs:
-        out.index_add_(0, token_idx, torch.cat(outs) * weight.unsqueeze(-1))
+        out.index_add_(0, sorted_tokens, torch.cat(outs) * weight.unsqueeze(-1))
     return out

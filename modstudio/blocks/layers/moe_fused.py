@@ -7,6 +7,12 @@ every expert's layers, weight and ``index_add_`` back per token) runs as ONE aut
 expert's contiguous slice of shared buffers, so per expert there is no autograd node, no
 allocation of activations and no ``torch.cat``; the activations run once over all slots.
 
+Where every token has the same k slots (the top-k gates), the results come back per token with
+one gather and a batched k-term dot product (``bmm``), and the backward gathers each slot's
+output gradient and scales it in place: no scatter (``index_add_``), which is slow on CPUs and
+serialises on many threads. ``nn.GELU`` runs with its derivative called directly (no autograd
+graph); bias gradients are one matrix-vector product per expert.
+
 The parameters stay in the experts (state_dict names unchanged) and receive exactly the
 gradients the per-expert modules would; an expert that gets no slot keeps ``grad`` None, as in the
 unfused sorted loop. Anything else (other layer types, hooks, mixed dtypes, differing chains,
@@ -140,10 +146,16 @@ def run_mlp_chain(
     token_idx: torch.Tensor,
     expert_idx: torch.Tensor,
     sizes: list[int],
+    order: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """out[t] = Σ over slots s of token t: weight[s] · expert_s(tokens[t]); slots sorted by expert,
-    ``sizes[e]`` slots for expert e (``expert_idx`` the sorted expert of each slot). One autograd node for the whole dispatch."""
-    return _FusedDispatch.apply(tokens, weight, token_idx, expert_idx, sizes, chain.steps, *chain.params)
+    ``sizes[e]`` slots for expert e (``expert_idx`` the sorted expert of each slot). One autograd node for the whole dispatch.
+
+    ``order`` given: every token has the same number k of slots, ``order`` sorts the slots taken
+    in token order (token t's j-th slot is t·k + j) by expert, and ``weight`` is [T, k] in token
+    order; the results then come back per token with one gather and a batched k-term dot product
+    (``bmm``) instead of a scatter (``index_add_``), and the backward likewise."""
+    return _FusedDispatch.apply(tokens, weight, token_idx, expert_idx, sizes, order, chain.steps, *chain.params)
 
 
 class _FusedDispatch(torch.autograd.Function):
@@ -155,25 +167,37 @@ class _FusedDispatch(torch.autograd.Function):
         token_idx: torch.Tensor,
         expert_idx: torch.Tensor,
         sizes: list[int],
+        order: torch.Tensor | None,
         steps: list[nn.Module | list[nn.Linear]],
         *params: torch.Tensor,
     ) -> torch.Tensor:
         x = tokens.index_select(0, token_idx)
         inputs: list[torch.Tensor] = []  # input of each Linear step
-        acts: list[tuple[torch.Tensor, torch.Tensor]] = []  # (input, output) of each activation
+        acts: list[tuple[torch.Tensor, torch.Tensor | None]] = []  # (input, output) of each activation
         for step in steps:
             if isinstance(step, list):
                 inputs.append(x)
                 x = _linear_forward(step, x, sizes)
+            elif type(step) is nn.GELU:  # the usual expert activation: its derivative directly, no graph
+                acts.append((x, None))
+                x = torch.nn.functional.gelu(x, approximate=step.approximate)
             else:
                 with torch.enable_grad():  # a small graph over all slots, for the backward
                     pre = x.detach().requires_grad_(True)
                     post = step(pre)
                 acts.append((pre, post))
                 x = post.detach()
-        out = torch.zeros(tokens.shape[0], x.shape[1], dtype=tokens.dtype, device=tokens.device)
-        out.index_add_(0, token_idx, x * weight.unsqueeze(-1))
-        ctx.save_for_backward(token_idx, expert_idx, weight, x)
+        if order is None:
+            out = torch.zeros(tokens.shape[0], x.shape[1], dtype=tokens.dtype, device=tokens.device)
+            out.index_add_(0, token_idx, x * weight.unsqueeze(-1))
+            inverse = order
+            sorted_weight = weight
+        else:  # back in token order: [T, k, D], mixed by each token's k weights
+            inverse = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))
+            x = x.index_select(0, inverse).view(weight.shape[0], weight.shape[1], -1)
+            out = torch.bmm(weight.unsqueeze(1), x).squeeze(1)
+            sorted_weight = weight.reshape(-1).index_select(0, order)
+        ctx.save_for_backward(token_idx, sorted_weight, x, order, inverse)
         ctx.steps, ctx.inputs, ctx.acts, ctx.sizes = steps, inputs, acts, sizes
         ctx.token_count = tokens.shape[0]
         return out
@@ -181,26 +205,37 @@ class _FusedDispatch(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        token_idx, expert_idx, weight, expert_out = ctx.saved_tensors
-        rows = grad_out.index_select(0, token_idx)
-        grad_weight = (rows * expert_out).sum(dim=-1) if ctx.needs_input_grad[1] else None
-        grad = rows * weight.unsqueeze(-1)
+        token_idx, sorted_weight, expert_out, order, inverse = ctx.saved_tensors
+        if order is None:
+            rows = grad_out.index_select(0, token_idx)
+            grad_weight = (rows * expert_out).sum(dim=-1) if ctx.needs_input_grad[1] else None
+            grad = rows * sorted_weight.unsqueeze(-1)
+        else:  # expert_out: [T, k, D] in token order; [T, 1, D] x [T, D, k] is the fast layout for bmm
+            grad_weight = None
+            if ctx.needs_input_grad[1]:
+                grad_weight = torch.bmm(grad_out.unsqueeze(1), expert_out.transpose(1, 2)).squeeze(1)
+            grad = grad_out.index_select(0, token_idx).mul_(sorted_weight.unsqueeze(-1))
         inputs, acts = list(ctx.inputs), list(ctx.acts)
         param_grads: list[list[torch.Tensor | None]] = []
         for i, step in reversed(list(enumerate(ctx.steps))):
             if isinstance(step, list):
                 need_input = i > 0 or ctx.needs_input_grad[0]
-                grad, grads = _linear_backward(step, inputs.pop(), grad, ctx.sizes, expert_idx, need_input)
+                grad, grads = _linear_backward(step, inputs.pop(), grad, ctx.sizes, need_input)
                 param_grads.append(grads)
             else:
                 pre, post = acts.pop()
-                (grad,) = torch.autograd.grad(post, pre, grad)
+                if post is None:  # nn.GELU
+                    grad = torch.ops.aten.gelu_backward(grad, pre, approximate=step.approximate)
+                else:
+                    (grad,) = torch.autograd.grad(post, pre, grad)
         grad_tokens = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and order is None:
             grad_tokens = torch.zeros(ctx.token_count, grad.shape[1], dtype=grad.dtype, device=grad.device)
             grad_tokens.index_add_(0, token_idx, grad)
+        elif ctx.needs_input_grad[0]:  # each token's k slots, gathered and summed
+            grad_tokens = grad.index_select(0, inverse).view(ctx.token_count, -1, grad.shape[1]).sum(dim=1)
         flat = [g for grads in reversed(param_grads) for g in grads]
-        return (grad_tokens, grad_weight, None, None, None, None, *flat)
+        return (grad_tokens, grad_weight, None, None, None, None, None, *flat)
 
 
 def _linear_forward(linears: list[nn.Linear], x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
@@ -220,25 +255,22 @@ def _linear_backward(
     x: torch.Tensor,
     grad: torch.Tensor,
     sizes: list[int],
-    expert_idx: torch.Tensor,
     need_input: bool,
 ) -> tuple[torch.Tensor | None, list[torch.Tensor | None]]:
     """(gradient of the step's input, gradients of weight/bias per expert in parameter order)."""
     grad_x = torch.empty_like(x) if need_input else None
     with_bias = linears[0].bias is not None
-    bias_grads: list[torch.Tensor] = []
-    if with_bias:  # every expert's bias gradient (its slots' sum) in one pass
-        summed = torch.zeros(len(linears), grad.shape[1], dtype=grad.dtype, device=grad.device)
-        bias_grads = list(summed.index_add_(0, expert_idx, grad).unbind(0))
+    ones = grad.new_ones(grad.shape[0]) if with_bias else None  # a bias gradient is its slots' sum: a gemv
     grad_xs = grad_x.split(sizes) if grad_x is not None else [None] * len(sizes)
+    ones_e = ones.split(sizes) if ones is not None else [None] * len(sizes)
     grads: list[torch.Tensor | None] = []
-    for e, (lin, n, x_e, g_e, gx_e) in enumerate(zip(linears, sizes, x.split(sizes), grad.split(sizes), grad_xs)):
+    for lin, n, x_e, g_e, gx_e, o_e in zip(linears, sizes, x.split(sizes), grad.split(sizes), grad_xs, ones_e):
         if n == 0:  # an expert without slots gets no gradient, as if it never ran
             grads.extend([None, None] if with_bias else [None])
             continue
         grads.append(torch.mm(g_e.t(), x_e))
-        if with_bias:
-            grads.append(bias_grads[e])
+        if o_e is not None:
+            grads.append(torch.mv(g_e.t(), o_e))
         if gx_e is not None:
             torch.mm(g_e, lin.weight, out=gx_e)
     return grad_x, grads
