@@ -55,7 +55,9 @@ def train(folder: Path, template: str, epochs: int) -> tuple[Path, Path]:
     return path, session.folder.path
 
 
-def render_report(page: Path, target: Path, width: int = 1100, height: int = 1500) -> None:
+def render_report(page: Path, out: Path, width: int = 1100) -> None:
+    """The report as Qt's rich-text engine lays it out: its top (summary, confusion matrix, per-class
+    table) and the part from the misclassified samples on (gallery, attributions, Grad-CAM)."""
     from PySide6.QtCore import QUrl
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtWidgets import QTextBrowser
@@ -64,13 +66,16 @@ def render_report(page: Path, target: Path, width: int = 1100, height: int = 150
     browser.setSource(QUrl.fromLocalFile(str(page)))
     document = browser.document()
     document.setTextWidth(width)
-    image = QImage(width, min(int(document.size().height()), height), QImage.Format.Format_RGB32)
+    image = QImage(width, int(document.size().height()), QImage.Format.Format_RGB32)
     image.fill(0xFFFFFF)
     painter = QPainter(image)
     document.drawContents(painter)
     painter.end()
-    image.save(str(target))
-    print(f"wrote {target}")
+    found = document.find("Misclassified samples")
+    top = int(document.documentLayout().blockBoundingRect(found.block()).top()) if not found.isNull() else 0
+    for name, y, height in (("evaluation-report.png", 0, 1250), ("evaluation-report-mistakes.png", top, 1100)):
+        image.copy(0, y, width, min(height, image.height() - y)).save(str(out / name))
+        print(f"wrote {out / name}")
 
 
 def child(out: Path) -> None:
@@ -87,20 +92,20 @@ def child(out: Path) -> None:
     runs = {name: train(work, name, epochs) for name, epochs in (("cnn_digits", 4), ("class_tree", 6))}
     for name, (project, run) in runs.items():
         cli(["evaluate", str(project), "--run", str(run), "--report", str(work / f"{name}-report")])
-    render_report(work / "cnn_digits-report" / "index.html", out / "evaluation-report.png")
+    render_report(work / "cnn_digits-report" / "index.html", out)
     window = MainWindow(default_catalog())
     window.ask = lambda title, text: True  # type: ignore[method-assign]
     window.setGeometry(0, 0, *SIZE)
     window.show()
     window.open_path(runs["class_tree"][0])
     settle(app, 1.0)
-    window.training.open_run(runs["class_tree"][1])
-    window.evaluation_dock.show()
-    window.evaluation_dock.raise_()
-    window.resizeDocks([window.evaluation_dock], [470], Qt.Orientation.Vertical)
     panel = window.evaluation_dock.widget()
     done: list[bool] = []
     panel.shown.connect(lambda: done.append(True))
+    window.evaluation_dock.show()
+    window.training.runs.open_run.emit(runs["class_tree"][1])  # as a double click in the Runs dock
+    window.evaluation_dock.raise_()
+    window.resizeDocks([window.evaluation_dock], [470], Qt.Orientation.Vertical)
     end = time.monotonic() + 240
     while not done and time.monotonic() < end:
         settle(app, 0.2)

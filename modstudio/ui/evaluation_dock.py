@@ -184,11 +184,21 @@ def draw(result: dict[str, Any]) -> dict[str, Any]:
         }
         if result["sample_kind"] == "image":
             entry["sample"], entry["large"] = p.sample_png(sample, 56), p.sample_png(sample, 160)
-            for key, source in (("attribution", "gallery_predicted"), ("grad_cam", "gallery_grad_cam")):
+            sources = (
+                ("attribution", "gallery_predicted"),
+                ("attribution_true", "gallery_true"),
+                ("grad_cam", "gallery_grad_cam"),
+            )
+            for key, source in sources:
                 maps = attributions.get(source, [])
                 if i < len(maps):
                     entry[key] = p.sample_png(sample, 160, maps[i])
-            entry["method"] = f"{attributions.get('method', '').replace('_', ' ')} for the predicted class"
+            entry["method"] = attributions.get("method", "").replace("_", " ")
+            if attributions:
+                entry["text"] += (
+                    f"\npictures: the sample; {entry['method']} for the predicted class; for the true class"
+                )
+                entry["text"] += "; Grad-CAM (predicted class)" if "grad_cam" in entry else ""
         else:
             entry["text"] += "\nvalues: " + values_text(sample, 16)
         gallery.append(entry)

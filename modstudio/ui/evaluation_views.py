@@ -12,6 +12,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -112,11 +113,11 @@ class MistakesView(QWidget):
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setTextFormat(Qt.TextFormat.PlainText)
-        self.large = [picture() for _ in range(3)]
+        self.large = [picture() for _ in range(4)]  # the sample, attribution (predicted, true class), Grad-CAM
         side = QVBoxLayout()
-        images = QHBoxLayout()
-        for label in self.large:
-            images.addWidget(label)
+        images = QGridLayout()
+        for i, label in enumerate(self.large):
+            images.addWidget(label, i // 2, i % 2)
         side.addLayout(images)
         side.addWidget(self.detail)
         side.addWidget(self.points)
@@ -149,11 +150,11 @@ class MistakesView(QWidget):
             return
         item = self._items[row]
         self.detail.setText(item["text"])
-        for label, key in zip(self.large, ("large", "attribution", "grad_cam")):
+        method = item.get("method", "")
+        tips = ("the sample", f"{method}, predicted class", f"{method}, true class", "Grad-CAM, predicted class")
+        for label, key, tip in zip(self.large, ("large", "attribution", "attribution_true", "grad_cam"), tips):
             label.setPixmap(pixmap(item[key])) if item.get(key) else label.clear()
-            label.setToolTip(
-                {"large": "the sample", "attribution": item.get("method", ""), "grad_cam": "Grad-CAM"}[key]
-            )
+            label.setToolTip(tip)
 
 
 class ExpertsView(QWidget):

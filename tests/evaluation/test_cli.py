@@ -63,3 +63,21 @@ def test_bad_input_is_named_with_exit_2_and_nothing_written(
     assert main(["evaluate", str(project), "--run", str(run), "--sample", "100000", "--no-what-if"]) == 2
     err = capsys.readouterr().err
     assert "there is no sample 100000" in err and "Traceback" not in err
+
+
+def test_without_captum_the_rest_is_evaluated_and_the_report_says_why(
+    tree_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modstudio.engine.evaluation import attribution
+
+    monkeypatch.setattr(attribution, "captum_missing", lambda: attribution.MISSING)
+    project, run = tree_run
+    assert main(["evaluate", str(project), "--run", str(run), "--split", "val", "--report", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "val split" in out and "note: no attributions: attributions need Captum" in out
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "pip install &#x27;modstudio[explain]&#x27;" in page and "Confusion matrix and classes" in page
+    saved = json.loads((tmp_path / "r" / "evaluation.json").read_text())
+    assert saved["split"] == "val" and "attributions" not in saved
+    assert main(["evaluate", str(project), "--run", str(run), "--sample", "1"]) == 2  # asked for: refused, named
+    assert "attributions need Captum" in capsys.readouterr().err

@@ -26,3 +26,21 @@ def test_the_dock_shows_the_evaluation_of_a_run(qtbot, tree_run: tuple[Path, Pat
     assert panel.experts.layer.currentText() == "tree (tree)"
     assert panel.experts.table.rowCount() == 2 and panel.experts.table.item(1, 0).text() == "branch 1 (HighDigits)"
     assert panel.save_button.isEnabled()
+
+
+def test_the_window_evaluates_the_run_the_runs_dock_opens(qtbot, tree_run: tuple[Path, Path]) -> None:  # type: ignore[no-untyped-def]
+    from modstudio.blocks import default_catalog
+    from modstudio.ui.main_window import MainWindow
+
+    window = MainWindow(default_catalog())
+    qtbot.addWidget(window)
+    window.ask = lambda title, text: True  # type: ignore[method-assign]
+    assert window.open_path(tree_run[0])
+    panel = window.evaluation_dock.widget()
+    window.show()
+    window.evaluation_dock.show()
+    with qtbot.waitSignal(panel.shown, timeout=120_000):
+        window.training.runs.open_run.emit(tree_run[1])  # a double click in the Runs dock
+    assert panel.run == tree_run[1] and panel.experts.layer.count() == 1
+    view = next(a for a in window.menuBar().actions() if a.text() == "&View").menu()
+    assert "Evaluation" in [a.text() for a in view.actions()]  # shown and hidden from View, as the other docks

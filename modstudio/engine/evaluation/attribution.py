@@ -107,8 +107,9 @@ def explain_sample(
         raise EngineError(f"there is no sample {index} in the split (it has {len(data)})", "settings")
     if task.kind == "classification" and not 0 <= target < task.width:
         raise EngineError(f"there is no class {target} (the network gives {task.width})", "settings")
-    x = data.x[index : index + 1].float()
+    x = data.x[index : index + 1]
     attr = attribute(net, task, x, target, method)
+    x = x.float()
     out: dict[str, Any] = {"index": index, "target": target, "method": method, "map": _map(attr)[0]}
     if method == "integrated_gradients":
         with torch.no_grad():

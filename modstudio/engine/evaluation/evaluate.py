@@ -63,9 +63,7 @@ def outputs_of(net: torch.nn.Module, task: Task, x: torch.Tensor) -> torch.Tenso
 
 def sample_kind(data: TensorData) -> str:
     """How a sample is shown: an image, a point of the plane, or a row of numbers."""
-    if data.x.dim() == 4 or (
-        data.x.dim() == 3 and data.x.dtype.is_floating_point and data.x.shape[1] == data.x.shape[2]
-    ):
+    if data.x.dim() == 4:  # [N, channels, height, width]
         return "image"
     if data.x.dim() == 2 and data.x.shape[1] == 2:
         return "points"
@@ -191,6 +189,9 @@ def evaluate_run(
     result["experts"] = [
         _layer_report(layer, task, targets, predictions, mae_of, net, score if what_if else None) for layer in layers
     ]
+    if explain and not data.x.dtype.is_floating_point:
+        notes.append("no attributions: this network takes token ids, and attributions need real-valued inputs")
+        explain = None
     if explain:
         from .attribution import attributions
 

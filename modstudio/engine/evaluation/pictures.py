@@ -184,8 +184,15 @@ def sample_png(sample: Any, size: int = 96, overlay: Any = None) -> bytes:
 
 
 def map_png(values: Any, size: int = 96) -> bytes:
-    """A map alone ([H, W] image attribution, or one value per feature as a bar row), red-blue."""
+    """A map alone ([H, W] image attribution, or one value per feature as a row of cells): white at 0,
+    red for positive and blue for negative values, scaled by the largest magnitude."""
     heat = np.asarray(values, dtype=np.float64)
     if heat.ndim == 1:
         heat = heat[None, :]
-    return sample_png(np.zeros_like(heat), size, heat)
+    heat = heat / (np.abs(heat).max() or 1.0)
+    rgb = np.ones((*heat.shape, 3))
+    rgb[..., 1] -= np.abs(heat) * 0.85
+    rgb[..., 2] -= np.clip(heat, 0, 1) * 0.85
+    rgb[..., 0] -= np.clip(-heat, 0, 1) * 0.85
+    image = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    return png(image.resize((size, max(1, round(size * image.height / image.width))), Image.Resampling.NEAREST))

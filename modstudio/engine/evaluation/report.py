@@ -25,8 +25,8 @@ body { font: 14px/1.45 system-ui, sans-serif; color: #282c34; margin: 24px auto;
 h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #dde; padding: 3px 8px; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f3f5f9; }
-.row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
-figure { margin: 0; text-align: center; font-size: 12px; } .muted { color: #666; }
+table.grid td { border: none; text-align: center; vertical-align: top; font-size: 12px; padding: 4px 10px 10px 0; }
+.muted { color: #666; }
 """
 
 
@@ -56,6 +56,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _grid(cells: list[str], columns: int) -> str:
+    """Pictures with captions in rows of ``columns`` (a table: every browser, and Qt's rich text, lays it out)."""
+    rows = [cells[i : i + columns] for i in range(0, len(cells), columns)]
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="grid">{body}</table>'
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -93,9 +100,9 @@ def _classes(result: dict[str, Any], files: dict[str, bytes]) -> str:
     )
     return (
         "<h2>Confusion matrix and classes</h2>"
-        f'<div class="row">{_img(files["confusion.png"], "confusion matrix")}<div>{per_class}</div></div>'
-        f"<h3>Counts</h3>{counts}<h3>Normalised (share of each true class)</h3>{shares}"
-        f'<h2>Calibration</h2><div class="row">{_img(files["reliability.png"], "reliability diagram")}{bins}</div>'
+        + _grid([_img(files["confusion.png"], "confusion matrix"), per_class], 2)
+        + f"<h3>Counts</h3>{counts}<h3>Normalised (share of each true class)</h3>{shares}<h2>Calibration</h2>"
+        + _grid([_img(files["reliability.png"], "reliability diagram"), bins], 2)
     )
 
 
@@ -123,8 +130,8 @@ def _gallery(result: dict[str, Any], files: dict[str, bytes]) -> str:
                 if i < len(maps):
                     shown.append(_img(pictures.sample_png(sample, 84, maps[i]), what))
             caption = _caption(item, label, classify)
-            figures.append(f"<figure>{''.join(shown)}<figcaption>{caption}</figcaption></figure>")
-        parts.append(f'<div class="row">{"".join(figures)}</div>')
+            figures.append(f"{_grid(shown, len(shown))}{caption}")
+        parts.append(_grid(figures, 3 if "gallery_grad_cam" in attributions else 4))
         if attributions:
             parts.append(
                 f'<p class="muted">Beside each sample: {escape(attributions["method"].replace("_", " "))} for the '
@@ -190,11 +197,11 @@ def _experts(result: dict[str, Any]) -> str:
         parts.append(_table([*header, f"{what} without it" if what else "without it"], rows))
         if classify:
             figures = [
-                f"<figure>{_img(pictures.confusion_png(u['confusion'], names, u['name']), u['name'])}</figure>"
+                _img(pictures.confusion_png(u["confusion"], names, u["name"]), u["name"])
                 for u in layer["units"]
                 if u["samples"]
             ]
-            parts.append(f'<div class="row">{"".join(figures)}</div>')
+            parts.append(_grid(figures, 2))
         if "disagreement" in layer:
             members = [u["name"] for u in layer["units"]]
             parts.append("<p>Member disagreement (share of samples two members classify differently):</p>")
@@ -213,11 +220,14 @@ def _averaged(result: dict[str, Any]) -> str:
     for title, maps in groups:
         if not maps:
             continue
-        figures = "".join(
-            f"<figure>{_img(pictures.map_png(values, 84), str(name))}<figcaption>{escape(str(name))}</figcaption></figure>"
-            for name, values in maps.items()
+        figures = _grid(
+            [
+                f"{_img(pictures.map_png(values, 84), str(name))}<br>{escape(str(name))}"
+                for name, values in maps.items()
+            ],
+            8,
         )
-        parts.append(f'<h3>{escape(title)}</h3><div class="row">{figures}</div>')
+        parts.append(f"<h3>{escape(title)}</h3>{figures}")
     return "".join(parts)
 
 
@@ -238,7 +248,7 @@ def _explained(result: dict[str, Any]) -> str:
     if "completeness" in explained:
         c = explained["completeness"]
         text += f": attributions sum to {c['sum']:.4f}; f(x) − f(baseline) = {c['output_difference']:.4f}"
-    return f'<h2>Chosen sample</h2><div class="row">{"".join(shown)}</div><p>{text}</p>'
+    return f"<h2>Chosen sample</h2>{_grid(shown, 3)}<p>{text}</p>"
 
 
 def report_html(result: dict[str, Any], files: dict[str, bytes] | None = None) -> str:
