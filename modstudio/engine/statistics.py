@@ -154,12 +154,16 @@ class StatisticsRecorder:
 
 def sample(tensors: list[torch.Tensor]) -> torch.Tensor:
     """The values of ``tensors`` as one float32 copy (later in-place ops cannot change it); more than
-    ``SAMPLE`` values become an evenly strided sample, every k-th with k odd so rows and channels do not alias."""
+    ``SAMPLE`` values become an evenly strided sample, every k-th with k odd so rows and channels do not
+    alias, taken from each tensor before anything is copied."""
     flat = [t.detach().reshape(-1) for t in tensors]
-    x = flat[0] if len(flat) == 1 else torch.cat([t.float() for t in flat])
-    if x.numel() > SAMPLE:
-        x = x[:: (x.numel() + SAMPLE - 1) // SAMPLE | 1]
-    return x.to(torch.float32, copy=True)
+    total = sum(t.numel() for t in flat)
+    if total > SAMPLE:
+        stride = (total + SAMPLE - 1) // SAMPLE | 1
+        flat = [t[::stride] for t in flat]
+    if len(flat) == 1:
+        return flat[0].to(torch.float32, copy=True)
+    return torch.cat([t.float() for t in flat])
 
 
 def histogram_rows(samples: list[torch.Tensor], bins: int) -> torch.Tensor:
