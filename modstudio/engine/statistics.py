@@ -166,7 +166,7 @@ def sample(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.float() for t in flat])
 
 
-def histogram_rows(samples: list[torch.Tensor], bins: int) -> torch.Tensor:
+def histogram_rows(samples: list[torch.Tensor], bins: int, histc: bool | None = None) -> torch.Tensor:
     """[len(samples), bins + 3] on their device, with no host sync, all samples at once: per sample, counts
     of its finite values in ``bins`` equal bins between their smallest and largest, then that smallest,
     largest and the count of non-finite values plus the NaN padding the row got (``max length - length``).
@@ -174,7 +174,7 @@ def histogram_rows(samples: list[torch.Tensor], bins: int) -> torch.Tensor:
     A value's bin is found by arithmetic and counted with ``bincount`` on the CPU (faster there than
     ``histc``) or ``histc`` on an accelerator (``bincount`` would sync to size its output); non-finite
     values are set to 0 for the arithmetic and taken back out of the bin 0 went to. A sample with no
-    finite value gets a smallest above its largest."""
+    finite value gets a smallest above its largest. ``histc``: count with ``torch.histc`` (None: unless on the CPU)."""
     rows = torch.nn.utils.rnn.pad_sequence(samples, batch_first=True, padding_value=math.nan)
     big = torch.finfo(torch.float32).max
     low = torch.nan_to_num(rows, nan=big, posinf=big, neginf=big).amin(dim=1)  # the finite values' smallest
@@ -189,7 +189,7 @@ def histogram_rows(samples: list[torch.Tensor], bins: int) -> torch.Tensor:
     offsets = torch.arange(rows.shape[0], device=rows.device).unsqueeze(1) * bins
     where = bin_of(torch.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)) + offsets
     size = rows.shape[0] * bins
-    if rows.device.type == "cpu":
+    if not (rows.device.type != "cpu" if histc is None else histc):
         counts = torch.bincount(where.reshape(-1).to(torch.int64), minlength=size).float()
     else:
         counts = torch.histc(where.reshape(-1), bins=size, min=0, max=size)

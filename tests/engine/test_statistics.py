@@ -14,7 +14,7 @@ from modstudio.engine.protocol import Histogram, ModuleStatistics, Statistics, W
 from modstudio.engine.records.run_history import read_statistics
 from modstudio.engine.session import prepare
 from modstudio.engine.settings import TrainSettings
-from modstudio.engine.statistics import StatisticsRecorder, histogram_parts
+from modstudio.engine.statistics import StatisticsRecorder, histogram_parts, histogram_rows
 from modstudio.engine.statistics_watch import ActivationWatch
 from modstudio.engine.train import Trainer
 from modstudio.graph.model import TrainingSection
@@ -198,3 +198,13 @@ def test_a_large_tensor_is_measured_on_an_even_sample() -> None:
     shares = [c / sum(counts) for c in counts]
     assert max(abs(s - 1 / 8) for s in shares) < 0.01
     assert low == 0.0 and high > 0.99 and bad == 0
+
+
+def test_the_accelerator_way_of_counting_agrees_with_the_cpu_way() -> None:
+    generator = torch.Generator().manual_seed(0)
+    samples = [torch.randn(n, generator=generator) * 3 for n in (4096, 17, 1000, 1)]
+    samples[2][::7] = float("nan")
+    samples[1][3] = float("inf")
+    cpu = histogram_rows(samples, 16)
+    assert torch.equal(histogram_rows(samples, 16, histc=True), cpu)
+    assert cpu[:, :16].sum(dim=1).tolist() == [4096.0, 16.0, 1000.0 - 143, 1.0]
