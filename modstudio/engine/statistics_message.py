@@ -4,7 +4,8 @@ The worker sends one every ``training.statistics_every`` steps (:mod:`modstudio.
 measures them) and appends the same dict to the run folder's ``statistics.jsonl``;
 :mod:`modstudio.engine.protocol` lists it among the messages, so ``message_from_dict`` checks it as
 it checks the others. A histogram spans its own tensor's finite values, ``low`` to ``high`` in
-``len(counts)`` equal bins; non-finite values (NaN, ±inf) are counted apart.
+``len(counts)`` equal bins (of an evenly strided sample of a few thousand values, for a larger tensor);
+non-finite values (NaN, ±inf) are counted apart.
 """
 
 from __future__ import annotations

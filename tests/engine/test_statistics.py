@@ -14,7 +14,7 @@ from modstudio.engine.protocol import Histogram, ModuleStatistics, Statistics, W
 from modstudio.engine.records.run_history import read_statistics
 from modstudio.engine.session import prepare
 from modstudio.engine.settings import TrainSettings
-from modstudio.engine.statistics import StatisticsRecorder, histogram_parts
+from modstudio.engine.statistics import StatisticsRecorder, histogram_parts, histogram_rows
 from modstudio.engine.statistics_watch import ActivationWatch
 from modstudio.engine.train import Trainer
 from modstudio.graph.model import TrainingSection
@@ -169,3 +169,42 @@ def test_exploding_activations_are_warned_about() -> None:
     assert watch.check(Statistics(step=200, modules={"fc": _act(math.inf)})) == []  # once per layer
     nan = ActivationWatch().check(Statistics(step=7, modules={"x": _act(1.0, nonfinite=3)}))
     assert [(w.kind, w.path) for w in nan] == [("exploding", "x")]
+
+
+class Log(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log(x)
+
+
+def test_a_failed_step_records_its_activations_with_the_non_finite_ones_apart() -> None:
+    net = nn.Sequential(constructed_net()[0], Log(), nn.Linear(3, 1))
+    recorder = StatisticsRecorder(net, every=1, bins=4)
+    with recorder.watching():
+        net(X)  # log of [[1, 1, -3], [3, -1, -3]]: 0, 0, NaN, ln 3, NaN, NaN; the last layer: NaN twice
+    stats = recorder.finish(step=7, epoch=1)  # as the trainer does when the loss is not finite
+    log, last = stats.modules["1"], stats.modules["2"]
+    ln3 = float(torch.tensor(3.0).log())  # in float32, as measured
+    assert log.activations == Histogram(low=0.0, high=ln3, counts=(2.0, 0.0, 0.0, 1.0), nonfinite=3)
+    assert last.activations == Histogram(low=0.0, high=0.0, counts=(0.0, 0.0, 0.0, 0.0), nonfinite=2)
+    assert log.weights is None and log.update_ratio is None  # no step was taken
+    warned = ActivationWatch().check(stats)
+    assert [(w.kind, w.path) for w in warned] == [("exploding", "1"), ("exploding", "2")]
+
+
+def test_a_large_tensor_is_measured_on_an_even_sample() -> None:
+    x = torch.linspace(0.0, 1.0, 1_000_001)  # far more than SAMPLE values, spread evenly
+    parts = histogram_parts(x, 8).tolist()
+    counts, (low, high, bad) = parts[:8], parts[8:]
+    shares = [c / sum(counts) for c in counts]
+    assert max(abs(s - 1 / 8) for s in shares) < 0.01
+    assert low == 0.0 and high > 0.99 and bad == 0
+
+
+def test_the_accelerator_way_of_counting_agrees_with_the_cpu_way() -> None:
+    generator = torch.Generator().manual_seed(0)
+    samples = [torch.randn(n, generator=generator) * 3 for n in (4096, 17, 1000, 1)]
+    samples[2][::7] = float("nan")
+    samples[1][3] = float("inf")
+    cpu = histogram_rows(samples, 16)
+    assert torch.equal(histogram_rows(samples, 16, histc=True), cpu)
+    assert cpu[:, :16].sum(dim=1).tolist() == [4096.0, 16.0, 1000.0 - 143, 1.0]

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from modstudio.blocks import default_catalog
-from modstudio.engine.protocol import Histogram, Message
+from modstudio.engine.protocol import Histogram, Message, ModuleStatistics, Statistics
 from modstudio.engine.records.run_history import read_metrics, read_routing, read_statistics
 from modstudio.engine.session import prepare
 from modstudio.engine.settings import TrainSettings
 from modstudio.engine.train import Trainer
 from modstudio.library import load_template
 from modstudio.ui.dashboard import Dashboard
-from modstudio.ui.dashboard.statistics_data import rebin
+from modstudio.ui.dashboard.statistics_data import KEEP, Counts, StatisticsHistory, rebin
 from modstudio.ui.dashboard.statistics_view import EMPTY
 
 
@@ -94,6 +94,17 @@ def test_live_messages_fill_the_view_and_a_new_run_empties_it(dashboard: Dashboa
 
 
 def test_histograms_are_spread_over_a_common_scale() -> None:
-    h = Histogram(low=0.0, high=2.0, counts=(3.0, 1.0))  # 3 values in [0, 1), 1 in [1, 2]
+    h = Counts(low=0.0, high=2.0, counts=np.array([3.0, 1.0]))  # 3 values in [0, 1), 1 in [1, 2]
     assert rebin(h, np.array([0.0, 0.5, 1.0, 2.0, 4.0])).tolist() == [0.375, 0.375, 0.25, 0.0]
-    assert rebin(Histogram(1.0, 1.0, (5.0, 0.0)), np.array([0.0, 0.5, 1.5, 2.0])).tolist() == [0.0, 1.0, 0.0]
+    assert rebin(Counts(1.0, 1.0, np.array([5.0, 0.0])), np.array([0.0, 0.5, 1.5, 2.0])).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_long_run_keeps_evenly_spaced_records() -> None:
+    history = StatisticsHistory()
+    for step in range(50, 50 * (5 * KEEP + 1), 50):  # 5 * KEEP records, one every 50 steps
+        stats = ModuleStatistics(activations=Histogram(0.0, 1.0, (1.0, 1.0)), dead_share=0.1)
+        history.add(Statistics(step=step, modules={"relu": stats}))
+    picture = history.image("relu", "activations")
+    assert picture is not None and KEEP <= len(picture.steps) < 2 * KEEP
+    assert set(np.diff(picture.steps)) == {50.0 * history.stride} and history.stride == 4
+    assert len(history.series("relu", "dead_share")) == len(picture.steps)

@@ -221,3 +221,18 @@ def test_an_image_folder_is_thumbnails_named_by_their_folder(preview, qtbot, tmp
     assert show(preview, qtbot, section, tmp_path) == "images"
     assert preview.shown_count() == 6
     assert [preview.images.item(i).text() for i in range(6)] == ["cats"] * 3 + ["dogs"] * 3
+
+
+def test_statistics_every_is_off_until_set_and_refuses_zero(panel) -> None:
+    widget, stack = panel
+    project = stack.doc.project
+    every = widget.editors["training.statistics_every"]
+    assert isinstance(every, LineEditor) and every.line.text() == ""
+    assert every.line.placeholderText() == "off (steps between module statistics)"
+    type_into(every, "0")
+    assert every.error() == "training.statistics_every must be >= 1, not 0"
+    assert project.training.statistics_every is None
+    type_into(every, "50")
+    assert project.training.statistics_every == 50 and '"statistics_every": 50' in project_to_json(project)
+    stack.undo()
+    assert project.training.statistics_every is None and "statistics_every" not in project_to_json(project)
