@@ -303,3 +303,36 @@ def test_a_search_the_command_refuses_comes_back_as_its_sentence(window, qtbot, 
     assert not outcomes[0].ok and not outcomes[0].stopped
     assert "has no search dimensions" in outcomes[0].text
     assert not (tmp_path / "plain.search.db").exists()
+
+
+def test_the_study_is_read_in_a_thread_one_read_at_a_time(qtbot, monkeypatch, tmp_path):
+    """Reads asked for while one is going are folded into one more read after it: a slow disk makes the
+    table lag, never piles up threads; the GUI thread never waits for a read."""
+    import threading
+    import time
+
+    from modstudio.ui import search_reader
+
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow_read(place, objectives):
+        calls.append(threading.current_thread().name)
+        release.wait(10)
+        return search_reader.StudyState(objectives=list(objectives))
+
+    monkeypatch.setattr(search_reader, "read_state", slow_read)
+    reader = search_reader.StudyReader()
+    states = []
+    reader.state_read.connect(states.append)
+    started = time.monotonic()
+    reader.set_place(search_reader.StudyPlace("sqlite:///nowhere.db", "p"), ["accuracy"])
+    for _ in range(5):
+        reader.read()
+    assert time.monotonic() - started < 1.0  # nothing waited for the read
+    qtbot.waitUntil(lambda: len(calls) == 1)
+    release.set()
+    assert reader.wait(10)
+    qtbot.waitUntil(lambda: len(states) == 2)
+    assert reader.wait(10)
+    assert len(calls) == 2 and "MainThread" not in calls
