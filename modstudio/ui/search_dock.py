@@ -154,7 +154,7 @@ class SearchDock(QWidget):
         for widget, stretch in ((left, 0), (middle, 1), (self.tabs, 1)):
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([300, 520, 560])
+        splitter.setSizes([270, 600, 540])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -254,6 +254,7 @@ class SearchDock(QWidget):
         shown_dims = [d for d in dims if any(d.target in r.params for r in state.rows)]
         self.parallel.show_trials(state.rows, objectives, shown_dims)
         self.pareto.choose(self.table.chosen_number())
+        self.parallel.choose(self.table.chosen_number())
         self.best.setText(self._best_text(objectives))
         self._update_buttons()
 
@@ -276,6 +277,7 @@ class SearchDock(QWidget):
 
     def _chosen(self, number: int | None) -> None:
         self.pareto.choose(number)
+        self.parallel.choose(number)
         self._update_buttons()
 
     def apply_chosen(self) -> bool:

@@ -139,25 +139,27 @@ class ParallelView(QWidget):
         self.plot.showGrid(x=True, y=False, alpha=0.4)
         self.plot.getAxis("left").setTicks([[(0.0, "low"), (1.0, "high")]])
         self.lines: list[pg.PlotDataItem] = []
+        self.by_number: dict[int, tuple[pg.PlotDataItem, Any]] = {}  # a trial's line and its own pen
         self.labels: list[pg.TextItem] = []
         self.axes: list[str] = []
 
     def show_trials(self, rows: Sequence[Row], objectives: Sequence[str], dimensions: Sequence[Any]) -> None:
         for item in [*self.lines, *self.labels]:
             self.plot.removeItem(item)
-        self.lines, self.labels = [], []
+        self.lines, self.labels, self.by_number = [], [], {}
         done = [r for r in rows if r.values is not None and len(r.values) == len(objectives)]
         columns: list[tuple[str, list[float | None], list[str]]] = []
-        for dim in dimensions:
+        names = _axis_names([dim.target for dim in dimensions])
+        for dim, name in zip(dimensions, names, strict=True):
             scaled, ends = _scaled_setting(dim, [r.params.get(dim.target) for r in done])
-            columns.append((short_target(dim.target), scaled, ends))
+            columns.append((name, scaled, ends))
         for i, objective in enumerate(objectives):
             raw = [float(r.values[i]) for r in done]  # type: ignore[index]
             scaled, ends = _scaled_numbers(raw, objective in ("-params", "-flops") and _spans(raw))
             columns.append((objective_word(objective), scaled, ends))
         self.axes = [name for name, _, _ in columns]
         self.plot.getAxis("bottom").setTicks([list(enumerate(self.axes))])
-        self.plot.setXRange(-0.3, max(len(columns) - 0.7, 0.3), padding=0)
+        self.plot.setXRange(-0.45, max(len(columns) - 0.55, 0.45), padding=0)  # room for the outer names
         self.plot.setYRange(-0.16, 1.16, padding=0)  # room for each axis's lowest and highest value
         if not done or not columns:
             return
@@ -172,14 +174,28 @@ class ParallelView(QWidget):
             xs = [x for x, y in enumerate(ys) if y is not None]
             key = colour_key[index]  # the dark end of the map is lost on the dark background: from a quarter on
             colour = lookup.map(0.25 + 0.75 * key if key is not None else 0.0, mode="qcolor")
-            line = self.plot.plot(xs, [y for y in ys if y is not None], pen=pg.mkPen(colour, width=1.6))
+            pen = pg.mkPen(colour, width=1.6)
+            line = self.plot.plot(xs, [y for y in ys if y is not None], pen=pen)
             self.lines.append(line)
+            self.by_number[done[index].number] = (line, pen)
         for x, (_name, _scaled, ends) in enumerate(columns):
             for y, text, anchor in ((0.0, ends[0], (0.5, -0.1)), (1.0, ends[1], (0.5, 1.1))):
                 label = pg.TextItem(text, color=style.AXIS, anchor=anchor)
                 label.setPos(x, y)
                 self.plot.addItem(label)
                 self.labels.append(label)
+
+    def choose(self, number: int | None) -> None:
+        """Draw the chosen trial's line white and thick, above the others."""
+        for n, (line, pen) in self.by_number.items():
+            line.setPen(pg.mkPen(CHOSEN, width=3.2) if n == number else pen)
+            line.setZValue(10 if n == number else 0)
+
+
+def _axis_names(targets: Sequence[str]) -> list[str]:
+    """The parameters' own names ('num_experts', 'k') where they are unique, else 'moe.num_experts'."""
+    last = [t.rsplit(".", 1)[-1] for t in targets]
+    return [name if last.count(name) == 1 else short_target(t) for name, t in zip(last, targets, strict=True)]
 
 
 def _spans(values: Sequence[float]) -> bool:
@@ -228,7 +244,7 @@ def _scaled_setting(dim: Any, values: Sequence[Any]) -> tuple[list[float | None]
 
 def _number(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}" if abs(value) < 1e7 else f"{value:.2e}"
     if isinstance(value, int) and abs(value) >= 100_000:
         return f"{value:.2e}"
     return str(value)

@@ -92,10 +92,11 @@ class TrialsTable(QTableWidget):
         sorting = self.horizontalHeader().sortIndicatorSection(), self.horizontalHeader().sortIndicatorOrder()
         self.blockSignals(True)
         self.setSortingEnabled(False)
-        headers = ["#", "status", *(short_target(t) for t in targets), *(objective_word(o) for o in objectives)]
+        # the objectives first: what a person compares trials by, visible in a narrow dock
+        headers = ["#", "status", *(objective_word(o) for o in objectives), *(short_target(t) for t in targets)]
         self.setColumnCount(len(headers) + 1)
         self.setHorizontalHeaderLabels([*headers, "duration"])
-        for column, target in enumerate(targets, start=2):
+        for column, target in enumerate(targets, start=2 + len(objectives)):
             self.horizontalHeaderItem(column).setToolTip(target)
         self.setRowCount(len(rows))
         self.numbers = [row.number for row in rows]
@@ -103,10 +104,10 @@ class TrialsTable(QTableWidget):
             state = state_of(row)
             star = " ★" if row.number in marked else ""
             cells = [_Item(f"{row.number}{star}", row.number), _Item(STATE_WORDS.get(state, state))]
-            cells += [_Item(shown_value(row.params.get(t)), row.params.get(t)) for t in targets]
             values = list(row.values or [])
             cells += [_Item(shown_value(v), v) for v in values[: len(objectives)]]
             cells += [_Item("") for _ in range(len(objectives) - len(values[: len(objectives)]))]
+            cells += [_Item(shown_value(row.params.get(t)), row.params.get(t)) for t in targets]
             cells.append(_Item(duration_text(row.duration_s), row.duration_s))
             cells[0].setData(NUMBER_ROLE, row.number)
             if state in STATE_COLOURS:

@@ -177,15 +177,15 @@ def test_the_dock_shows_the_trials_of_a_study(window, qtbot, searched):
     table = dock.table
     assert table.rowCount() == 5
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
-    assert headers == ["#", "status", "fc1.out_features", "learning_rate", "accuracy", "FLOPs", "duration"]
+    assert headers == ["#", "status", "accuracy", "FLOPs", "fc1.out_features", "learning_rate", "duration"]
     rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(1, 6)] for r in range(5)}
-    assert rows["0 ★"] == ["complete", "16", "0.01", "0.8", "1000"]
-    assert rows["4"][0] == "failed" and rows["4"][3:] == ["", ""]
+    assert rows["0 ★"] == ["complete", "0.8", "1000", "16", "0.01"]
+    assert rows["4"] == ["failed", "", "", "32", "0.08"]
     assert "2" in rows  # trial 2 is beaten: no star
     assert sorted(dock.state.front) == [0, 1, 3]
     assert sorted(dock.pareto.front) == [0, 1, 3] and len(dock.pareto.shown) == 4
     assert len(dock.parallel.lines) == 4
-    assert dock.parallel.axes == ["fc1.out_features", "learning_rate", "accuracy", "FLOPs"]
+    assert dock.parallel.axes == ["out_features", "learning_rate", "accuracy", "FLOPs"]
     assert "Best: trial 3" in dock.best.text() and "accuracy 0.95" in dock.best.text()
     assert dock.counts.text() == "5 trials: 4 complete, 1 failed"
     dock.tabs.setCurrentWidget(dock.importance)  # importances are computed when shown
@@ -303,3 +303,36 @@ def test_a_search_the_command_refuses_comes_back_as_its_sentence(window, qtbot, 
     assert not outcomes[0].ok and not outcomes[0].stopped
     assert "has no search dimensions" in outcomes[0].text
     assert not (tmp_path / "plain.search.db").exists()
+
+
+def test_the_study_is_read_in_a_thread_one_read_at_a_time(qtbot, monkeypatch, tmp_path):
+    """Reads asked for while one is going are folded into one more read after it: a slow disk makes the
+    table lag, never piles up threads; the GUI thread never waits for a read."""
+    import threading
+    import time
+
+    from modstudio.ui import search_reader
+
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow_read(place, objectives):
+        calls.append(threading.current_thread().name)
+        release.wait(10)
+        return search_reader.StudyState(objectives=list(objectives))
+
+    monkeypatch.setattr(search_reader, "read_state", slow_read)
+    reader = search_reader.StudyReader()
+    states = []
+    reader.state_read.connect(states.append)
+    started = time.monotonic()
+    reader.set_place(search_reader.StudyPlace("sqlite:///nowhere.db", "p"), ["accuracy"])
+    for _ in range(5):
+        reader.read()
+    assert time.monotonic() - started < 1.0  # nothing waited for the read
+    qtbot.waitUntil(lambda: len(calls) == 1)
+    release.set()
+    assert reader.wait(10)
+    qtbot.waitUntil(lambda: len(states) == 2)
+    assert reader.wait(10)
+    assert len(calls) == 2 and "MainThread" not in calls
