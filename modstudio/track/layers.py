@@ -38,11 +38,12 @@ class TrackError(ValueError):
 def record_choices(probe: RoutingProbe, logits: torch.Tensor, chosen: torch.Tensor | None, k: int = 1) -> None:
     """One step of a layer given its router logits [..., E] and the experts each token went to
     ([..., k] ids, or None: the top ``k`` logits), counted as ModStudio's top-k gates count them."""
-    probs = logits.detach().reshape(-1, logits.shape[-1]).float().softmax(dim=-1)
+    flat = logits.detach().reshape(-1, logits.shape[-1]).float()
+    probs = flat.softmax(dim=-1)
     if chosen is None:
         chosen = probs.topk(min(k, probs.shape[-1]), dim=-1).indices
     picked = chosen.detach().reshape(probs.shape[0], -1).long()
-    probe.defer(_facts_of_choices, -1, probs=probs, picked=picked)  # no labels: -1 never matches a batch
+    probe.defer(_facts_of_choices, -1, probs=probs, picked=picked, logits=flat)  # no labels: -1 never matches a batch
     probe.add("dropped_tokens", 0.0)
     probe.add("slots", float(picked.numel()))
     probe.add("routed_tokens", float(probs.shape[0]))
@@ -166,9 +167,13 @@ class Followed:
 
 
 def _after_moe(module: nn.Module, x: torch.Tensor, args: tuple[Any, ...], result: Any) -> None:
-    _scores, probs = args
+    scores, probs = args
     combine, picked = result
-    MixtureOfExperts._record(module, x, probs, combine, picked)  # type: ignore[arg-type]
+    logits = scores  # the router's logits, but for a noisy gate while training: then computed again, clean
+    if getattr(module, "noise", None) is not None:
+        with torch.no_grad():
+            logits = module.router(x.reshape(-1, x.shape[-1])).float()
+    MixtureOfExperts._record(module, x, probs, combine, picked, logits)  # type: ignore[arg-type]
 
 
 def _after_hmoe(module: nn.Module, x: torch.Tensor, args: tuple[Any, ...], result: Any) -> None:
