@@ -183,7 +183,7 @@ def draw(result: dict[str, Any]) -> dict[str, Any]:
             "text": text,
         }
         if result["sample_kind"] == "image":
-            entry["sample"], entry["large"] = p.sample_png(sample, 56), p.sample_png(sample, 160)
+            entry["sample"], entry["large"] = p.sample_png(sample, 56), p.sample_png(sample, 128)
             sources = (
                 ("attribution", "gallery_predicted"),
                 ("attribution_true", "gallery_true"),
@@ -192,7 +192,7 @@ def draw(result: dict[str, Any]) -> dict[str, Any]:
             for key, source in sources:
                 maps = attributions.get(source, [])
                 if i < len(maps):
-                    entry[key] = p.sample_png(sample, 160, maps[i])
+                    entry[key] = p.sample_png(sample, 128, maps[i])
             entry["method"] = attributions.get("method", "").replace("_", " ")
             if attributions:
                 entry["text"] += (

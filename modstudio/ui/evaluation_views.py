@@ -115,11 +115,12 @@ class MistakesView(QWidget):
         self.detail.setTextFormat(Qt.TextFormat.PlainText)
         self.large = [picture() for _ in range(4)]  # the sample, attribution (predicted, true class), Grad-CAM
         side = QVBoxLayout()
+        side.addWidget(self.detail)
         images = QGridLayout()
         for i, label in enumerate(self.large):
-            images.addWidget(label, i // 2, i % 2)
+            images.addWidget(label, i // 2, i % 2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        images.setColumnStretch(2, 1)
         side.addLayout(images)
-        side.addWidget(self.detail)
         side.addWidget(self.points)
         side.addStretch(1)
         row = QHBoxLayout(self)
