@@ -336,3 +336,25 @@ def test_the_study_is_read_in_a_thread_one_read_at_a_time(qtbot, monkeypatch, tm
     qtbot.waitUntil(lambda: len(states) == 2)
     assert reader.wait(10)
     assert len(calls) == 2 and "MainThread" not in calls
+
+
+def test_module_parameters_are_marked_on_the_module_page_and_on_each_use(window, qtbot, answer_dialog):
+    """A ModuleDef's parameter (its default, ``module:``) and one use's value (``node:``) are two targets."""
+    from modstudio.blocks import default_catalog
+    from modstudio.ui.files import default_project
+
+    typed, _seen = answer_dialog
+    window.load(default_project(default_catalog(), "switch_transformer"))
+    select(window, "encoder1")
+    typed.update(low="2", high="8", step="2")
+    qtbot.mouseClick(window.inspector.marks.toggles["node:main/encoder1.experts"][0], Qt.MouseButton.LeftButton)
+    window.drill_in("SwitchEncoder")
+    window.inspector.rebuild()
+    typed.update(low="16", high="64", step="16")
+    qtbot.mouseClick(window.inspector.marks.toggles["module:SwitchEncoder.dim"][0], Qt.MouseButton.LeftButton)
+    assert dims(window) == {
+        "node:main/encoder1.experts": SearchDimension("node:main/encoder1.experts", "int", low=2, high=8, step=2),
+        "module:SwitchEncoder.dim": SearchDimension("module:SwitchEncoder.dim", "int", low=16, high=64, step=16),
+    }
+    assert window.inspector.marks.toggles["module:SwitchEncoder.dim"][0].isChecked()
+    assert not window.inspector.marks.toggles["module:SwitchEncoder.heads"][0].isChecked()
