@@ -34,6 +34,9 @@ def test_a_search_finishes_then_resumes_where_it_stopped(moons: Path, capsys: py
         assert {t: read_value(trained, t) for t in row.params} == row.params
         assert json.loads((Path(row.run_dir) / "run.json").read_text())["status"] == "completed"
         assert 0.0 <= (row.values or [-1])[0] <= 1.0
+        width = row.params["node:main/fc1.out_features"]
+        assert row.param_count == (2 * width + width) + (width * 64 + 64) + (64 * 2 + 2)  # fc1, fc2, head
+        assert row.flops is not None and row.flops > 0 and row.test_accuracy is not None
     assert load_project(moons).training.learning_rate == 0.01  # the project itself is left as it was
 
 

@@ -35,6 +35,9 @@ class TrialRow:
     # the last value reported (validation accuracy or loss per epoch), for pruned and running trials
     intermediate: dict[int, float] = field(default_factory=dict)
     error: str | None = None  # why a failed trial failed
+    param_count: int | None = None  # the trial's network: parameters and FLOPs per sample (whatever the objectives)
+    flops: int | None = None
+    test_accuracy: float | None = None
 
 
 def default_storage(project_path: str | os.PathLike[str]) -> str:
@@ -91,6 +94,9 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> TrialRow:
         run_dir=trial.user_attrs.get("run_dir"),
         intermediate=dict(trial.intermediate_values),
         error=trial.user_attrs.get("error"),
+        param_count=trial.user_attrs.get("params"),
+        flops=trial.user_attrs.get("flops"),
+        test_accuracy=trial.user_attrs.get("test_accuracy"),
     )
 
 
