@@ -137,11 +137,16 @@ def write_study(project_path: Path, trials: list[tuple[str, dict, list[float] | 
                 params=params,
                 distributions={k: spaces[k] for k in params},
                 values=values,
-                user_attrs={"run_dir": f"p.runs/trial-{i}"},
+                user_attrs={
+                    "run_dir": f"p.runs/trial-{i}",
+                    "params": PARAMS[i],
+                    "flops": values[1] if values else None,
+                },
             )
         )
 
 
+PARAMS = [100, 300, 200, 500, 150]  # the trials' parameter counts, as the search records them
 TRIALS = [
     ("COMPLETE", {UNITS: 16, LR: 0.01}, [0.80, 1000.0]),
     ("COMPLETE", {UNITS: 64, LR: 0.003}, [0.90, 5000.0]),
@@ -184,6 +189,11 @@ def test_the_dock_shows_the_trials_of_a_study(window, qtbot, searched):
     assert "2" in rows  # trial 2 is beaten: no star
     assert sorted(dock.state.front) == [0, 1, 3]
     assert sorted(dock.pareto.front) == [0, 1, 3] and len(dock.pareto.shown) == 4
+    assert dock.pareto.against.currentData() == "-flops"  # the cost the study optimises, at first
+    dock.pareto.against.setCurrentIndex(dock.pareto.against.findData("-params"))
+    dock.pareto.against.activated.emit(dock.pareto.against.currentIndex())
+    assert sorted(dock.pareto.front) == [0, 1, 2, 3]  # trial 2 has fewer parameters than trial 1
+    assert dock.pareto.shown[2] == (200.0, 0.85)
     assert len(dock.parallel.lines) == 4
     assert dock.parallel.axes == ["out_features", "learning_rate", "accuracy", "FLOPs"]
     assert "Best: trial 3" in dock.best.text() and "accuracy 0.95" in dock.best.text()
