@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DISPLAY = ":93"
 SIZE = (1440, 900)
 DIMENSIONS = {  # target -> (kind, low, high, step, log)
-    "node:main/moe.num_experts": ("int", 3, 8, None, False),
+    "node:main/moe.num_experts": ("int", 4, 8, None, False),
     "node:main/moe.k": ("int", 2, 3, None, False),  # top-1 is the switch gate's job: the top-k gate refuses it
     "node:Expert/fc1.out_features": ("int", 4, 64, None, True),
 }
@@ -124,8 +124,8 @@ def figures(path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("work", nargs="?", help="folder for the project and its study (default: a new temporary one)")
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -250,7 +250,7 @@ class SearchDock(QWidget):
         targets = list(dict.fromkeys([*(d.target for d in dims), *(t for r in state.rows for t in r.params)]))
         objectives = state.objectives or self.project_objectives()
         self.table.show_trials(state.rows, targets, objectives, set(state.front))
-        self.pareto.show_trials(state.rows, objectives, state.front)
+        self.pareto.show_trials(state.rows, objectives, state.front, state.points, state.cost_fronts)
         shown_dims = [d for d in dims if any(d.target in r.params for r in state.rows)]
         self.parallel.show_trials(state.rows, objectives, shown_dims)
         self.pareto.choose(self.table.chosen_number())

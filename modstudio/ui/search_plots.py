@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QVBoxLayout, QWidget
 
 from .dashboard import style
 
@@ -57,17 +57,24 @@ def _plot(title: str) -> tuple[pg.PlotWidget, pg.PlotItem]:
 
 
 class ParetoView(QWidget):
-    """Accuracy (the first objective) against the cost (the second): every finished trial a dot, the
-    Pareto front in yellow joined by a line. With one objective: its value per trial, the best so far."""
+    """Accuracy (or loss) against the cost of each trial's network, FLOPs or parameters as the person picks:
+    every finished trial a dot, the Pareto front of the two in yellow joined by a line. Without costs
+    (a study of other objectives): the first objective per trial, the best so far."""
 
     trial_clicked = Signal(int)  # a trial's number
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.widget, self.plot = _plot("Pareto front")
+        self.against = QComboBox()
+        self.against.addItem("against FLOPs per sample", "-flops")
+        self.against.addItem("against parameters", "-params")
+        self.against.activated.connect(lambda _i: self.redraw())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.against)
         layout.addWidget(self.widget)
+        self.data: tuple[Any, ...] = ((), (), (), {}, {})
         self.dots = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(TRIAL), hoverable=True)
         self.front_line = pg.PlotDataItem(pen=pg.mkPen(FRONT, width=1.5))
         self.front_dots = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#1b1c21"), brush=pg.mkBrush(FRONT))
@@ -80,31 +87,55 @@ class ParetoView(QWidget):
         self.shown: dict[int, tuple[float, float]] = {}  # trial number -> where its dot is
         self.front: list[int] = []
 
-    def show_trials(self, rows: Sequence[Row], objectives: Sequence[str], front: Sequence[int]) -> None:
-        done = [r for r in rows if r.values is not None and len(r.values) == len(objectives)]
-        if len(objectives) >= 2:
-            points = {r.number: (float(r.values[1]), float(r.values[0])) for r in done}  # type: ignore[index]
-            x_word, y_word = objective_word(objectives[1]), objective_word(objectives[0])
+    def show_trials(
+        self,
+        rows: Sequence[Row],
+        objectives: Sequence[str],
+        front: Sequence[int],
+        points: dict[str, dict[int, tuple[float, float]]] | None = None,
+        fronts: dict[str, list[int]] | None = None,
+    ) -> None:
+        """``points``/``fronts``: per cost ("-flops", "-params"), each trial's (cost, quality) and their front."""
+        if list(objectives) != list(self.data[1]):  # another study: against the cost it optimises, if any
+            cost = next((o for o in objectives if o in ("-flops", "-params")), "-flops")
+            self.against.setCurrentIndex(self.against.findData(cost))
+        self.data = (rows, objectives, front, points or {}, fronts or {})
+        self.redraw()
+
+    def redraw(self) -> None:
+        rows, objectives, front, by_cost, fronts = self.data
+        cost = self.against.currentData()
+        points = by_cost.get(cost, {})
+        self.against.setVisible(any(by_cost.values()))
+        if points:
+            front = fronts.get(cost, [])
+            quality = next((o for o in objectives if o in ("accuracy", "loss")), "accuracy")
+            x_word, y_word = objective_word(cost), objective_word(quality)
             wide = [x for x, _ in points.values() if x > 0]
             self.plot.setLogMode(x=bool(wide) and max(wide) / min(wide) > 20, y=False)
             style.set_title(self.plot, f"Pareto front: {y_word} against {x_word}")
             line = sorted((points[n] for n in front if n in points), key=lambda p: p[0])
         else:
+            done = [r for r in rows if r.values is not None and len(r.values) == len(objectives)]
             points = {r.number: (float(r.number), float(r.values[0])) for r in done}  # type: ignore[index]
             x_word, y_word = "trial", objective_word(objectives[0]) if objectives else "objective"
             self.plot.setLogMode(x=False, y=False)
             style.set_title(self.plot, f"{y_word} of each trial, the best so far in yellow")
             line = _best_so_far(sorted(points.items()), maximised(objectives[0]) if objectives else True)
         self.plot.setLabel("bottom", x_word, color=style.AXIS)
+        chosen = self.chosen_number
         self.plot.setLabel("left", y_word, color=style.AXIS)
         self.shown, self.front = points, [n for n in front if n in points]
         self.dots.setData([_spot(n, p) for n, p in points.items() if n not in self.front])
         self.front_dots.setData([_spot(n, points[n]) for n in self.front])
         self.front_line.setData([p[0] for p in line], [p[1] for p in line])
-        self.choose(None)
+        self.choose(chosen)
+
+    chosen_number: int | None = None
 
     def choose(self, number: int | None) -> None:
         """Ring one trial's dot (the trial chosen in the table)."""
+        self.chosen_number = number
         where = self.shown.get(number) if number is not None else None
         self.chosen.setData([_spot(number, where)] if where is not None and number is not None else [])
 

@@ -123,10 +123,16 @@ class SearchRun(QObject):
             self.process.kill()
 
     def _quitting(self) -> None:
+        """The editor quits: Ctrl-C twice (the search ends its trials' workers at once), then kill."""
         if self.running():
             self.stopped = True
-            self.process.kill()
-            self.process.waitForFinished(5000)
+            self._interrupt()
+            self.process.waitForFinished(300)
+            if self.running():
+                self._interrupt()
+            if not self.process.waitForFinished(5000):
+                self.process.kill()
+                self.process.waitForFinished(2000)
 
     def wait(self, milliseconds: int = 30_000) -> bool:
         """Block until the process ended (closing, tests); False on timeout."""

@@ -9,7 +9,7 @@ the table lag, never the editor.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,33 @@ class StudyState:
     rows: list[Any] = field(default_factory=list)
     front: list[int] = field(default_factory=list)
     objectives: list[str] = field(default_factory=list)
+    # "-flops" / "-params" -> each finished trial's (cost, accuracy or loss), and the front of those two
+    points: dict[str, dict[int, tuple[float, float]]] = field(default_factory=dict)
+    cost_fronts: dict[str, list[int]] = field(default_factory=dict)
+
+
+COSTS = ("-flops", "-params")
+
+
+def quality_of(objectives: Sequence[str]) -> str | None:
+    """What the Pareto view plots upwards: accuracy or loss, whichever the study optimises first."""
+    return next((o for o in objectives if o in ("accuracy", "loss")), None)
+
+
+def cost_points(rows: Sequence[Any], objectives: Sequence[str], cost: str) -> dict[int, tuple[float, float]]:
+    """Each complete trial's (cost, quality): the cost its network was measured at (FLOPs, parameters), or
+    its objective value when the study optimises that cost."""
+    quality = quality_of(objectives)
+    points: dict[int, tuple[float, float]] = {}
+    for row in rows:
+        if quality is None or row.state != "COMPLETE" or not row.values or len(row.values) != len(objectives):
+            continue
+        x = getattr(row, "flops" if cost == "-flops" else "param_count", None)
+        if x is None and cost in objectives:
+            x = row.values[objectives.index(cost)]
+        if x is not None:
+            points[row.number] = (float(x), float(row.values[objectives.index(quality)]))
+    return points
 
 
 def default_place(project_path: Path) -> StudyPlace:
@@ -58,7 +85,14 @@ def read_state(place: StudyPlace, objectives: Sequence[str]) -> StudyState:
     rows = read_trials(place.storage, place.name)
     used = (study_objectives(place.storage, place.name) if rows else []) or list(objectives)
     front = [row.number for row in pareto_front(rows, used)] if all(o in DIRECTIONS for o in used) else []
-    return StudyState(rows, front, used)
+    state = StudyState(rows, front, used)
+    quality = quality_of(used)
+    for cost in COSTS if quality is not None else ():
+        points = cost_points(rows, used, cost)
+        pairs = [replace(r, values=[points[r.number][1], points[r.number][0]]) for r in rows if r.number in points]
+        state.points[cost] = points
+        state.cost_fronts[cost] = [r.number for r in pareto_front(pairs, [quality, cost])]
+    return state
 
 
 def read_importances(place: StudyPlace) -> dict[str, float]:

@@ -137,11 +137,16 @@ def write_study(project_path: Path, trials: list[tuple[str, dict, list[float] | 
                 params=params,
                 distributions={k: spaces[k] for k in params},
                 values=values,
-                user_attrs={"run_dir": f"p.runs/trial-{i}"},
+                user_attrs={
+                    "run_dir": f"p.runs/trial-{i}",
+                    "params": PARAMS[i],
+                    "flops": values[1] if values else None,
+                },
             )
         )
 
 
+PARAMS = [100, 300, 200, 500, 150]  # the trials' parameter counts, as the search records them
 TRIALS = [
     ("COMPLETE", {UNITS: 16, LR: 0.01}, [0.80, 1000.0]),
     ("COMPLETE", {UNITS: 64, LR: 0.003}, [0.90, 5000.0]),
@@ -184,6 +189,11 @@ def test_the_dock_shows_the_trials_of_a_study(window, qtbot, searched):
     assert "2" in rows  # trial 2 is beaten: no star
     assert sorted(dock.state.front) == [0, 1, 3]
     assert sorted(dock.pareto.front) == [0, 1, 3] and len(dock.pareto.shown) == 4
+    assert dock.pareto.against.currentData() == "-flops"  # the cost the study optimises, at first
+    dock.pareto.against.setCurrentIndex(dock.pareto.against.findData("-params"))
+    dock.pareto.against.activated.emit(dock.pareto.against.currentIndex())
+    assert sorted(dock.pareto.front) == [0, 1, 2, 3]  # trial 2 has fewer parameters than trial 1
+    assert dock.pareto.shown[2] == (200.0, 0.85)
     assert len(dock.parallel.lines) == 4
     assert dock.parallel.axes == ["out_features", "learning_rate", "accuracy", "FLOPs"]
     assert "Best: trial 3" in dock.best.text() and "accuracy 0.95" in dock.best.text()
@@ -336,3 +346,25 @@ def test_the_study_is_read_in_a_thread_one_read_at_a_time(qtbot, monkeypatch, tm
     qtbot.waitUntil(lambda: len(states) == 2)
     assert reader.wait(10)
     assert len(calls) == 2 and "MainThread" not in calls
+
+
+def test_module_parameters_are_marked_on_the_module_page_and_on_each_use(window, qtbot, answer_dialog):
+    """A ModuleDef's parameter (its default, ``module:``) and one use's value (``node:``) are two targets."""
+    from modstudio.blocks import default_catalog
+    from modstudio.ui.files import default_project
+
+    typed, _seen = answer_dialog
+    window.load(default_project(default_catalog(), "switch_transformer"))
+    select(window, "encoder1")
+    typed.update(low="2", high="8", step="2")
+    qtbot.mouseClick(window.inspector.marks.toggles["node:main/encoder1.experts"][0], Qt.MouseButton.LeftButton)
+    window.drill_in("SwitchEncoder")
+    window.inspector.rebuild()
+    typed.update(low="16", high="64", step="16")
+    qtbot.mouseClick(window.inspector.marks.toggles["module:SwitchEncoder.dim"][0], Qt.MouseButton.LeftButton)
+    assert dims(window) == {
+        "node:main/encoder1.experts": SearchDimension("node:main/encoder1.experts", "int", low=2, high=8, step=2),
+        "module:SwitchEncoder.dim": SearchDimension("module:SwitchEncoder.dim", "int", low=16, high=64, step=16),
+    }
+    assert window.inspector.marks.toggles["module:SwitchEncoder.dim"][0].isChecked()
+    assert not window.inspector.marks.toggles["module:SwitchEncoder.heads"][0].isChecked()
