@@ -46,3 +46,22 @@ def test_two_processes_write_routing_counted_over_both_ranks(tmp_path):
     assert lines[0]["type"] == "start" and lines[-1]["type"] == "epoch" and lines[-1]["val_loss"] < lines[0]["val_loss"]
     assert sum(line["type"] == "epoch" for line in lines) == 1  # written once, by rank 0
     assert read_run(run).status == "finished"
+
+
+def test_train_py_still_trains_where_modstudio_is_not_installed(tmp_path):
+    """Routing needs ModStudio; training needs only torch and safetensors (one process, no torchrun)."""
+    project = load_template("moe_2d", default_catalog())
+    folder = tmp_path / "moe_2d"
+    export_torchrun(project, folder)
+    run = tmp_path / "run"
+    hide = (
+        "import runpy, sys; sys.modules['modstudio'] = None; "  # as if ModStudio were not installed
+        f"sys.argv = ['train.py', '--epochs', '1', '--out', {str(run)!r}]; runpy.run_path('train.py', run_name='__main__')"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "MASTER_", "LOCAL_RANK"))}
+    code, stdout, stderr = _run([sys.executable, "-c", hide], folder, {**env, "OMP_NUM_THREADS": "1"})
+    assert code == 0, stdout + stderr
+    assert "routing is not recorded: ModStudio is not installed here" in stdout
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["start", "epoch"]
+    assert not (run / "routing.jsonl").exists() and read_run(run).status == "finished"
