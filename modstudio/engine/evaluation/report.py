@@ -55,7 +55,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
         + "</tr>"
         for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    head = f"<tr>{head}</tr>" if any(header) else ""  # a table of facts has no header row
+    return f"<table>{head}{body}</table>"
 
 
 def _grid(cells: list[str], columns: int) -> str:
@@ -100,9 +101,11 @@ def _classes(result: dict[str, Any], files: dict[str, bytes]) -> str:
     )
     return (
         "<h2>Confusion matrix and classes</h2>"
-        + _grid([_img(files["confusion.png"], "confusion matrix"), per_class], 2)
+        + f"<p>{_img(files['confusion.png'], 'confusion matrix')}</p>"
+        + per_class
         + f"<h3>Counts</h3>{counts}<h3>Normalised (share of each true class)</h3>{shares}<h2>Calibration</h2>"
-        + _grid([_img(files["reliability.png"], "reliability diagram"), bins], 2)
+        + f"<p>{_img(files['reliability.png'], 'reliability diagram')}</p>"
+        + bins
     )
 
 

@@ -9,6 +9,7 @@ trial's run folder and ``study.user_attrs["objectives"]`` the objectives it opti
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import optuna
 
 DB_SUFFIX = ".search.db"
+OPEN_ATTEMPTS = 5  # reading a SQLite study while a search process creates its tables
 # objective name -> the direction optuna optimises it in
 DIRECTIONS = {"accuracy": "maximize", "loss": "minimize", "-params": "minimize", "-flops": "minimize"}
 
@@ -63,11 +65,18 @@ def load_study(storage_url: str, study_name: str) -> optuna.Study | None:
     if not storage_exists(storage_url):
         return None
     import optuna
+    from sqlalchemy.exc import OperationalError
 
-    try:
-        return optuna.load_study(study_name=study_name, storage=storage_url)
-    except KeyError:  # no study of that name in the storage
-        return None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return optuna.load_study(study_name=study_name, storage=storage_url)
+        except KeyError:  # no study of that name in the storage
+            return None
+        except OperationalError:  # a search creating the SQLite file's tables right now ("already exists")
+            if attempt + 1 == OPEN_ATTEMPTS:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return None
 
 
 def read_trials(storage_url: str, study_name: str) -> list[TrialRow]:
