@@ -207,7 +207,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
         return []
     for sibling in siblings:
         match = pattern.match(sibling.name)
-        if match is None or _process_exists(int(match.group(1))):
+        if match is None or process_exists(int(match.group(1))):
             continue
         with contextlib.suppress(OSError):
             sibling.unlink()
@@ -215,7 +215,8 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     return removed
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (True when it cannot tell: another user's)."""
     if pid == os.getpid():
         return True
     try:

@@ -29,6 +29,7 @@ from modstudio.engine.search.study import DIRECTIONS, TrialRow, trial_row
 from modstudio.engine.settings import TrainSettings
 from modstudio.engine.threads import usable_cores
 from modstudio.graph.document import OperationError
+from modstudio.graph.io import process_exists
 from modstudio.graph.model import Project, SearchDimension
 from modstudio.graph.search_ops import with_values
 
@@ -313,22 +314,10 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     host, failed = socket.gethostname(), []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = trial.user_attrs.get("pid")
-        if trial.user_attrs.get("host") != host or not isinstance(pid, int) or _alive(pid):
+        if trial.user_attrs.get("host") != host or not isinstance(pid, int) or process_exists(pid):
             continue
         storage = study._storage  # optuna's public storage API, reached through the study
         storage.set_trial_user_attr(trial._trial_id, "error", "its search process ended before it finished")
         if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
             failed.append(trial.number)
     return failed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
