@@ -31,12 +31,9 @@ from modstudio.engine.doctor.cli import add_doctor_command
 from modstudio.engine.evaluation.cli import add_evaluate_command
 from modstudio.engine.search.cli import add_search_command
 from modstudio.engine.surgery.cli import add_experts_command
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, write_project
 from modstudio.importer.cli import add_import_command
 from modstudio.ui.run_watch_cli import add_watch_command
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
 
 
 def _catalog():
@@ -62,7 +59,6 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from modstudio.graph.io import save_project
     from modstudio.library import load_template
 
     out = Path(args.output)
@@ -74,10 +70,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        save_project(project, out)
-    except OSError as exc:
-        print(f"error: cannot write {out}: {exc.strerror}", file=sys.stderr)
+    if write_project(project, out) != EXIT_OK:
         return EXIT_ERROR
     print(f"wrote {out} (from template '{args.template}': {project.name})")
     return EXIT_OK

@@ -11,8 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_OK
 
 
 def add_import_command(sub: argparse._SubParsersAction) -> None:

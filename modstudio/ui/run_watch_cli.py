@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+from modstudio.exits import EXIT_BAD_INPUT
 
 
 def add_watch_command(sub: argparse._SubParsersAction) -> None:

@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, write_project
 
 
 def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +65,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_graft(args: argparse.Namespace) -> int:
     from modstudio.blocks import default_catalog
     from modstudio.engine.analysis.grafting import GraftError, graft_from_run
-    from modstudio.graph.io import load_project, save_project
+    from modstudio.graph.io import load_project
     from modstudio.graph.problems import ProjectError
 
     catalog = default_catalog()
@@ -86,10 +84,7 @@ def cmd_graft(args: argparse.Namespace) -> int:
     except GraftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        save_project(project, out)
-    except OSError as exc:
-        print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+    if write_project(project, out) != EXIT_OK:
         return EXIT_ERROR
     print(f"{note}; wrote {out}")
     return EXIT_OK

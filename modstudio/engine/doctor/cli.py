@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_OK, write_project
+
 if TYPE_CHECKING:
     from modstudio.graph.model import Project
     from modstudio.graph.schema import BlockCatalog
@@ -22,9 +24,8 @@ if TYPE_CHECKING:
     from .fixes import Fix
     from .sequences import SequenceRouting
 
-EXIT_HEALTHY = 0
-EXIT_PROBLEMS = 1
-EXIT_BAD_INPUT = 2
+EXIT_HEALTHY = EXIT_OK
+EXIT_PROBLEMS = 1  # problems found; also a fix that could not be written
 
 
 def add_doctor_command(sub: argparse._SubParsersAction) -> None:
@@ -103,7 +104,6 @@ def _chosen_fix(text: str, diagnoses: list[Diagnosis]) -> Fix | str:
 
 def _apply(fix: Fix, project: Project, catalog: BlockCatalog, run: Path, out: Path) -> int:
     from modstudio.graph.document import Document, OperationError
-    from modstudio.graph.io import save_project
 
     from .fixes import FixError, fix_operation
 
@@ -120,10 +120,7 @@ def _apply(fix: Fix, project: Project, catalog: BlockCatalog, run: Path, out: Pa
         return _fail(f"cannot apply '{fix.label}': {exc}")
     except Exception as exc:  # an EngineError or WeightsError from the weights
         return _fail(f"cannot apply '{fix.label}': {getattr(exc, 'message', exc)}")
-    try:
-        save_project(project, out)
-    except OSError as exc:
-        print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+    if write_project(project, out) != EXIT_OK:
         return EXIT_PROBLEMS
     print(f"applied: {op.description}; wrote {out}")
     return EXIT_HEALTHY

@@ -11,9 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
+
 EXPLAIN = ("integrated_gradients", "saliency", "off")
 
 

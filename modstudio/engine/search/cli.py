@@ -17,13 +17,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
+
 if TYPE_CHECKING:
     from modstudio.engine.search.runner import Search, SearchOptions
     from modstudio.engine.search.study import TrialRow
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
 
 
 def add_search_command(sub: argparse._SubParsersAction) -> None:

@@ -16,14 +16,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modstudio.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, write_project
+
 if TYPE_CHECKING:  # torch comes with these: imported when the command runs
     from modstudio.engine.surgery.surgery import Request, Surgery
     from modstudio.graph.model import Project
     from modstudio.graph.schema import BlockCatalog
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
 
 
 def add_experts_command(sub: argparse._SubParsersAction) -> None:
@@ -116,7 +114,6 @@ def cmd_experts(args: argparse.Namespace) -> int:
 def _write(project: Project, catalog: BlockCatalog, surgery: Surgery, out: Path) -> int:
     from modstudio.engine.surgery.errors import SurgeryError
     from modstudio.graph.document import Document
-    from modstudio.graph.io import save_project
 
     try:
         weights = surgery.write_weights()
@@ -127,11 +124,8 @@ def _write(project: Project, catalog: BlockCatalog, surgery: Surgery, out: Path)
         print(f"error: cannot write {surgery.weights_file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     Document(project, catalog).apply(surgery.edit)
-    try:
-        save_project(project, out)
-    except OSError as exc:
+    if write_project(project, out) != EXIT_OK:
         weights.unlink(missing_ok=True)  # no weights without their project
-        print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     print(f"wrote {out} and {weights}")
     return EXIT_OK
