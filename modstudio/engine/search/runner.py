@@ -13,7 +13,6 @@ import math
 import os
 import socket
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from modstudio.engine.client import TrainClient
 from modstudio.engine.errors import EngineError
 from modstudio.engine.protocol import Epoch, Finished, Started
 from modstudio.engine.search.costs import network_costs, trial_problems
-from modstudio.engine.search.study import DIRECTIONS, TrialRow, trial_row
+from modstudio.engine.search.study import DIRECTIONS, TrialRow, opened, trial_row
 from modstudio.engine.settings import TrainSettings
 from modstudio.engine.threads import usable_cores
 from modstudio.graph.document import OperationError
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
 HEARTBEAT_S = 10  # a running trial tells the storage it is alive this often
 GRACE_S = 60  # a trial of another process silent this long is marked failed
-OPEN_ATTEMPTS = 5  # a new SQLite study opened by several processes at once
 POPULATION = 8  # NSGA-II's generation size: small searches still evolve
 PRUNE_AFTER_TRIALS = 4  # the median pruner compares a trial with at least this many finished ones
 PRUNE_AFTER_EPOCHS = 2  # and never stops a trial before its second epoch (epochs count from 1)
@@ -127,19 +125,17 @@ class Search:
         import optuna
 
         kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if self.options.storage.startswith("sqlite") else {}
-        for attempt in range(OPEN_ATTEMPTS):
-            try:
-                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they mark dead trials
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    return optuna.storages.RDBStorage(
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they mark dead trials
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return opened(
+                    self.options.storage,
+                    lambda: optuna.storages.RDBStorage(
                         self.options.storage, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
-                    )
-            except Exception as exc:  # sqlalchemy: a bad URL, a missing driver, a server that does not answer
-                problem = exc
-                if not self.options.storage.startswith("sqlite") or attempt + 1 == OPEN_ATTEMPTS:
-                    break
-                time.sleep(0.5 * (attempt + 1))
-        raise SearchError(f"cannot open the storage {self.options.storage}: {problem}") from None
+                    ),
+                )
+        except Exception as exc:  # sqlalchemy: a bad URL, a missing driver, a server that does not answer
+            raise SearchError(f"cannot open the storage {self.options.storage}: {exc}") from None
 
     def run(self, study: optuna.Study) -> int:
         """Run trials until the study has ``trials`` of them (or the timeout, or ``stop``); returns how many

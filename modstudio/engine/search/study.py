@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import optuna
 
 DB_SUFFIX = ".search.db"
-OPEN_ATTEMPTS = 5  # reading a SQLite study while a search process creates its tables
+T = TypeVar("T")
+OPEN_ATTEMPTS = 5  # a new SQLite study opened by several processes at once (see opened)
 # objective name -> the direction optuna optimises it in
 DIRECTIONS = {"accuracy": "maximize", "loss": "minimize", "-params": "minimize", "-flops": "minimize"}
 
@@ -65,18 +67,26 @@ def load_study(storage_url: str, study_name: str) -> optuna.Study | None:
     if not storage_exists(storage_url):
         return None
     import optuna
-    from sqlalchemy.exc import OperationalError
+
+    try:
+        return opened(storage_url, lambda: optuna.load_study(study_name=study_name, storage=storage_url))
+    except KeyError:  # no study of that name in the storage
+        return None
+
+
+def opened(storage_url: str, open_it: Callable[[], T]) -> T:
+    """``open_it()``, tried again while another process creates a new SQLite file's tables (two searches,
+    or a search and a reader, opening one study at once: "table alembic_version already exists")."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return optuna.load_study(study_name=study_name, storage=storage_url)
-        except KeyError:  # no study of that name in the storage
-            return None
-        except OperationalError:  # a search creating the SQLite file's tables right now ("already exists")
-            if attempt + 1 == OPEN_ATTEMPTS:
+            return open_it()
+        except SQLAlchemyError:
+            if not storage_url.startswith("sqlite") or attempt + 1 == OPEN_ATTEMPTS:
                 raise
-            time.sleep(0.2 * (attempt + 1))
-    return None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def read_trials(storage_url: str, study_name: str) -> list[TrialRow]:
