@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
@@ -135,3 +136,20 @@ def with_browse(field: QLineEdit, browse: Callable[[], None]) -> QWidget:
     button.clicked.connect(browse)
     row.addWidget(button)
     return box
+
+
+ERROR_TEXT_STYLE = "color: #c0392b;"  # a dialog's note when it says what went wrong
+
+
+def planned(outcome: Any, error: Callable[[str], object], failed: str) -> Any | None:
+    """What a plan made in a background thread gave the dialog: its result, or None once ``error`` has been told
+    ``failed: why``. The plan returns ``(True, result)`` or ``(False, why)``; what it raised beyond that is a
+    sentence too, never a traceback."""
+    if isinstance(outcome, Exception):
+        error(f"{failed}: {type(outcome).__name__}: {outcome}")
+        return None
+    ok, result = outcome
+    if not ok:
+        error(f"{failed}: {result}")
+        return None
+    return result

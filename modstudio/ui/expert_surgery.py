@@ -34,6 +34,7 @@ from modstudio.graph.model import Node, Project
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
 from .background import Background
+from .dialogs import ERROR_TEXT_STYLE, planned
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
     from .shell import Shell
 
-ERROR_STYLE = "color: #c0392b;"
 SURGERIES = {
     "freeze": "Freeze all experts but one",
     "unfreeze": "Unfreeze all experts",
@@ -169,7 +169,7 @@ class ExpertSurgeryDialog(QDialog):
         elif self.node.count() == 0:
             what = "frozen experts" if self.surgery.currentData() == "unfreeze" else "a node this surgery works on"
             self._error(f"This project has no {what}.")
-        elif self.note.styleSheet() == ERROR_STYLE:
+        elif self.note.styleSheet() == ERROR_TEXT_STYLE:
             self._say("Choose a run of this project and a surgery.")
 
     def request(self) -> dict[str, Any]:
@@ -185,7 +185,7 @@ class ExpertSurgeryDialog(QDialog):
         self.note.setText(text)
 
     def _error(self, text: str) -> None:
-        self.note.setStyleSheet(ERROR_STYLE)
+        self.note.setStyleSheet(ERROR_TEXT_STYLE)
         self.note.setText(text)
 
     def start(self) -> None:
@@ -204,12 +204,8 @@ class ExpertSurgeryDialog(QDialog):
 
     def _finished(self, doc: Any, outcome: Any) -> None:
         self._update_button()
-        if isinstance(outcome, Exception):  # not a SurgeryError: still a sentence, never a traceback
-            self._error(f"Could not operate: {type(outcome).__name__}: {outcome}")
-            return
-        ok, result = outcome
-        if not ok:
-            self._error(f"Could not operate: {result}")
+        result = planned(outcome, self._error, "Could not operate")
+        if result is None:
             return
         op, lines, weights = result
         if self.shell.session is None or self.shell.session.doc is not doc:

@@ -39,7 +39,7 @@ from modstudio.graph.model import Project
 from modstudio.graph.problems import ProjectError
 
 from .background import Background
-from .dialogs import dialog_folder, remember_folder
+from .dialogs import ERROR_TEXT_STYLE, dialog_folder, planned, remember_folder
 from .runs_panel import run_cell
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
     from .shell import Shell
 
-ERROR_STYLE = "color: #c0392b;"
 RUN_COLUMNS = ("run", "status", "test result")
 GRAFT_FOLDER = "graft_folder"  # QSettings key: where the last project to graft from was
 
@@ -186,12 +185,12 @@ class GraftDialog(QDialog):
         self.note.setText(text)
 
     def _error(self, text: str) -> bool:
-        self.note.setStyleSheet(ERROR_STYLE)
+        self.note.setStyleSheet(ERROR_TEXT_STYLE)
         self.note.setText(text)
         return False
 
     def is_error(self) -> bool:
-        return self.note.styleSheet() == ERROR_STYLE
+        return self.note.styleSheet() == ERROR_TEXT_STYLE
 
     # grafting ---------------------------------------------------------------------------
 
@@ -220,12 +219,8 @@ class GraftDialog(QDialog):
 
     def _finished(self, doc: Any, outcome: Any) -> None:
         self._update_button()
-        if isinstance(outcome, Exception):  # not a GraftError: still a sentence, never a traceback
-            self._error(f"Could not graft: {type(outcome).__name__}: {outcome}")
-            return
-        ok, result = outcome
-        if not ok:
-            self._error(f"Could not graft: {result}")
+        result = planned(outcome, self._error, "Could not graft")
+        if result is None:
             return
         if self.shell.session is None or self.shell.session.doc is not doc:
             self._error("Could not graft: another project was opened meanwhile.")

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QApplication
 from modstudio.blocks import default_catalog
 from modstudio.graph.io import load_project
 from modstudio.ui.app import create_app
-from modstudio.ui.expert_surgery import ERROR_STYLE, ExpertSurgeryDialog
+from modstudio.ui.dialogs import ERROR_TEXT_STYLE
+from modstudio.ui.expert_surgery import ExpertSurgeryDialog
 from modstudio.ui.main_window import MainWindow
 
 
@@ -46,9 +47,9 @@ def test_pruning_from_the_dialog_is_one_undo_step(window, qtbot):
     dialog.keep.setValue(3)
     dialog.operate.click()
     qtbot.waitUntil(
-        lambda: bool(dialog.report.toPlainText()) or dialog.note.styleSheet() == ERROR_STYLE, timeout=60_000
+        lambda: bool(dialog.report.toPlainText()) or dialog.note.styleSheet() == ERROR_TEXT_STYLE, timeout=60_000
     )
-    assert dialog.note.styleSheet() != ERROR_STYLE, dialog.note.text()
+    assert dialog.note.styleSheet() != ERROR_TEXT_STYLE, dialog.note.text()
     assert "importance" in dialog.report.toPlainText() and "after:" in dialog.report.toPlainText()
     assert dialog.note.text().startswith("Done: Prune experts")
     project = window.doc.project

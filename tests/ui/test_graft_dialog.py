@@ -13,7 +13,7 @@ from modstudio.engine.train import Trainer
 from modstudio.graph.builder import ProjectBuilder
 from modstudio.graph.io import save_project
 from modstudio.graph.model import DataSection, TrainingSection
-from modstudio.ui.graft_dialog import ERROR_STYLE
+from modstudio.ui.dialogs import ERROR_TEXT_STYLE
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_an_unsaved_project_is_refused_with_a_sentence_and_nothing_changes(windo
     assert not dialog.replace.isVisible()  # nothing selected on the canvas
     assert dialog.choose_source(source_file)
     dialog.graft_button.click()
-    assert dialog.isVisible() and dialog.note.styleSheet() == ERROR_STYLE
+    assert dialog.isVisible() and dialog.note.styleSheet() == ERROR_TEXT_STYLE
     assert dialog.note.text().startswith("Save this project first")
     assert window.stack.count() == before and set(window.doc.project.modules) == modules
     dialog.reject()
