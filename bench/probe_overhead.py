@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from overhead_rounds import alternate, report, timed
 
 from modstudio.compile.graphnet import GraphNet
 from modstudio.compile.probes import aux_loss, enable_probes, probes_of, set_probe_labels
@@ -63,14 +62,6 @@ def make_step(net: GraphNet, x: torch.Tensor, y: torch.Tensor, probed: bool) -> 
     return step
 
 
-def timed(step: Callable[[], None], steps: int) -> tuple[float, float]:
-    """(wall, process CPU) seconds per step; CPU time is less hurt by a busy machine."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
@@ -94,24 +85,8 @@ def main() -> None:
         f"GraphNet moe ({args.gate}, {EXPERTS} experts, k=2) on [{args.batch}, {TOKENS}, {DIM}]; "
         f"train step = forward, loss + aux, backward, Adam"
     )
-    samples: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-    for r in range(args.rounds):
-        order = ("off", "on") if r % 2 == 0 else ("on", "off")
-        for key in order:
-            samples[key].append(timed(steps[key], args.steps))
-    ratio = 0.0
-    for i, unit in ((1, "cpu "), (0, "wall")):  # wall last: it is the goal
-        off_t = [s[i] for s in samples["off"]]
-        on_t = [s[i] for s in samples["on"]]
-        ratios = [b / a for a, b in zip(off_t, on_t)]
-        low, _, high = statistics.quantiles(ratios, n=4)
-        ratio = statistics.median(ratios)
-        print(
-            f"{unit}: probes off {statistics.median(off_t) * 1e3:.3f} ms/step, on {statistics.median(on_t) * 1e3:.3f} "
-            f"ms/step; per-round ratio median {ratio:.4f}, quartiles {low:.3f}-{high:.3f} "
-            f"({args.rounds} rounds x {args.steps} steps)"
-        )
-    print(f"ratio: {ratio:.4f}")
+    samples = alternate(lambda key: timed(steps[key], args.steps), args.rounds)
+    report(samples, "probes off", "on", f"{args.rounds} rounds x {args.steps} steps")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ the median per-round ratio on/off, ``ratio: X``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
 
 import torch
+from overhead_rounds import alternate, report
 
 from modstudio.blocks import default_catalog
 from modstudio.engine.data import Batch
@@ -82,27 +82,16 @@ def main() -> None:
             f"{args.template}: {sum(p.numel() for p in session.net.parameters()):,} parameters, "
             f"batch {project.data.batch_size}, {len(recorder.modules)} modules recorded every {EVERY} steps"
         )
-        samples: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-        for r in range(args.rounds):
-            order = ("off", "on") if r % 2 == 0 else ("on", "off")
-            for key in order:
-                trainer.statistics = recorder if key == "on" else None
-                samples[key].append(timed(trainer, feed, args.steps))
+
+        def run(key: str) -> tuple[float, float]:
+            trainer.statistics = recorder if key == "on" else None
+            return timed(trainer, feed, args.steps)
+
+        samples = alternate(run, args.rounds)
         records = len(session.folder.read_lines("statistics.jsonl"))
         session.folder.close()
-    ratio = 0.0
-    for i, unit in ((1, "cpu "), (0, "wall")):  # wall last: it is the goal
-        off = [s[i] for s in samples["off"]]
-        on = [s[i] for s in samples["on"]]
-        ratios = [b / a for a, b in zip(off, on)]
-        low, _, high = statistics.quantiles(ratios, n=4)
-        ratio = statistics.median(ratios)
-        print(
-            f"{unit}: statistics off {statistics.median(off) * 1e3:.3f} ms/step, every {EVERY} steps "
-            f"{statistics.median(on) * 1e3:.3f} ms/step; per-round ratio median {ratio:.4f}, quartiles "
-            f"{low:.3f}-{high:.3f} ({args.rounds} rounds x {args.steps} steps, {records} records written)"
-        )
-    print(f"ratio: {ratio:.4f}")
+    detail = f"{args.rounds} rounds x {args.steps} steps, {records} records written"
+    report(samples, "statistics off", f"every {EVERY} steps", detail)
 
 
 if __name__ == "__main__":

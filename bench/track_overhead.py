@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from overhead_rounds import alternate, report, timed
 from torch import nn
 
 from modstudio.compile.export import export_project
@@ -75,14 +74,6 @@ def make_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, tracker: Tracker
     return step
 
 
-def timed(step: Callable[[], None], steps: int) -> tuple[float, float]:
-    """(wall, process CPU) seconds per step; CPU time is less hurt by a busy machine."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
@@ -109,26 +100,10 @@ def main() -> None:
                 f"exported moe (topk, {EXPERTS} experts, k=2) on [{args.batch}, {TOKENS}, {DIM}] in a plain loop; "
                 f"step = forward, loss + aux, backward, Adam; tracker reports routing every {args.every} steps"
             )
-            samples: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-            for r in range(args.rounds):
-                order = ("off", "on") if r % 2 == 0 else ("on", "off")
-                for key in order:
-                    samples[key].append(timed(steps[key], args.steps))
+            samples = alternate(lambda key: timed(steps[key], args.steps), args.rounds)
         reports = (Path(tmp) / "run" / "routing.jsonl").read_text().count("\n")
         print(f"routing reports written: {reports}")
-    ratio = 0.0
-    for i, unit in ((1, "cpu "), (0, "wall")):  # wall last: it is the goal
-        off_t = [s[i] for s in samples["off"]]
-        on_t = [s[i] for s in samples["on"]]
-        ratios = [b / a for a, b in zip(off_t, on_t)]
-        low, _, high = statistics.quantiles(ratios, n=4)
-        ratio = statistics.median(ratios)
-        print(
-            f"{unit}: untracked {statistics.median(off_t) * 1e3:.3f} ms/step, tracked {statistics.median(on_t) * 1e3:.3f} "
-            f"ms/step; per-round ratio median {ratio:.4f}, quartiles {low:.3f}-{high:.3f} "
-            f"({args.rounds} rounds x {args.steps} steps)"
-        )
-    print(f"ratio: {ratio:.4f}")
+    report(samples, "untracked", "tracked", f"{args.rounds} rounds x {args.steps} steps")
 
 
 if __name__ == "__main__":
