@@ -37,20 +37,15 @@ from modstudio.engine.records.run_files import (
     check_safetensors,
     read_json_object,
 )
+from modstudio.engine.records.run_history import runs_root_of
 from modstudio.graph.io import load_project, replace_atomically, save_project, write_atomic
 from modstudio.graph.model import Project
 from modstudio.graph.problems import ProjectError
 
-RUNS_SUFFIX = ".runs"
-
 
 def default_runs_root(project_path: Path | None) -> Path:
     """``<dir>/<stem>.runs`` beside a saved project, else ModStudio's user data folder."""
-    if project_path is not None:
-        return project_path.parent / f"{project_path.stem}{RUNS_SUFFIX}"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("ModStudio")) / "runs"
+    return runs_root_of(project_path)
 
 
 def jsonable(value: Any) -> Any:

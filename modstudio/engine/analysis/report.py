@@ -21,8 +21,9 @@ from modstudio.compile.graphnet import CompileError, GraphNet, build_on_meta
 from modstudio.compile.weights import fit_problems
 from modstudio.engine.errors import EngineError
 from modstudio.engine.records.run_files import RunFileError, damaged_files
-from modstudio.engine.records.run_history import ANALYSIS_FILE, read_analysis, weights_of
-from modstudio.engine.runs import RUNS_SUFFIX, RunFolder, default_runs_root, jsonable
+from modstudio.engine.records.run_history import ANALYSIS_FILE, RUNS_SUFFIX, read_analysis, weights_of
+from modstudio.engine.records.run_history import find_run as records_find_run
+from modstudio.engine.runs import RunFolder, jsonable
 from modstudio.graph.io import write_atomic
 from modstudio.graph.model import Project
 
@@ -33,18 +34,7 @@ from .specialization import ensemble_disagreement, routing_matrices, specializat
 
 def find_run(project_file: Path | None, run: str) -> Path:
     """A run folder: a path, or ``latest`` (the newest run with weights beside the project file)."""
-    if run != "latest":
-        path = Path(run).expanduser()
-        if not (path / "project.msproj").is_file():
-            raise EngineError(f"{path} is not a run folder (it has no project.msproj)", "settings")
-        return path
-    root = default_runs_root(project_file) if project_file is not None else None
-    if root is None or not root.is_dir():
-        raise EngineError(f"there are no runs yet: {root} does not exist (train the project first)", "settings")
-    runs = sorted(p for p in root.iterdir() if weights_of(p) is not None)
-    if not runs:
-        raise EngineError(f"no run in {root} has saved weights yet", "settings")
-    return runs[-1]
+    return records_find_run(project_file, run, lambda folder: weights_of(folder) is not None, "saved weights")
 
 
 def project_dir_of(run_folder: Path) -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 
 from modstudio.engine.errors import EngineError
 from modstudio.engine.records.run_files import check_json_lines
-from modstudio.engine.records.run_history import runs_root_of, weights_of
+from modstudio.engine.records.run_history import find_run, weights_of
 from modstudio.graph.model import Project
 from modstudio.graph.schema import BlockCatalog
 
@@ -21,17 +21,8 @@ from .thresholds import DEFAULT, Thresholds
 
 
 def find_run_folder(project_file: Path, run: str) -> Path:
-    """A run folder given as a path, or ``latest``: the newest run beside the project (with routing records)."""
-    if run != "latest":
-        path = Path(run).expanduser()
-        if not (path / "project.msproj").is_file():
-            raise EngineError(f"{path} is not a run folder (it has no project.msproj)", "settings")
-        return path
-    root = runs_root_of(project_file)
-    runs = sorted(p for p in root.iterdir() if (p / "routing.jsonl").is_file()) if root.is_dir() else []
-    if not runs:
-        raise EngineError(f"there is no run with routing records in {root} (train the project first)", "settings")
-    return runs[-1]
+    """A run folder given as a path, or ``latest``: the newest run beside the project with routing records."""
+    return find_run(project_file, run, lambda folder: (folder / "routing.jsonl").is_file(), "routing records")
 
 
 def read_history(run_folder: Path) -> RoutingHistory:

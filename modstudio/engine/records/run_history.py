@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modstudio.engine.errors import EngineError
 from modstudio.engine.records import run_files
 
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
@@ -61,13 +63,30 @@ def weights_of(folder: Path) -> Path | None:
 
 
 def runs_root_of(project_path: Path | None) -> Path:
-    """Where a project's runs go: ``<dir>/<stem>.runs``, else the user data folder (as
-    :func:`modstudio.engine.runs.default_runs_root` says, without loading torch)."""
+    """Where a project's runs go: ``<dir>/<stem>.runs``, else the user data folder (torch-free: the GUI
+    thread asks too; :func:`modstudio.engine.runs.default_runs_root` is this)."""
     if project_path is not None:
         return project_path.parent / f"{project_path.stem}{RUNS_SUFFIX}"
     import platformdirs
 
     return Path(platformdirs.user_data_dir("ModStudio")) / "runs"
+
+
+def find_run(project_file: Path | None, run: str, usable: Callable[[Path], bool], lacking: str) -> Path:
+    """A run folder: a path (a folder holding the run's project.msproj), or ``latest``: the newest of the
+    project's runs that ``usable`` accepts. ``lacking``: what such a run has, named when none has it."""
+    if run != "latest":
+        path = Path(run).expanduser()
+        if not (path / "project.msproj").is_file():
+            raise EngineError(f"{path} is not a run folder (it has no project.msproj)", "settings")
+        return path
+    root = runs_root_of(project_file) if project_file is not None else None
+    if root is None or not root.is_dir():
+        raise EngineError(f"there are no runs yet: {root} does not exist (train the project first)", "settings")
+    runs = sorted(p for p in root.iterdir() if usable(p))
+    if not runs:
+        raise EngineError(f"no run in {root} has {lacking} yet", "settings")
+    return runs[-1]
 
 
 def read_json_lines(file: Path) -> list[dict[str, Any]]:
