@@ -168,9 +168,11 @@ class Trainer:
                 group["lr"] = base * factor
         if self.probes and self._labels:
             self._label_batch(batch)
-        recording = self.statistics is not None and self.statistics.due(s.step + 1)
-        hooks = self.statistics.watching() if recording and self.statistics else _NO_AUTOCAST  # this forward only
-        with self._autocast(), hooks:
+        recorder = self.statistics if self.statistics is not None and self.statistics.due(s.step + 1) else None
+        with (
+            self._autocast(),
+            recorder.watching() if recorder is not None else contextlib.nullcontext(),
+        ):  # this forward only
             out = s.net(batch.x)
             if isinstance(out, tuple):
                 out = out[s.task.index]
@@ -184,21 +186,21 @@ class Trainer:
                 self._aux = bool(self.probes) or any(hasattr(m, "aux_losses") for m in s.net.modules())
         value = loss.item()
         if not math.isfinite(value):  # checked before the update: the weights stay as they were
-            if recording:  # the activations of the failing step say which layer blew up
+            if recorder is not None:  # the activations of the failing step say which layer blew up
                 self._report_statistics(s.step + 1, epoch)
             raise NonFiniteLoss(self._nan_message(value, epoch), s.step + 1)
         s.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._report_due and self.gradients:  # before clipping: the gradients as the loss made them
             self._grad_norms = self.gradients.measure()
-        if recording:
-            self.statistics.after_backward()  # type: ignore[union-attr]
+        if recorder is not None:
+            recorder.after_backward()
         clip = s.project.training.grad_clip
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(s.net.parameters(), clip)
         s.optimizer.step()
         s.step += 1
-        if recording:
+        if recorder is not None:
             self._report_statistics(s.step, epoch)
         return out, value
 
