@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from modstudio.engine.records.run_history import RunRecord, list_runs, runs_root_of
+from modstudio.sizes import human_duration
 
 from . import theme
 
@@ -244,19 +245,7 @@ def run_cell(record: RunRecord, column: str) -> str:
         return f"R² {record.test_value:.3f}"
     if column == "dataset":
         return record.dataset or "?"
-    return _duration(record.seconds)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return "—" if record.seconds is None else human_duration(record.seconds)
 
 
 def _button(text: str, tip: str, slot: Callable[[], None]) -> QPushButton:

@@ -13,6 +13,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from modstudio.sizes import human_duration
+
 from . import theme
 from .search_plots import objective_word, short_target
 
@@ -39,15 +41,6 @@ def shown_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
     return str(value)
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class _Item(QTableWidgetItem):
@@ -108,7 +101,7 @@ class TrialsTable(QTableWidget):
             cells += [_Item(shown_value(v), v) for v in values[: len(objectives)]]
             cells += [_Item("") for _ in range(len(objectives) - len(values[: len(objectives)]))]
             cells += [_Item(shown_value(row.params.get(t)), row.params.get(t)) for t in targets]
-            cells.append(_Item(duration_text(row.duration_s), row.duration_s))
+            cells.append(_Item("" if row.duration_s is None else human_duration(row.duration_s), row.duration_s))
             cells[0].setData(NUMBER_ROLE, row.number)
             if state in STATE_COLOURS:
                 cells[1].setForeground(STATE_COLOURS[state])
