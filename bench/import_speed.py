@@ -1,9 +1,11 @@
 """Importing ResNet-50 (``modstudio import``'s work, without writing files) against ``torch.fx.symbolic_trace``
 of the same model alone.
 
-The import traces each module, runs a sample input, builds the project and checks it against the
-model (a compiled network and one forward of each); the baseline only traces. Rounds alternate the
-two; prints the median times and, last, ``ratio: X`` = import / trace (goal: at most 5).
+The import traces each module, runs the model on a sample input (one sample here: nothing in a
+ResNet tells one from two), builds the project and checks it against the model (a compiled network
+run on the sample, its convolutions and other layers identical to the model's taking the model's
+recorded outputs); the baseline only traces. Rounds alternate the two; prints the median times and,
+last, ``ratio: X`` = import / trace (goal: at most 5).
 
     python bench/import_speed.py [--rounds 5] [--size 32] [--threads N]
 

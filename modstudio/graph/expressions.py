@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 from .numbers import number_problem, shown
 
@@ -58,8 +59,13 @@ def expression_text(value: str) -> str:
 
 
 def parse(text: str) -> ast.expr:
-    """Parse and check an expression; raise :class:`ExpressionError` naming the problem."""
-    text = expression_text(text)
+    """Parse and check an expression; raise :class:`ExpressionError` naming the problem. The tree is
+    shared between calls with the same text (read it, never change it)."""
+    return _parsed(expression_text(text))
+
+
+@lru_cache(maxsize=4096)  # a project evaluates its few expressions once per node, on every check and build
+def _parsed(text: str) -> ast.expr:
     if not text:
         raise ExpressionError("empty expression")
     if len(text) > MAX_EXPRESSION_LENGTH:

@@ -295,7 +295,8 @@ def _inline(doc: Document, node: Node, key: str, value: object, bindings: dict[s
     if not is_expression(value):
         return copy.deepcopy(value)
     try:
-        text = "=" + ast.unparse(_Substitute(bindings).visit(parse(value)))  # type: ignore[arg-type]
+        tree = copy.deepcopy(parse(value))  # type: ignore[arg-type]  # parse's tree is shared: substitute in a copy
+        text = "=" + ast.unparse(_Substitute(bindings).visit(tree))
         if names_used(text):
             return text
         result = evaluate(text, {})

@@ -22,12 +22,14 @@ from .defs import build_project
 from .errors import ImportProblem, NotMappable
 from .options import weights_path
 from .registry import Importers
+from .replay import Layers, Replays
+from .samples import one_sample_suffices
 from .source import load_weights, make_model
 from .trace import Calls, record_calls
 from .verify import check_imported
 
 Progress = Callable[[str, float], None]
-SAMPLE_BATCH = 2  # the sample run uses two samples, so an op that mixes samples of a batch shows
+SAMPLE_BATCH = 2  # two samples, so that an op that mixes samples of a batch shows (one where none can: samples.py)
 
 
 @dataclass
@@ -56,24 +58,25 @@ class Imported:
     report: ImportReport
 
 
-def _sample(model: nn.Module, shape: tuple[int, ...]) -> tuple[torch.Tensor, Any, Calls]:
-    """A sample input of ``shape`` (batch replaced by two), the model's output on it and every
+def _sample(model: nn.Module, shape: tuple[int, ...], batch: int, layers: Layers) -> tuple[torch.Tensor, Any, Calls]:
+    """A sample input of ``shape`` (batch replaced by ``batch``), the model's output on it and every
     submodule's: real numbers, or indices below the smallest embedding table when the model only
-    runs on indices."""
-    size = (SAMPLE_BATCH, *shape[1:])
+    runs on indices. ``layers``: filled with the torch layers' calls."""
+    size = (batch, *shape[1:])
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(size, generator=generator)
     try:
         with torch.no_grad():
-            return (x, *record_calls(model, lambda: model(x)))
+            return (x, *record_calls(model, lambda: model(x), layers))
     except Exception as exc:
         tables = [m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)]
         if not tables:
             raise ImportProblem(f"the model does not run on an input of shape {list(shape)}: {_line(exc)}") from None
         indices = torch.randint(0, min(tables), size, generator=generator)
+        layers.clear()
         try:
             with torch.no_grad():
-                return (indices, *record_calls(model, lambda: model(indices)))
+                return (indices, *record_calls(model, lambda: model(indices), layers))
         except Exception as exc2:
             raise ImportProblem(f"the model does not run on an input of shape {list(shape)}: {_line(exc2)}") from None
 
@@ -117,10 +120,12 @@ def import_model(
     was_training = model.training
     model.eval()
     try:
-        x, expected, calls = _sample(model, tuple(input_shape))
+        walker = Walker(catalog, importers or Importers(catalog))
+        one = one_sample_suffices(model, walker.importers, walker.graph_of)
+        layers: Layers = {}
+        x, expected, calls = _sample(model, tuple(input_shape), 1 if one else SAMPLE_BATCH, layers)
         expected = _copied(expected)  # the trace's runs may change recorded outputs in place (``out += x``)
         tell("tracing", 0.1)
-        walker = Walker(catalog, importers or Importers(catalog))
         walker.calls = calls
         total = max(1, sum(1 for m in model.modules() if next(m.children(), None) is not None))  # those traced
         walker.traced = lambda path, count: tell(
@@ -133,7 +138,7 @@ def import_model(
         project = build_project(walker.instances, main, catalog, type(model).__name__)
         state = main.state()  # the model's own tensors, detached: write_import copies them into the file
         tell("checking the project against the model", 0.8)
-        difference, used = check_imported(project, state, expected, x, catalog)
+        difference, used = check_imported(project, state, expected, x, catalog, Replays(main.sources(), layers))
     finally:
         model.train(was_training)
     count = sum(p.numel() for p in model.parameters())

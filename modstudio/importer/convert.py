@@ -21,7 +21,7 @@ from .op_rules import has_rule, map_op
 from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, op_name
 from .pieces import Instance, Located, Piece
 from .registry import Candidate, Importers
-from .trace import Calls, TraceFailed, export_level, sample_values, structure_key, trace, where
+from .trace import Calls, TraceFailed, export_level, is_torch_leaf, sample_values, structure_key, trace, where
 
 
 def _snake(name: str) -> str:
@@ -48,6 +48,16 @@ class Walker:
         self.traced: Callable[[str, int], None] = lambda path, count: None  # progress: (module path, modules traced)
         self.count = 0
         self.graphs: dict[Hashable, fx.Graph] = {}  # one trace per structure (trace.structure_key)
+        self.own: dict[Hashable, fx.Graph] = {}  # by id: modules whose structure has no key
+
+    def graph_of(self, module: nn.Module) -> fx.Graph:
+        """``module``'s one-level trace: once per structure (once per instance for one without a key)."""
+        key = structure_key(module)
+        known = self.graphs if key is not None else self.own
+        found = known.get(key if key is not None else id(module))
+        if found is None:
+            found = known[key if key is not None else id(module)] = trace(module)
+        return found
 
     def instance(
         self, module: nn.Module, path: str, inputs: tuple[Any, ...], role: str, called_at: Located = lambda: ""
@@ -56,11 +66,8 @@ class Walker:
         self.count += 1
         self.traced(path, self.count)
         runner, lines = module, None
-        key = structure_key(module)
         try:
-            graph = self.graphs[key] if key in self.graphs else trace(module)
-            if key is not None:
-                self.graphs[key] = graph
+            graph = self.graph_of(module)
         except TraceFailed as exc:
             try:  # torch.export follows what fx cannot (control flow on sizes), at the same level
                 graph, runner = export_level(module, inputs)
@@ -138,7 +145,7 @@ class _InstanceBuilder:
         elif node.op == "call_module":
             sub = self.gm.get_submodule(str(node.target))
             known = self.walker.importers.of(sub) or isinstance(sub, nn.Identity)
-            if _is_torch_leaf(sub) and not known:
+            if is_torch_leaf(sub) and not known:
                 self.refuse(f"{type(sub).__name__} '{_joined(self.path, str(node.target))}'", node, "has no block")
             elif not known:  # a user module: what inside it has no block is listed too
                 inputs = tuple(self._value(a) for a in node.args)
@@ -212,7 +219,7 @@ class _InstanceBuilder:
         candidates = self.walker.importers.of(sub)
         if candidates:
             self.layer(node, sub, target, label, args, candidates)
-        elif _is_torch_leaf(sub):
+        elif is_torch_leaf(sub):
             self.refuse(label, node, "has no block")
         else:
             self.submodule(node, sub, target, label, args)
@@ -288,6 +295,7 @@ class _InstanceBuilder:
         weights = mapped.weights(state) if mapped.weights is not None else state
         name = _piece_name(target, sub, self.taken)
         piece = Piece(name, candidate.block, params=dict(mapped.params), weights=dict(weights))
+        piece.source = None if mapped.members else sub
         piece.inputs = [(spec.inputs[0].name, wires)] if multi else [(p.name, [w]) for p, w in zip(spec.inputs, wires)]
         inputs = tuple(self._value(a) for a in node.args)
         for param, members in mapped.members.items():
@@ -389,10 +397,3 @@ def _is_parameter(gm: nn.Module, target: str) -> bool:
 
 def _joined(path: str, target: str) -> str:
     return f"{path}.{target}" if path else target
-
-
-def _is_torch_leaf(module: nn.Module) -> bool:
-    """A torch layer (not a container a user fills): its forward is torch's own, with no block."""
-    return type(module).__module__.startswith("torch.") and not isinstance(
-        module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-    )

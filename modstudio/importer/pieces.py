@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from .ops import Wire
 
@@ -25,6 +26,7 @@ class Piece:
     inputs: list[tuple[str, list[Wire]]] = field(default_factory=list)
     weights: dict[str, torch.Tensor] = field(default_factory=dict)  # relative to the node
     members: dict[str, list[tuple[Instance, str]]] = field(default_factory=dict)  # param -> (instance, prefix)
+    source: nn.Module | None = None  # the model's layer it was made from (a layer with no members)
 
 
 @dataclass
@@ -54,4 +56,15 @@ class Instance:
                 for member, prefix in members:
                     for key, value in member.state().items():
                         out[f"{piece.name}.{prefix}{key}"] = value
+        return out
+
+    def sources(self) -> dict[str, nn.Module]:
+        """The model's layers behind this instance's nodes, keyed by the compiled GraphNet's submodule paths."""
+        out: dict[str, nn.Module] = {}
+        for piece in self.pieces:
+            if piece.source is not None:
+                out[piece.name] = piece.source
+            if piece.child is not None:
+                for path, layer in piece.child.sources().items():
+                    out[f"{piece.name}.{path}"] = layer
         return out

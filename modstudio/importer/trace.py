@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from .replay import Call, Layers
+
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
@@ -27,6 +29,13 @@ class _OneLevel(fx.Tracer):
         return True
 
 
+def is_torch_leaf(module: nn.Module) -> bool:
+    """A torch layer (not a container a user fills): its forward is torch's own, with no block."""
+    return type(module).__module__.startswith("torch.") and not isinstance(
+        module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    )
+
+
 class TraceFailed(Exception):
     """torch.fx could not follow this module's forward; the message says where."""
 
@@ -35,8 +44,10 @@ def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
     """The graph of ``module``'s forward (traced in training mode, so that ``self.training`` branches
     and ``F.dropout(training=self.training)`` record what training does). ``lines``: record each
     node's source line (slower: asked for only when something is to be reported)."""
+    if type(module) is nn.Sequential:
+        return sequential_graph(module)
     was_training = module.training
-    module.train()
+    module.training = True  # its own flag only: its submodules are leaves, their forwards not traced
     try:
         try:
             return _OneLevel(lines, math=False).trace(module)
@@ -45,7 +56,18 @@ def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
     except Exception as exc:
         raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
     finally:
-        module.train(was_training)
+        module.training = was_training
+
+
+def sequential_graph(module: nn.Sequential) -> fx.Graph:
+    """What fx traces for a plain ``nn.Sequential`` (each child called on the last one's output), written
+    down directly: a trace would walk the forward through fx's patched calls for the same graph."""
+    graph = fx.Graph()
+    value = graph.placeholder("input")
+    for name in module._modules:
+        value = graph.call_module(name, (value,))
+    graph.output(value)
+    return graph
 
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -94,14 +116,24 @@ def _first_line(exc: BaseException) -> str:
 Calls = dict[int, list[Any]]  # id of a module -> its outputs, in call order, from one run of the whole model
 
 
-def record_calls(model: nn.Module, run: Callable[[], Any]) -> tuple[Any, Calls]:
-    """``run()``'s result and every submodule's outputs during it (forward hooks, removed after)."""
+def record_calls(model: nn.Module, run: Callable[[], Any], layers: Layers | None = None) -> tuple[Any, Calls]:
+    """``run()``'s result and every submodule's outputs during it (forward hooks, removed after);
+    ``layers``: filled with each torch layer's calls, inputs included (what the check may replay)."""
     calls: Calls = {}
 
     def hook(module: nn.Module, args: Any, output: Any) -> None:
         calls.setdefault(id(module), []).append(output)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    def layer_hook(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+        calls.setdefault(id(module), []).append(output)
+        layers.setdefault(id(module), []).append(Call.of(args, kwargs, output))  # type: ignore[union-attr]
+
+    def register(m: nn.Module) -> Any:
+        if layers is not None and is_torch_leaf(m) and not m._modules:
+            return m.register_forward_hook(layer_hook, with_kwargs=True)
+        return m.register_forward_hook(hook)
+
+    handles = [register(m) for m in model.modules()]
     try:
         result = run()
     finally:

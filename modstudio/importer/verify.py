@@ -15,6 +15,7 @@ from modstudio.graph.model import Project
 from modstudio.graph.validate import check_project
 
 from .errors import ImportProblem
+from .replay import Replays, replay_identical
 
 TOLERANCE = 1e-4  # largest difference between the model's outputs and the project's
 
@@ -35,6 +36,23 @@ def _without_initialisation() -> Iterator[None]:
     finally:
         for name, function in saved.items():
             setattr(nn.init, name, function)
+
+
+def _assigned(net: nn.Module, state: dict[str, torch.Tensor]) -> set[str]:
+    """``state``'s tensors put in place of ``net``'s (as ``load_state_dict(assign=True)`` does, keys and shapes
+    already checked, at a seventh of its cost: it scans the keys once per submodule); the keys assigned."""
+    done: set[str] = set()
+    for prefix, module in net.named_modules():
+        dot = f"{prefix}." if prefix else ""
+        for name, param in module._parameters.items():
+            if param is not None and dot + name in state:
+                module._parameters[name] = nn.Parameter(state[dot + name], requires_grad=param.requires_grad)
+                done.add(dot + name)
+        for name, buffer in module._buffers.items():
+            if buffer is not None and name not in module._non_persistent_buffers_set and dot + name in state:
+                module._buffers[name] = state[dot + name]
+                done.add(dot + name)
+    return done
 
 
 def _flat(value: object) -> list[torch.Tensor]:
@@ -66,6 +84,8 @@ def _first_sample_difference(net: GraphNet, x: torch.Tensor, expected: object) -
     wanted, got = _flat(expected), _flat(net(x[:1]))
     if len(wanted) != len(got):
         return None
+    if len(x) == 1:  # the sample was one: the whole of it
+        return _largest(wanted, got) if all(a.shape == b.shape for a, b in zip(wanted, got)) else None
     firsts = [_first_sample(a, b) for a, b in zip(wanted, got)]
     if any(a is None for a in firsts):
         return None
@@ -73,12 +93,18 @@ def _first_sample_difference(net: GraphNet, x: torch.Tensor, expected: object) -
 
 
 def check_imported(
-    project: Project, state: dict[str, torch.Tensor], expected: object, x: torch.Tensor, catalog: Catalog
+    project: Project,
+    state: dict[str, torch.Tensor],
+    expected: object,
+    x: torch.Tensor,
+    catalog: Catalog,
+    replays: Replays | None = None,
 ) -> tuple[float, int]:
     """The largest difference between the project's outputs (with ``state``) and ``expected``, the model's
     outputs on ``x``: on the first sample, and if they differ there on all of ``x`` (a block whose output
     depends on the batch, as an MoE with a capacity, is checked on the batch the model ran); and the
-    project's parameter count."""
+    project's parameter count. ``replays``: the model's layers and their recorded calls; on a sample of
+    one, a node whose layer is provably the model's own takes its recorded output (replay.py)."""
     problems = check_project(project, catalog)
     if problems:
         raise ImportProblem("the imported project does not validate: " + "; ".join(map(str, problems[:5])))
@@ -97,11 +123,14 @@ def check_imported(
             if keys
         ]
         raise ImportProblem("the model's weights do not fit the imported project: " + "; ".join(parts))
-    net.load_state_dict(state, strict=True, assign=True)
+    if _assigned(net, state) != set(own):  # a block that keeps its weights its own way: torch's loader
+        net.load_state_dict(state, strict=True, assign=True)
     if any(t.is_meta for t in net.buffers()):  # a buffer outside the state dict (non-persistent): built for real
         net = GraphNet(project, catalog)
         net.load_state_dict(state, strict=True)
     net.eval()
+    if replays is not None and len(x) == 1:  # the check's input is the model's own sample
+        replay_identical(net, replays)
     with torch.no_grad():
         difference = _first_sample_difference(net, x, expected)
         if difference is None or not difference <= TOLERANCE:  # a block mixing samples (an MoE's capacity)

@@ -3,10 +3,13 @@ parameters passed through, exact undo, and a network that computes the same thin
 
 from __future__ import annotations
 
+import ast
+
 import torch
 
 from modstudio.compile.graphnet import GraphNet
 from modstudio.graph.builder import ProjectBuilder
+from modstudio.graph.expressions import evaluate, parse
 from modstudio.graph.io import project_to_json
 from modstudio.graph.model import Edge, Project
 from modstudio.graph.ops import AddNode, Batch, Disconnect, GroupIntoModule, RenameNode, SetParam, Ungroup
@@ -166,3 +169,18 @@ def test_applying_the_same_operation_again_after_its_undo_gives_the_same_documen
         s.doc.apply(inverse)
         s.doc.apply(op)
         assert project_to_json(s.project) == after
+
+
+def test_ungrouping_leaves_the_expressions_it_rewrites_as_they_were() -> None:
+    """Parsed expressions are shared between calls: inlining rewrites a copy, never the shared tree."""
+    s = Session()
+    block1 = s.id("block1")
+    fc = s.project.modules["Block"].node_named("fc")
+    s.do(SetParam("Block", fc.id, "out_features", "=width * 2 + 1"))
+    s.do(SetParam("main", block1, "width", "=hidden"))
+    before = ast.dump(parse("=width * 2 + 1"))
+    s.do(Ungroup("main", block1))
+    assert s.project.main_module.nodes[3].params == {"out_features": "=hidden * 2 + 1"}
+    assert ast.dump(parse("=width * 2 + 1")) == before
+    assert evaluate("=width * 2 + 1", {"width": 4}) == 9
+    s.undo_all_restores()

@@ -7,7 +7,7 @@ from torch import nn
 
 from modstudio.compile.export.exporter import build_network
 from modstudio.importer.api import import_model
-from modstudio.importer.trace import structure_key
+from modstudio.importer.trace import _OneLevel, structure_key, trace
 
 
 class Gated(nn.Module):
@@ -50,3 +50,29 @@ def test_instances_that_branch_differently_import_as_what_each_computes() -> Non
     with torch.no_grad():
         torch.testing.assert_close(net.eval()(x), model(x), atol=1e-6, rtol=0)
     assert len(imported.project.modules) == 3  # main, the residual Gated and the plain one
+
+
+def test_a_sequential_s_graph_is_the_one_fx_traces() -> None:
+    """A plain Sequential's graph is written down, not traced: it must be fx's own, node for node."""
+    for sequential in (nn.Sequential(), nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2)))):
+        traced = _OneLevel(lines=False, math=False).trace(sequential)  # what trace() would do by fx
+
+        def described(graph: torch.fx.Graph) -> list[tuple[str, str, object, tuple[str, ...]]]:
+            return [(n.op, n.name, n.target, tuple(str(a) for a in n.args)) for n in graph.nodes]
+
+        assert described(trace(sequential)) == described(traced)
+
+
+def test_a_module_is_traced_in_training_mode_and_left_in_its_own() -> None:
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.fc(x)) if self.training else self.fc(x)
+
+    module = Branchy().eval()
+    graph = trace(module)
+    assert any(n.target is torch.relu for n in graph.nodes)  # the training branch was recorded
+    assert not module.training and not module.fc.training
