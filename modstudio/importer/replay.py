@@ -23,19 +23,23 @@ _PLAIN = (bool, int, float, str, type(None))
 @dataclass(frozen=True)
 class Call:
     """One call of a torch layer in the model's run: its inputs, its output, and the version of each
-    tensor among them just after the call."""
+    tensor among them and among the layer's weights just after the call."""
 
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     output: Any
+    tensors: tuple[torch.Tensor, ...]
     versions: tuple[int, ...]
 
     @classmethod
-    def of(cls, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Call:
-        return cls(args, kwargs, output, tuple(t._version for t in _tensors((args, kwargs, output))))
+    def of(cls, layer: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Call:
+        weights = [t for t in (*layer._parameters.values(), *layer._buffers.values()) if t is not None]
+        tensors = (*_tensors((args, kwargs, output)), *weights)
+        return cls(args, kwargs, output, tensors, tuple(t._version for t in tensors))
 
     def unchanged(self) -> bool:
-        return tuple(t._version for t in _tensors((self.args, self.kwargs, self.output))) == self.versions
+        """Nothing of it was changed in place since (``out += x``, a forward that updates a buffer)."""
+        return tuple(t._version for t in self.tensors) == self.versions
 
 
 Layers = dict[int, list[Call]]  # id of a torch layer of the model -> its calls in the run

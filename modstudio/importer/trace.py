@@ -126,7 +126,7 @@ def record_calls(model: nn.Module, run: Callable[[], Any], layers: Layers | None
 
     def layer_hook(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         calls.setdefault(id(module), []).append(output)
-        layers.setdefault(id(module), []).append(Call.of(args, kwargs, output))  # type: ignore[union-attr]
+        layers.setdefault(id(module), []).append(Call.of(module, args, kwargs, output))  # type: ignore[union-attr]
 
     def register(m: nn.Module) -> Any:
         if layers is not None and is_torch_leaf(m) and not m._modules:

@@ -96,6 +96,18 @@ def test_the_recorded_output_is_taken_for_an_equal_input_never_changed_since() -
     torch.testing.assert_close(changed, expected)
 
 
+def test_a_layer_whose_weights_changed_since_the_run_is_computed() -> None:
+    source = _conv().eval()
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    layers: dict = {}
+    with torch.no_grad():
+        record_calls(source, lambda: source(x), layers)
+        net = nn.Sequential(OrderedDict(conv=_sharing(source))).eval()
+        replay_identical(net, Replays({"conv": source}, layers))
+        source.weight.mul_(2)  # the same memory, other numbers (as a forward that updates its weights would)
+        torch.testing.assert_close(net(x), source(x))
+
+
 def _model(padding_mode: str) -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
