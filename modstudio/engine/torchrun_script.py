@@ -5,7 +5,9 @@
 Needs torch and safetensors. With ModStudio installed it also records the routing of the
 conditional layers (``modstudio.track.Tracker``): every rank counts its tokens, the counts are
 summed with one all-reduce every S steps, and rank 0 writes the whole job's routing.jsonl
-(``modstudio watch RUN_FOLDER`` follows the run live). Reads ``settings.json`` (the project's data and
+(``modstudio watch RUN_FOLDER`` follows the run live). With ``training.statistics_every`` set, rank 0
+also records statistics over time (histograms of weights, of activations and gradients of its share
+of the batch, dead ReLU units, update ratios) into statistics.jsonl, every that many steps. Reads ``settings.json`` (the project's data and
 training sections), ``data.safetensors`` (the prepared train/val/test tensors) and ``model.py``;
 ``init.safetensors``, when there, holds the starting weights (grafted modules), and the paths
 listed as ``frozen`` in settings.json are not trained (no gradients, always in eval mode).
@@ -17,6 +19,7 @@ metrics.jsonl, best.safetensors, last.safetensors, run.json and project.msproj.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -34,9 +37,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 try:
+    from modstudio.engine.statistics import StatisticsRecorder
     from modstudio.track import Tracker
-except ImportError:  # training needs only torch and safetensors; routing needs ModStudio
-    Tracker = None  # type: ignore[assignment,misc]
+except ImportError:  # training needs only torch and safetensors; routing and statistics need ModStudio
+    Tracker = StatisticsRecorder = None  # type: ignore[assignment,misc]
 
 HERE = Path(__file__).resolve().parent
 
@@ -110,6 +114,25 @@ def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     os.replace(tmp, path)
 
 
+class Statistics:
+    """Rank 0's statistics over time (``training.statistics_every``), one line per record."""
+
+    def __init__(self, out: Path, model: torch.nn.Module, every: int | None) -> None:
+        self.file = out / "statistics.jsonl"
+        self.recorder = StatisticsRecorder(model, every) if every and StatisticsRecorder is not None else None
+        if self.recorder is not None and self.recorder.left_out:
+            kept, more = len(self.recorder.modules), self.recorder.left_out
+            print(f"statistics cover the first {kept} modules; {more} more are not recorded", flush=True)
+
+    def due(self, step: int) -> StatisticsRecorder | None:
+        """The recorder when the step that brings the count to ``step`` is recorded."""
+        return self.recorder if self.recorder is not None and self.recorder.due(step) else None
+
+    def write(self, record: object) -> None:
+        with self.file.open("a", encoding="utf-8") as lines:
+            lines.write(json.dumps(record.to_dict()) + "\n")  # type: ignore[attr-defined]
+
+
 class Log:
     """The run's epoch lines: through the tracker when ModStudio is installed, else written here."""
 
@@ -178,6 +201,9 @@ def main() -> None:
         print(f"training on {world} process(es), {device.type}; loss before training {start['loss']:.4f}", flush=True)
         if Tracker is None:
             print("routing is not recorded: ModStudio is not installed here (pip install modstudio)", flush=True)
+            if t.get("statistics_every"):
+                print("statistics are not recorded: ModStudio is not installed here", flush=True)
+    statistics = Statistics(out, model, t.get("statistics_every")) if rank == 0 else None
     # on every rank: each counts its own routing, rank 0 writes the sum (and the metrics lines)
     tracker = None
     if Tracker is not None:  # append: after the "start" line above
@@ -191,14 +217,20 @@ def main() -> None:
             for group in optimizer.param_groups:
                 group["lr"] = t["learning_rate"] * lr_factor(t["schedule"], step / max(total_steps, 1), epoch, epochs)
             x, y = x.to(device), y.to(device)
-            loss = loss_of(task["kind"], task_output(net(x), task["index"]), y)
+            recorder = statistics.due(step + 1) if statistics is not None else None
+            with recorder.watching() if recorder is not None else contextlib.nullcontext():
+                loss = loss_of(task["kind"], task_output(net(x), task["index"]), y)
             loss = loss + aux_loss(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if recorder is not None:
+                recorder.after_backward()
             if t.get("grad_clip"):
                 torch.nn.utils.clip_grad_norm_(net.parameters(), t["grad_clip"])
             optimizer.step()
             step += 1
+            if recorder is not None and statistics is not None:
+                statistics.write(recorder.finish(step, epoch + 1))
             if tracker is not None:
                 tracker.step(loss=loss)
             seen += x.shape[0]

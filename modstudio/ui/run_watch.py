@@ -25,7 +25,7 @@ from modstudio.engine.records.run_tail import JsonTail
 
 from .dashboard.dashboard import REFRESH_MS, Dashboard
 
-FILES = ("metrics.jsonl", "routing.jsonl")
+FILES = ("metrics.jsonl", "routing.jsonl", "statistics.jsonl")
 FALLBACK_MS = 1000  # shared filesystems (NFS, SMB) where file watching does not fire: read this often anyway
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class RunFollower(QObject):
         """Replay what is there, then follow."""
         records = {name: tail.read()[0] for name, tail in self.tails.items()}
         self.dashboard.clear_comparison()
-        self.dashboard.show_history(records["metrics.jsonl"], records["routing.jsonl"])
+        self.dashboard.show_history(records["metrics.jsonl"], records["routing.jsonl"], records["statistics.jsonl"])
         if not any(records.values()):
             self.dashboard.status.setText(f"Waiting for {self.folder.name} to write its first lines…")
         self._watch()

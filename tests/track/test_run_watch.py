@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from modstudio.cli import main
+from modstudio.engine.statistics_message import Histogram, ModuleStatistics, Statistics
 from modstudio.ui.dashboard.dashboard import REFRESH_MS, Dashboard
 from modstudio.ui.run_watch import FALLBACK_MS, RunFollower, WatchWindow
 from tests.ui.conftest import window  # noqa: F401 (the editor fixture)
@@ -133,3 +134,29 @@ def test_file_open_run_follows_a_folder_in_the_editors_dashboard(window, tmp_pat
     qtbot.waitUntil(lambda: dashboard.layers() == ["gate"], timeout=FALLBACK_MS * 4)
     assert window.training.dashboard_dock.isVisible()
     window._run_follower.stop()
+
+
+def _statistics_line(step: int) -> str:
+    record = Statistics(
+        step=step, epoch=1, bins=2, modules={"fc": ModuleStatistics(activations=Histogram(0.0, 1.0, (3.0, 1.0)))}
+    )
+    return json.dumps(record.to_dict()) + "\n"
+
+
+def test_statistics_over_time_are_replayed_and_followed(tmp_path, qtbot):
+    """``training.statistics_every``'s records (statistics.jsonl) reach the Modules tab as the run writes them."""
+    (tmp_path / "statistics.jsonl").write_text(_statistics_line(5))
+    dashboard = Dashboard()
+    qtbot.addWidget(dashboard)
+    follower = RunFollower(tmp_path, dashboard)
+    follower.start()
+    try:
+        qtbot.waitUntil(lambda: [s for s, _ in dashboard.data.statistics.records.get("fc", [])] == [5], timeout=5000)
+        with (tmp_path / "statistics.jsonl").open("a") as lines:
+            lines.write(_statistics_line(10))
+        qtbot.waitUntil(
+            lambda: [s for s, _ in dashboard.data.statistics.records.get("fc", [])] == [5, 10], timeout=5000
+        )
+    finally:
+        follower.stop()
+    assert dashboard.data.statistics.quantities("fc") == ["activations"]

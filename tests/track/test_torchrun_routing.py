@@ -9,7 +9,7 @@ from pathlib import Path
 
 import modstudio
 from modstudio.blocks import default_catalog
-from modstudio.engine.records.run_history import read_routing, read_run
+from modstudio.engine.records.run_history import read_routing, read_run, read_statistics
 from modstudio.engine.torchrun import export_torchrun
 from modstudio.library import load_template
 from tests.engine.test_export_torchrun import _run
@@ -17,6 +17,7 @@ from tests.engine.test_export_torchrun import _run
 
 def test_two_processes_write_routing_counted_over_both_ranks(tmp_path):
     project = load_template("moe_2d", default_catalog())
+    project.training.statistics_every = 2  # rank 0 records statistics over time too
     folder = tmp_path / "moe_2d"
     export_torchrun(project, folder)
     settings = json.loads((folder / "settings.json").read_text())
@@ -46,11 +47,18 @@ def test_two_processes_write_routing_counted_over_both_ranks(tmp_path):
     assert lines[0]["type"] == "start" and lines[-1]["type"] == "epoch" and lines[-1]["val_loss"] < lines[0]["val_loss"]
     assert sum(line["type"] == "epoch" for line in lines) == 1  # written once, by rank 0
     assert read_run(run).status == "finished"
+    records = read_statistics(run)
+    assert [r["step"] for r in records] == list(range(2, steps + 1, 2))  # every second step, once (rank 0)
+    nodes = {n.name for n in project.main_module.nodes if n.block not in ("input", "output")}
+    assert set(records[0]["modules"]) == nodes
+    moe = records[-1]["modules"]["moe"]
+    assert sum(moe["activations"]["counts"]) > 0 and sum(moe["gradients"]["counts"]) > 0 and moe["update_ratio"] > 0
 
 
 def test_train_py_still_trains_where_modstudio_is_not_installed(tmp_path):
     """Routing needs ModStudio; training needs only torch and safetensors (one process, no torchrun)."""
     project = load_template("moe_2d", default_catalog())
+    project.training.statistics_every = 2
     folder = tmp_path / "moe_2d"
     export_torchrun(project, folder)
     run = tmp_path / "run"
@@ -62,6 +70,8 @@ def test_train_py_still_trains_where_modstudio_is_not_installed(tmp_path):
     code, stdout, stderr = _run([sys.executable, "-c", hide], folder, {**env, "OMP_NUM_THREADS": "1"})
     assert code == 0, stdout + stderr
     assert "routing is not recorded: ModStudio is not installed here" in stdout
+    assert "statistics are not recorded: ModStudio is not installed here" in stdout
+    assert not (run / "statistics.jsonl").exists()
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["type"] for line in lines] == ["start", "epoch"]
     assert not (run / "routing.jsonl").exists() and read_run(run).status == "finished"
