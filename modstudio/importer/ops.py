@@ -173,7 +173,8 @@ def _concat(call: Call) -> Result:
 
 
 def _reshape(call: Call) -> Result:
-    """view / reshape / flatten: judged by what they do to the sample (batch of 2)."""
+    """view / reshape / flatten: judged by what they do to the sample, of two samples (one only for a
+    flatten with a literal start past the batch, which no batch size changes: samples.py)."""
     x, out = call.tensor(), call.out
     if out.dim() == 0 or out.shape[0] != x.shape[0]:
         return Refused(f"from {list(x.shape)} to {list(out.shape)} mixes samples of the batch: no block does that")
