@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .shell import Shell
 
 IMPORT_FOLDER = "import_folder"  # QSettings key: where the last model was imported from
+RUNS_APART = "The model's code runs in a process of its own, never inside the editor."
 
 
 class OptionProblem(ValueError):
@@ -63,6 +64,32 @@ def model_names(path: Path) -> list[str]:
         return []
     kinds = (ast.ClassDef, ast.FunctionDef)
     return [node.name for node in tree.body if isinstance(node, kinds) and not node.name.startswith("_")]
+
+
+def likely_model(path: Path) -> str:
+    """The definition in a Python file most likely to make the whole model, read without running it: the
+    last class with a base, or function returning a call, that no other such definition uses (``SmallNet``
+    rather than its ``Block``; ``resnet50`` rather than ``ResNet``; a ``main()`` that only uses the model
+    is none); "" when there is none."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return ""
+    makers = [node for node in tree.body if _makes_something(node) and not node.name.startswith("_")]
+    used = {
+        node.id for maker in makers for node in ast.walk(maker) if isinstance(node, ast.Name) and node.id != maker.name
+    }
+    outermost = [maker.name for maker in makers if maker.name not in used]
+    return outermost[-1] if outermost else ""
+
+
+def _makes_something(node: ast.stmt) -> bool:
+    """A class with a base (an ``nn.Module`` perhaps) or a function that returns a call's result."""
+    if isinstance(node, ast.ClassDef):
+        return bool(node.bases)
+    if isinstance(node, ast.FunctionDef):
+        return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Call) for n in ast.walk(node))
+    return False
 
 
 def model_source(model: str, name: str) -> str:
@@ -158,7 +185,7 @@ class ImportDialog(QDialog):
         form.addRow("Input shape", self.shape)
         form.addRow("Weights", with_browse(self.weights, self._browse_weights))
         form.addRow("Save as", with_browse(self.output, self._browse_output))
-        self.note = QLabel("The model's code runs in a process of its own, never inside the editor.")
+        self.note = QLabel(RUNS_APART)
         self.note.setWordWrap(True)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
@@ -176,7 +203,12 @@ class ImportDialog(QDialog):
         layout.addWidget(self.details)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
+        self._name_typed = False  # a name the person typed is kept when the model file changes
         self.model.textChanged.connect(self._model_changed)
+        self.name.lineEdit().textEdited.connect(lambda _text: setattr(self, "_name_typed", True))
+        for edit in (self.model, self.arguments, self.shape, self.weights, self.output):
+            edit.textEdited.connect(self._options_edited)
+        self.name.lineEdit().textEdited.connect(self._options_edited)
         self.name.currentTextChanged.connect(lambda _text: self._suggest_output())
         self.output.textEdited.connect(lambda _text: setattr(self, "_output_chosen", True))
 
@@ -185,14 +217,21 @@ class ImportDialog(QDialog):
     def _model_changed(self, text: str) -> None:
         path = Path(text.strip()).expanduser()
         if text.strip().endswith(".py") and path.is_file():
-            typed = self.name.currentText()
+            typed, names = self.name.currentText(), model_names(path)
             self.name.blockSignals(True)
             self.name.clear()
-            self.name.addItems(model_names(path))
+            self.name.addItems(names)
             self.name.blockSignals(False)
-            if typed:
+            if typed and (self._name_typed or typed in names):
                 self.name.setEditText(typed)
+            else:  # the previous file's choice means nothing here: the file's likely model instead
+                self.name.setEditText(likely_model(path) or (names[0] if names else ""))
         self._suggest_output()
+
+    def _options_edited(self, _text: str) -> None:
+        """What the last import said is about other options: once one changes, the usual note again."""
+        if self.run is None and self.note.objectName() == "error":
+            self._say(RUNS_APART, problem=False)
 
     def _suggest_output(self) -> None:
         """Beside the model file (else in the folder last used), named after the class or function."""

@@ -81,6 +81,55 @@ def test_the_menu_has_the_import_and_the_dialog_reads_the_names_the_file_defines
     dialog.close()
 
 
+NESTED = """from torch import nn
+
+
+class Block(nn.Module):
+    def forward(self, x):
+        return x
+
+
+def helper(width):
+    return nn.Linear(width, width)
+
+
+class SmallNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.fc = helper(4)
+
+
+def main():
+    print(SmallNet())
+"""
+
+
+def test_choosing_another_file_offers_its_outermost_model_not_the_previous_files_name(window, tmp_path) -> None:
+    dialog = _dialog(window, tmp_path, TINY, "Tiny")
+    other = tmp_path / "nested.py"
+    other.write_text(NESTED, encoding="utf-8")
+    dialog.model.setText(str(other))
+    assert dialog.name.currentText() == "SmallNet"  # not Tiny, not the Block it uses, not main (returns nothing)
+    assert dialog.output.text() == str(tmp_path / "SmallNet.msproj")
+    dialog.name.lineEdit().textEdited.emit("made_elsewhere")  # a name the person typed is theirs to keep
+    dialog.name.setEditText("made_elsewhere")
+    dialog.model.setText(str(tmp_path / "model.py"))
+    assert dialog.name.currentText() == "made_elsewhere"
+    dialog.close()
+
+
+def test_a_refused_option_is_no_longer_shown_once_an_option_changes(window, tmp_path) -> None:
+    dialog = _dialog(window, tmp_path, TINY, "Tiny")
+    dialog.shape.setText("4")
+    dialog.import_button.click()
+    assert dialog.note.text().startswith("The input shape needs a batch size")
+    dialog.shape.textEdited.emit("1,4")
+    assert dialog.note.text() == "The model's code runs in a process of its own, never inside the editor."
+    assert dialog.note.objectName() != "error" and not dialog.details.isVisible()
+    dialog.close()
+
+
 @pytest.mark.parametrize(
     ("field", "text", "sentence"),
     [
