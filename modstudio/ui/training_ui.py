@@ -211,7 +211,9 @@ class TrainingUI(QObject):
         session = self.session
         if self.controller.busy or session is None:
             return False
-        problems = training_problems(session.project, self.settings, memory=True)  # refused before allocating
+        problems = training_problems(
+            session.project, self.settings, session.path, memory=True
+        )  # refused before allocating
         if problems:
             self.shell.report("Cannot train yet", "\n".join(f"• {p}" for p in problems))
             return False

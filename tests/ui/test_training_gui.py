@@ -139,3 +139,23 @@ def test_bad_settings_are_refused_before_starting(window, loop, tmp_path: Path) 
     assert w.reported and "batch" in w.reported[-1].lower()
     assert w.training.controller.state == "idle"
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_saved_project_with_starting_weights_beside_it_trains(window, loop, tmp_path: Path) -> None:
+    """As an import, the doctor or expert surgery leave it: ``init_weights`` names a file beside the project."""
+    from safetensors.torch import save_file
+
+    from modstudio.compile.graphnet import GraphNet
+
+    w = moe_window(window, tmp_path, epochs=1, samples=100)
+    project = w.doc.project
+    save_file(GraphNet(project, w.catalog).state_dict(), str(tmp_path / "net.init.safetensors"))
+    project.training.init_weights = "net.init.safetensors"
+    assert w.save_to(tmp_path / "net.msproj")
+    assert w.open_path(tmp_path / "net.msproj")
+    w.training.settings.runs_root = str(tmp_path / "runs")
+    assert w.training.train(), w.reported  # not "the project is not saved yet"
+    assert loop.run_until_complete(w.training.controller.wait()).status == "completed"
+    (tmp_path / "net.init.safetensors").unlink()
+    assert not w.training.train()
+    assert f"file {tmp_path / 'net.init.safetensors'} does not exist" in w.reported[-1]
