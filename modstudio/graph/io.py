@@ -183,7 +183,7 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp_name))
-        _copy_mode(path, tmp_name)
+        copy_mode(path, tmp_name)
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -228,7 +228,7 @@ def process_exists(pid: int) -> bool:
     return True
 
 
-def _copy_mode(path: Path, temporary: str) -> None:
+def copy_mode(path: Path, temporary: str) -> None:
     """The target's permission bits (a new file: 0666 less the umask) onto the temporary file."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)

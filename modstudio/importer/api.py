@@ -161,7 +161,7 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
     """Write the project and its starting weights (``training.init_weights``) side by side; both or neither."""
     from safetensors.torch import save_file
 
-    from modstudio.graph.io import project_to_json
+    from modstudio.graph.io import copy_mode, project_to_json
 
     out = Path(out)
     weights = weights_path(out)
@@ -182,6 +182,8 @@ def write_import(imported: Imported, out: Path, force: bool = False) -> tuple[Pa
         staged.append(project_tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(project_to_json(imported.project))
+        copy_mode(weights, weights_tmp)  # mkstemp's 0600 would hide the files from the person's group
+        copy_mode(out, project_tmp)
         os.replace(weights_tmp, weights)
         try:
             os.replace(project_tmp, out)

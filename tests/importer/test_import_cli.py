@@ -63,6 +63,23 @@ def test_import_writes_the_project_and_its_starting_weights(tmp_path, capsys) ->
     assert code == 2  # exists: --force to overwrite
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_the_files_get_the_permissions_a_new_file_gets_or_keep_those_they_had(tmp_path, capsys) -> None:
+    model = tmp_path / "tiny.py"
+    model.write_text("from torch import nn\n\n\ndef tiny():\n    return nn.Sequential(nn.Linear(4, 2))\n")
+    out = tmp_path / "tiny.msproj"
+    saved = os.umask(0o022)
+    try:
+        assert _run(capsys, f"{model}:tiny", "-o", str(out), "--input-shape", "1,4")[0] == 0
+        modes = {p.name: p.stat().st_mode & 0o777 for p in (out, tmp_path / "tiny.init.safetensors")}
+        assert modes == {"tiny.msproj": 0o644, "tiny.init.safetensors": 0o644}  # not mkstemp's 0600
+        out.chmod(0o640)
+        assert _run(capsys, f"{model}:tiny", "-o", str(out), "--input-shape", "1,4", "--force")[0] == 0
+        assert out.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(saved)
+
+
 def test_weights_given_are_the_ones_imported(tmp_path, capsys) -> None:
     torch.manual_seed(3)
     model = resnet.resnet18().eval()
