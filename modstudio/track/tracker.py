@@ -9,9 +9,11 @@
         tracker.epoch(val_loss=validate(model))
     tracker.close()
 
-The folder is the engine's (``run.json``, ``metrics.jsonl``, ``routing.jsonl``; written by
+The folder is the engine's (``run.json``, ``metrics.jsonl``, ``routing.jsonl``, ``project.msproj``
+and the weights :meth:`Tracker.save_weights` writes; written by
 :class:`modstudio.engine.runs.RunFolder`, lines in the protocol's form), so ``modstudio watch``,
-``modstudio analyze`` and the editor's Runs dock read it as they read one of their own. Routing is
+``modstudio analyze``, ``evaluate``, ``doctor`` and the editor's Runs dock read it as they read one of
+their own (evaluating it needs the project: see :mod:`modstudio.track.project`). Routing is
 recorded by the layers' own probes (:mod:`modstudio.compile.probes`): references kept per step, the
 facts computed every ``every`` steps. Under torchrun every rank counts and rank 0 writes the sum.
 """
@@ -34,6 +36,7 @@ from modstudio.engine.runs import RunFolder
 
 from .distributed import summed_over_ranks, world
 from .layers import Followed, RouterOutputs, TrackError, record_choices
+from .project import given_project, project_beside, say_no_project, unwrapped, write_run_project
 
 PROGRESS_PER_SECOND = 20  # as the engine writes them: a loss curve point at most this often
 
@@ -46,7 +49,10 @@ class Tracker:
     :func:`~modstudio.track.hugging_face`); ``epochs``: planned epochs, when known;
     ``tensorboard``: also write TensorBoard event files into ``run_dir``; ``name``: the run's name
     in ``run.json``; ``append``: continue the lines already in ``run_dir`` (a resumed run) instead of
-    starting them anew (a folder that is used again holds the latest run, not two mixed). Call
+    starting them anew (a folder that is used again holds the latest run, not two mixed); ``project``:
+    the ModStudio project (.msproj) describing the model, copied into ``run_dir`` so that
+    ``modstudio evaluate`` and ``doctor`` can rebuild it (None: one found beside the file defining
+    the model's class, else a line on stderr). Call
     :meth:`step` after each optimizer step, :meth:`epoch` at the end of an epoch (on every rank),
     :meth:`close` at the end (or use ``with Tracker(...) as tracker:``).
     """
@@ -62,9 +68,12 @@ class Tracker:
         epochs: int | None = None,
         name: str = "",
         append: bool = False,
+        project: str | Path | None = None,
     ) -> None:
         if not isinstance(every, int) or every < 1:
             raise TrackError(f"every is {every!r}: give the training steps between routing reports (1 or more)")
+        # on every rank, before anything is written: a bad project stops each rank alike
+        run_project = given_project(project, model) if project is not None else None
         self.model, self.every, self.epochs, self.name = model, every, epochs, name
         self.rank, self.processes = world()
         self.folder: RunFolder | None = None
@@ -80,6 +89,13 @@ class Tracker:
                 for file in ("metrics.jsonl", "routing.jsonl"):
                     (self.path / file).unlink(missing_ok=True)
             self.folder = RunFolder(self.path)
+            found = project_beside(model) if run_project is None else None
+            if found is not None:
+                run_project = found[0]
+            if run_project is not None:
+                write_run_project(run_project, self.path)
+            else:
+                say_no_project(model)
         self.followed = Followed()
         try:
             self._follow(model, layers or {})
@@ -184,6 +200,15 @@ class Tracker:
 
             write_routing(self.writer, facts, self.global_step)
         return facts
+
+    def save_weights(self, name: str = "best") -> Path | None:
+        """The model's current weights as the run folder's ``best`` or ``last`` weights (``<name>.safetensors``,
+        read by ``modstudio evaluate``); written by rank 0, the path returned (None on other ranks)."""
+        if name not in ("best", "last"):
+            raise TrackError(f"save_weights({name!r}): the run folder keeps 'best' and 'last' weights")
+        if self.folder is None:
+            return None
+        return self.folder.save_weights(name, unwrapped(self.model).state_dict())
 
     def close(self, status: str = "completed") -> None:
         """Report the last routing, write ``run.json`` with ``status`` and close the files (once)."""

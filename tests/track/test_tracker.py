@@ -199,7 +199,10 @@ def test_the_readme_loop_runs_and_writes_a_run_the_dashboard_reads(tmp_path, mon
     code = section[
         section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))
     ]
+    from modstudio.graph.io import save_project
+
     export_project(load_template("moe_2d"), "python", tmp_path / "model.py")
+    save_project(load_template("moe_2d"), tmp_path / "model.msproj")  # the project= the loop names
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delitem(sys.modules, "model", raising=False)
@@ -208,6 +211,7 @@ def test_the_readme_loop_runs_and_writes_a_run_the_dashboard_reads(tmp_path, mon
     sys.modules.pop("model", None)
     run = tmp_path / "runs" / "my-run"
     assert read_run(run).status == "completed" and read_run(run).epochs == 10
+    assert (run / "project.msproj").is_file() and (run / "last.safetensors").is_file()  # what evaluate reads
     assert (
         sum(
             sum(r["probes"]["moe"]["tokens_per_expert"]) + r["probes"]["moe"]["dropped_tokens"]

@@ -1,8 +1,8 @@
-"""``modstudio evaluate FILE --run RUN|latest [--split test|val|train] [--report DIR]``: a trained
-run on one split, printed as tables; with ``--report`` an HTML report as well.
+"""``modstudio evaluate FILE --run RUN|latest [--split test|val|train] [--device D] [--report DIR]``: a
+trained run on one split, printed as tables; with ``--report`` an HTML report as well.
 
-Exit 0 when done; 2 with a sentence for a bad input (no traceback, nothing written); 1 when the
-report cannot be written. Torch loads only when the command runs.
+Exit 0 when done; 2 with a sentence for a bad input, an unavailable device included (no traceback,
+nothing written); 1 when the report cannot be written. Torch loads only when the command runs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ def add_evaluate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="project file (.msproj)")
     p.add_argument("--run", dest="run_folder", default="latest", help="a run folder, or 'latest' (default)")
     p.add_argument("--split", default="test", choices=("test", "val", "train"), help="which split (default test)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where the network runs (default auto: CUDA, else MPS, else the CPU)",
+    )
     p.add_argument("--report", metavar="DIR", help="write an HTML report (index.html, PNGs, evaluation.json) into DIR")
     p.add_argument(
         "--explain",
@@ -67,6 +73,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             explain=explain if args.report else None,
             what_if=not args.no_what_if,
             sample=sample,
+            device=args.device,
         )
     except EngineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -2,11 +2,14 @@
 
 ``evaluate_run(run_folder, split)`` loads the run's best (else last) weights through the checked
 readers, rebuilds the split the run was trained with (same data, options, fractions and seed),
-runs it in eval mode and returns one JSON-ready dict; ``explain=True`` adds Captum attributions.
+runs it in eval mode on ``device`` (``auto``, ``cpu``, ``cuda``, ``mps``: the engine's
+:func:`~modstudio.engine.devices.pick_device`) and returns one JSON-ready dict; ``explain`` adds
+Captum attributions (computed on the CPU).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from modstudio.blocks.catalog import Catalog, default_catalog
 from modstudio.compile.shapes import ShapeInference
 from modstudio.engine.analysis.report import load_run, project_dir_of
 from modstudio.engine.data import Splits, TensorData, make_splits
+from modstudio.engine.devices import pick_device
 from modstudio.engine.errors import EngineError
 from modstudio.engine.task import Task, check_task, task_of
 from modstudio.graph.model import Project
@@ -51,13 +55,15 @@ def split_of(project: Project, run_folder: Path, split: str, catalog: Catalog) -
 
 @torch.no_grad()
 def outputs_of(net: torch.nn.Module, task: Task, x: torch.Tensor) -> torch.Tensor:
-    """The task's output for every sample, in batches, as float32 [N, width]."""
+    """The task's output for every sample, in batches (each moved to the network's device), as float32
+    [N, width] on the CPU."""
+    device = next((t.device for t in itertools.chain(net.parameters(), net.buffers())), torch.device("cpu"))
     parts = []
     for start in range(0, x.shape[0], BATCH):
-        out = net(x[start : start + BATCH])
+        out = net(x[start : start + BATCH].to(device))
         if isinstance(out, tuple):
             out = out[task.index]
-        parts.append(out.float().reshape(out.shape[0], -1))
+        parts.append(out.float().reshape(out.shape[0], -1).cpu())
     return torch.cat(parts) if parts else torch.zeros(0, task.width)
 
 
@@ -112,15 +118,19 @@ def evaluate_run(
     gallery: int = GALLERY,
     what_if: bool = True,
     sample: tuple[int, int | None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Everything about the run on one split; raises EngineError naming the problem.
 
     ``explain``: an attribution method (``integrated_gradients``, ``saliency``) for the gallery and
     the per-class and per-expert averages; ``sample``: (index in the split, class or None for the
-    predicted one) to explain on its own."""
+    predicted one) to explain on its own; ``device``: where the network runs (``auto``: CUDA, else
+    MPS, else the CPU; a device that is not there is an EngineError)."""
     catalog = catalog or default_catalog()
     run_folder = Path(run_folder)
+    target = pick_device(device)  # first: an unavailable device is named before anything loads
     project, net = load_run(run_folder, catalog)
+    net.to(target)
     task, data, splits = split_of(project, run_folder, split, catalog)
     layers = routed_layers(net, project)
     with recording(layers):
@@ -137,6 +147,7 @@ def evaluate_run(
         "project": project.name,
         "weights": "best" if (run_folder / "best.safetensors").is_file() else "last",
         "split": split,
+        "device": str(target),
         "dataset": data.name,
         "task": task.kind,
         "samples": len(data),
@@ -192,6 +203,8 @@ def evaluate_run(
     if explain and not data.x.dtype.is_floating_point:
         notes.append("no attributions: this network takes token ids, and attributions need real-valued inputs")
         explain = None
+    if explain or sample is not None:
+        net.cpu()  # attributions take the split's tensors as they are, on the CPU
     if explain:
         from .attribution import attributions
 

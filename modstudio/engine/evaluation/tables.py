@@ -20,7 +20,8 @@ def _f(value: Any) -> str:
 
 def format_evaluation(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['project']}: run {result['run']} ({result['weights']} weights), {result['split']} split, {result['samples']} samples"
+        f"{result['project']}: run {result['run']} ({result['weights']} weights), {result['split']} split, "
+        f"{result['samples']} samples" + (f", on {result['device']}" if result.get("device") else "")
     ]
     if result["task"] == "classification":
         lines.append(

@@ -78,7 +78,11 @@ def find_run(project_file: Path | None, run: str, usable: Callable[[Path], bool]
     if run != "latest":
         path = Path(run).expanduser()
         if not (path / "project.msproj").is_file():
-            raise EngineError(f"{path} is not a run folder (it has no project.msproj)", "settings")
+            raise EngineError(
+                f"{path} is not a run folder (it has no project.msproj); a run written by modstudio.track's "
+                'Tracker has one when the tracker is given the project: Tracker(..., project="model.msproj")',
+                "settings",
+            )
         return path
     root = runs_root_of(project_file) if project_file is not None else None
     if root is None or not root.is_dir():
