@@ -21,7 +21,6 @@ from modstudio.compile.probes import (
     aux_loss,
     aux_loss_values,
     enable_probes,
-    probe_layout,
     probes_of,
     set_probe_labels,
 )
@@ -40,7 +39,6 @@ from modstudio.engine.protocol import (
     Resumed,
     Routing,
     Started,
-    Test,
     Usage,
     Warning,
 )
@@ -49,6 +47,14 @@ from modstudio.engine.session import Session
 from modstudio.engine.settings import lr_factor
 from modstudio.engine.statistics import StatisticsRecorder
 from modstudio.engine.statistics_watch import ActivationWatch
+from modstudio.engine.train_reports import (
+    finished_message,
+    memory_mb,
+    non_finite_message,
+    started_message,
+    write_failed,
+    write_finished,
+)
 
 
 class Commands(Protocol):
@@ -116,7 +122,7 @@ class Trainer:
                     self.status = "early_stopped"
                     break
         except NonFiniteLoss as exc:
-            self._finish_failed(exc)
+            write_failed(self.s, exc)
             raise
         return self._finish()
 
@@ -188,7 +194,7 @@ class Trainer:
         if not math.isfinite(value):  # checked before the update: the weights stay as they were
             if recorder is not None:  # the activations of the failing step say which layer blew up
                 self._report_statistics(s.step + 1, epoch)
-            raise NonFiniteLoss(self._nan_message(value, epoch), s.step + 1)
+            raise NonFiniteLoss(non_finite_message(s, value, epoch), s.step + 1)
         s.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._report_due and self.gradients:  # before clipping: the gradients as the loss made them
@@ -334,49 +340,14 @@ class Trainer:
         if self.probes:
             facts = self._report_routing(max(s.epoch - 1, 0), kind="test")
             nmi = {p: normalized_mutual_information(f["class_expert"]) for p, f in facts.items() if "class_expert" in f}
-        summary = Finished(
-            status=self.status, epochs=s.epoch, steps=s.step, run_folder=str(s.folder.path),
-            seconds=time.monotonic() - self._started, task=s.task.kind, test_loss=None if test is None else test.loss,
-            test_accuracy=None if test is None else test.accuracy, test_r2=None if test is None else test.r2,
-            best_val_loss=s.best_val if math.isfinite(s.best_val) else None, routing_nmi=nmi,
-        )  # fmt: skip
-        s.folder.append("metrics.jsonl", Test.of(summary).to_dict())
-        s.folder.write_info({**self._run_info(), **_run_json_summary(summary)})
-        s.folder.close()
+        summary = finished_message(s, self.status, time.monotonic() - self._started, test, nmi)
+        write_finished(s, summary)
         self.emit(summary)
         return summary
 
-    def _finish_failed(self, exc: EngineError) -> None:
-        s = self.s
-        s.folder.write_info(
-            {**self._run_info(), "status": "failed", "error": exc.message, "epochs": s.epoch, "steps": s.step}
-        )
-        s.folder.close()
-
-    def _run_info(self) -> dict[str, Any]:
-        s = self.s
-        return {"settings": s.settings.to_dict(), "device": str(s.device), "seed": s.seed, "dataset": s.project.data.dataset,
-                "project": s.project.name, "precision": str(s.amp or "fp32")}  # fmt: skip
-
     def _started_message(self) -> Started:
-        s = self.s
-        parts = (("train", s.splits.train), ("val", s.splits.val), ("test", s.splits.test))
-        return Started(
-            run_folder=str(s.folder.path), device=str(s.device), precision=str(s.amp or "fp32"), epochs=s.epochs,
-            start_epoch=s.epoch, steps_per_epoch=s.stream.steps(s.epoch), task=s.task.kind,
-            dataset=s.project.data.dataset, samples={k: 0 if v is None else len(v) for k, v in parts},
-            parameters=sum(p.numel() for p in s.net.parameters()), probes=tuple(sorted(self.probes)), seed=s.seed,
-            probe_layout=probe_layout(s.net), modules=tuple(name for name, _ in self.gradients.groups) if self.gradients else (),
-            regions=self.regions is not None, routing_labels="region" if s.splits.train.regions is not None else "class",
-        )  # fmt: skip
-
-    def _nan_message(self, value: float, epoch: int) -> str:
-        s = self.s
-        return (
-            f"the loss became {value} at step {s.step + 1} (epoch {epoch + 1}); training stopped. The last good "
-            f"checkpoint is kept: {s.folder.path / 'last.safetensors'} (after {s.epoch} epochs). Lower the learning "
-            "rate, clip gradients, or check the data for NaN values"
-        )
+        modules = tuple(name for name, _ in self.gradients.groups) if self.gradients else ()
+        return started_message(self.s, self.probes, modules, self.regions is not None)
 
     def _label_count(self) -> int:
         train = self.s.splits.train
@@ -391,23 +362,7 @@ class Trainer:
 _NO_AUTOCAST = contextlib.nullcontext()
 
 
-def _run_json_summary(summary: Finished) -> dict[str, Any]:
-    """The summary as ``run.json`` has always held it (the ``finished`` keys, ``type`` included; no failure keys)."""
-    return {k: v for k, v in summary.to_dict().items() if k not in ("error", "kind")}
-
-
 def task_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if kind == "classification":
         return F.cross_entropy(out, y)
     return F.mse_loss(out, y)
-
-
-def memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    except (ImportError, OSError):
-        return 0.0

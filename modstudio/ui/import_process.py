@@ -8,16 +8,16 @@ place, so a cancelled or failed import leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, Signal
+
+from .child_process import LineReader, child_environment, forget_quitting, stop_when_quitting, worker_command
 
 STAGING_PREFIX = ".modstudio-import-"
 
@@ -28,13 +28,6 @@ class ImportOutcome:
     text: str  # the summary line, or what went wrong in a sentence (unmapped ops listed)
     path: Path | None = None  # the project written
     cancelled: bool = False
-
-
-def worker_command() -> tuple[str, list[str]]:
-    """The program and leading arguments that run ``modstudio`` (the frozen app is that program itself)."""
-    if getattr(sys, "frozen", False):
-        return sys.executable, []
-    return sys.executable, ["-m", "modstudio"]
 
 
 class ImportRun(QObject):
@@ -50,7 +43,7 @@ class ImportRun(QObject):
         self.cancelled = False
         self.staging: Path | None = None
         self._errors: list[str] = []
-        self._pending = b""
+        self._reader = LineReader()
         self.process = QProcess(self)
         self.process.readyReadStandardError.connect(self._read_errors)
         self.process.finished.connect(self._finished)
@@ -62,9 +55,7 @@ class ImportRun(QObject):
         args = [*lead, "import", self.source, "-o", str(self.staging / self.out.name), "--progress", *self.options]
         self.process.setProcessEnvironment(child_environment())
         self.progress.emit("starting Python", 0.0)
-        app = QCoreApplication.instance()
-        if app is not None:  # the editor quitting mid-import: stop it and leave nothing behind
-            app.aboutToQuit.connect(self._quitting)
+        stop_when_quitting(self._quitting)  # the editor quitting mid-import: stop it and leave nothing behind
         self.process.start(program, args)
 
     def running(self) -> bool:
@@ -87,10 +78,8 @@ class ImportRun(QObject):
     # reading the process ----------------------------------------------------------------
 
     def _read_errors(self) -> None:
-        self._pending += bytes(self.process.readAllStandardError().data())
-        *lines, self._pending = self._pending.split(b"\n")
-        for raw in lines:
-            self._line(raw.decode("utf-8", "replace").rstrip())
+        for line in self._reader.feed(bytes(self.process.readAllStandardError().data())):
+            self._line(line)
 
     def _line(self, line: str) -> None:
         if line.startswith("{"):
@@ -112,9 +101,8 @@ class ImportRun(QObject):
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._read_errors()
-        if self._pending:
-            self._line(self._pending.decode("utf-8", "replace").rstrip())
-            self._pending = b""
+        for line in self._reader.rest():
+            self._line(line)
         told = "\n".join(self._errors)
         if self.cancelled:
             outcome = ImportOutcome(False, "The import was cancelled; nothing was written.", cancelled=True)
@@ -149,26 +137,11 @@ class ImportRun(QObject):
         return ImportOutcome(True, summary, self.out)
 
     def _done(self, outcome: ImportOutcome) -> None:
-        app = QCoreApplication.instance()
-        if app is not None:
-            with contextlib.suppress(RuntimeError, TypeError):
-                app.aboutToQuit.disconnect(self._quitting)
+        forget_quitting(self._quitting)
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
         self.finished.emit(outcome)
-
-
-def child_environment() -> QProcessEnvironment:
-    """The editor's environment, with the folder this ``modstudio`` comes from first on the Python path:
-    a child process (an import, a search) runs the same ModStudio as the editor (and the same plugins)."""
-    env = QProcessEnvironment.systemEnvironment()
-    if not getattr(sys, "frozen", False):
-        here = str(Path(__file__).resolve().parents[2])
-        rest = env.value("PYTHONPATH", "")
-        env.insert("PYTHONPATH", os.pathsep.join([here, rest]) if rest else here)
-    env.insert("PYTHONUNBUFFERED", "1")
-    return env
 
 
 def _with_details(sentence: str, details: str) -> str:

@@ -1,5 +1,6 @@
 """MainWindow: canvas with a breadcrumb, palette, module library and inspector docks, menus,
-status bar (messages, shape problems, parameter count), files, autosave and recovery."""
+status bar (messages, shape problems, parameter count); its files (open, save, autosave and recovery)
+are :class:`~modstudio.ui.window_files.WindowFiles`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QVBoxLayout, QWidget
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.editor.session import EditorSession
 from modstudio.graph.document import Document
-from modstudio.graph.io import PROJECT_SUFFIX
 from modstudio.graph.model import Project
-from modstudio.graph.validate import check_project
 
 from .canvas import Canvas
 from .checking import CheckResult
@@ -27,11 +26,10 @@ from .dialogs import (
     ask_with_a_dialog,
     choose_with_a_dialog,
     inform_with_a_dialog,
-    remember_folder,
     warn_with_a_dialog,
 )
 from .expert_surgery import add_surgery_action
-from .files import RecentFiles, clear_recovery, write_recovery
+from .files import RecentFiles
 from .graft_dialog import show_graft_dialog
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel, library_import_ops
@@ -41,13 +39,14 @@ from .param_count import ParamCounter
 from .scene import ModuleScene
 from .search_dock import SearchDock
 from .views import Views, canvas_hooks, new_scratch_runs
+from .window_files import WindowFiles
 
 log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 60_000
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowFiles, QMainWindow):
     """The shell and the view of one EditorSession at a time: ``load`` builds a new session and all its views,
     then swaps them in (the old project stays when that fails). Docks and dialogs use the shell's small
     interface (:class:`~modstudio.ui.shell.Shell`: add a dock, ask, choose, report, inform, status)."""
@@ -328,86 +327,3 @@ class MainWindow(QMainWindow):
         self.counting_enabled = True
         if self.scene is not None and self.scene.last_check is not None:
             self._checked(self.scene.last_check)
-
-    # files ----------------------------------------------------------------------------
-
-    def recent_paths(self) -> list[str]:
-        return self.recent.paths()
-
-    def is_dirty(self) -> bool:
-        return self.session is not None and self.session.dirty
-
-    def confirm_discard(self) -> bool:
-        """Before the project is replaced or closed: Save (then go on), Discard, or Cancel (stay)."""
-        if not self.is_dirty():
-            return True
-        answer = self.choose("Unsaved changes", "The project has unsaved changes.", ["Save", "Discard", "Cancel"])
-        if answer == "Save":
-            from .menus import save
-
-            return save(self)
-        return answer == "Discard"
-
-    def open_path(self, path: str | Path) -> bool:
-        from modstudio.graph.problems import ProjectError
-
-        from .files import after_opening, open_project
-
-        try:
-            opened = open_project(path, self.catalog)
-        except ProjectError as exc:
-            self.report("Cannot open the project", exc.describe())
-            return False
-        if not self.load(opened.project, Path(path)):
-            return False
-        self.recent.add(path)
-        remember_folder(self.settings, Path(path).parent)
-        after_opening(opened, self.report, self.session.mark_modified, shown=self.isVisible())  # type: ignore[union-attr]
-        return True
-
-    def save_to(self, path: str | Path) -> bool:
-        assert self.session is not None and self.stack is not None
-        try:
-            path, moved = self.session.save(path)
-        except OSError as exc:
-            self.report("Cannot save", f"{exc.filename or path}: {exc.strerror or exc}")
-            return False
-        self.stack.setClean()
-        self.recent.add(path)
-        remember_folder(self.settings, path.parent)
-        clear_recovery()
-        self._update_title()
-        left = len(check_project(self.doc.project, self.catalog))  # what the strict load would still refuse
-        still = f"; it still has {left} problem{'s' if left != 1 else ''} (marked red)" if left else ""
-        moved_text = moved.text() if moved is not None else ""
-        self.statusBar().showMessage(f"Saved {path}{still}" + (f". {moved_text}" if moved_text else ""), 12000)
-        return True
-
-    def save_recovery(self) -> None:
-        if self.is_dirty() and self.doc is not None:
-            with contextlib.suppress(OSError):  # autosave must never interrupt the person
-                write_recovery(self.doc.project)
-
-    def open_dropped(self, paths: list[str]) -> None:
-        projects = [p for p in paths if p.endswith(PROJECT_SUFFIX)]
-        if projects and self.confirm_discard():
-            self.open_path(projects[0])
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self.open_dropped([u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()])
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        if self.training.controller.busy:
-            if not self.ask("Training is running", "A training run is going. Stop it and close?"):
-                event.ignore()
-                return
-            self.training.controller.kill()
-        if self.confirm_discard():
-            clear_recovery()
-            event.accept()
-        else:
-            event.ignore()

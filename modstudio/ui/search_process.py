@@ -13,9 +13,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from .import_process import child_environment, worker_command
+from .child_process import LineReader, child_environment, forget_quitting, stop_when_quitting, worker_command
 
 STOP_GRACE_MS = 15_000  # how long a stopped search's trials may take to stop and keep a checkpoint
 KILL_GRACE_MS = 5000  # then asked again (its trials end at once), and after this killed
@@ -68,7 +68,7 @@ class SearchRun(QObject):
         self.project, self.options = project, options
         self.stopped = False
         self._lines: list[str] = []
-        self._pending = b""
+        self._reader = LineReader()
         self._done_once = False
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
@@ -88,9 +88,7 @@ class SearchRun(QObject):
         program, args = self.command()
         self.process.setProcessEnvironment(child_environment())
         self.process.setWorkingDirectory(str(self.project.parent))
-        app = QCoreApplication.instance()
-        if app is not None:  # the editor quitting mid-search: stop it (the study keeps what was done)
-            app.aboutToQuit.connect(self._quitting)
+        stop_when_quitting(self._quitting)  # the editor quitting mid-search: stop it (the study keeps what was done)
         self.process.start(program, args)
 
     def running(self) -> bool:
@@ -139,10 +137,8 @@ class SearchRun(QObject):
         return not self.running() or self.process.waitForFinished(milliseconds)
 
     def _read(self) -> None:
-        self._pending += bytes(self.process.readAllStandardOutput().data())
-        *lines, self._pending = self._pending.split(b"\n")
-        for raw in lines:
-            self._take(raw.decode("utf-8", "replace").rstrip())
+        for line in self._reader.feed(bytes(self.process.readAllStandardOutput().data())):
+            self._take(line)
 
     def _take(self, text: str) -> None:
         text = text.strip("\r")
@@ -159,9 +155,8 @@ class SearchRun(QObject):
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()
         self._read()
-        if self._pending:
-            self._take(self._pending.decode("utf-8", "replace").rstrip())
-            self._pending = b""
+        for line in self._reader.rest():
+            self._take(line)
         told = "\n".join(self._lines[-12:])
         errors = [line.removeprefix("error: ") for line in self._lines if line.startswith("error: ")]
         if self.stopped:
@@ -184,8 +179,5 @@ class SearchRun(QObject):
         if self._done_once:
             return
         self._done_once = True
-        app = QCoreApplication.instance()
-        if app is not None:
-            with contextlib.suppress(RuntimeError, TypeError):
-                app.aboutToQuit.disconnect(self._quitting)
+        forget_quitting(self._quitting)
         self.finished.emit(outcome)

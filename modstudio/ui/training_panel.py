@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import html
 import typing
 from collections.abc import Callable
@@ -20,22 +21,31 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QLabel,
-    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from modstudio.engine.dataset_facts import OPTIONS, DatasetProblem, OptionSpec, checked_options
+from modstudio.engine.dataset_facts import OPTIONS, DatasetProblem, checked_options
 from modstudio.engine.precheck import augmentation_problems, curriculum_problems, training_problems
 from modstudio.graph.document import Batch, Change, ChangeKind, Document, Operation, OperationError
 from modstudio.graph.model import DataSection, TrainingSection
 from modstudio.graph.section_ops import SetSectionField, check_section_value
 
+from .dataset_fields import (
+    AUGMENTATION,
+    CURRICULUM,
+    DATA_SPECIAL,
+    augmentation_editor,
+    choose_data_path,
+    curriculum_editor,
+    dataset_value,
+    option_editor,
+    options_kept,
+)
 from .dataset_preview import DatasetPreview
 from .search_dimension import Hint
 from .search_marks import SearchMarks, hint_of_field, hint_of_option
@@ -45,9 +55,7 @@ from .section_editors import (
     LineEditor,
     ValueEditor,
     editor_for,
-    number_parser,
     parse_weights,
-    show_number,
     show_weights,
 )
 
@@ -69,9 +77,6 @@ PLACEHOLDERS = {
     "init_weights": "none (a .safetensors file)",
     "statistics_every": "off (steps between module statistics)",
 }
-DATA_SPECIAL = ("dataset", "options", "augmentation", "curriculum")
-AUGMENTATION: dict[str, type] = {"noise": float, "flip": bool, "crop_padding": int}
-CURRICULUM: dict[str, Any] = {"start": 0.3, "epochs": 5, "score": "auto"}
 
 
 class TrainingPanel(QScrollArea):
@@ -159,17 +164,9 @@ class TrainingPanel(QScrollArea):
     def _value_of(self, key: str) -> Any:
         assert self.doc is not None
         section, name, *rest = key.split(".")
-        value = getattr(getattr(self.doc.project, section), name)
-        if name == "options":
-            spec = next(o for o in OPTIONS.get(self.doc.project.data.dataset, ()) if o.name == rest[0])
-            return value.get(rest[0], spec.default)
-        if name == "augmentation":
-            return value.get(rest[0])
-        if name == "curriculum":
-            if not rest:
-                return value is not None
-            return (value or {}).get(rest[0], CURRICULUM[rest[0]])
-        return value
+        if section == "data":
+            return dataset_value(self.doc.project.data, name, rest)
+        return getattr(getattr(self.doc.project, section), name)
 
     # building the forms ----------------------------------------------------------------
 
@@ -182,12 +179,12 @@ class TrainingPanel(QScrollArea):
             if f.name not in DATA_SPECIAL:
                 self._add_field(self.data_form, "data", f.name, hints[f.name])
         for name, kind in AUGMENTATION.items():
-            editor = self._augmentation_editor(name, kind)
+            editor = augmentation_editor(name, kind, functools.partial(self._set_augmentation, name))
             self._add(self.data_form, f"data.augmentation.{name}", f"augment: {name.replace('_', ' ')}", editor)
         curriculum = BoolEditor(self._toggle_curriculum, "easy samples first")
         self._add(self.data_form, "data.curriculum", "curriculum", curriculum)
         for name, default in CURRICULUM.items():
-            editor = self._curriculum_editor(name, default)
+            editor = curriculum_editor(name, default, functools.partial(self._set_curriculum, name))
             self._add(self.data_form, f"data.curriculum.{name}", f"    {name}", editor)
         hints = typing.get_type_hints(TrainingSection, include_extras=True)
         for f in dataclasses.fields(TrainingSection):
@@ -216,7 +213,7 @@ class TrainingPanel(QScrollArea):
             self.data_form.removeRow(1)  # the rows under the dataset's
         specs = OPTIONS.get(dataset, ())
         for row, spec in enumerate(specs, start=1):
-            editor = self._option_editor(dataset, spec)
+            editor = option_editor(dataset, spec, functools.partial(self._set_option, spec.name), self._browse)
             self.data_form.insertRow(row, f"    {spec.name.replace('_', ' ')}", editor)
             self.editors[f"data.options.{spec.name}"] = editor
             hint = hint_of_option(spec)
@@ -225,47 +222,6 @@ class TrainingPanel(QScrollArea):
                 editor.row.addWidget(self.marks.add(f"data.options.{spec.name}", label, hint))  # type: ignore[arg-type]
         self._option_rows = len(specs)
         self._options_for = dataset
-
-    def _option_editor(self, dataset: str, spec: OptionSpec) -> ValueEditor:
-        def commit(value: Any) -> str | None:
-            return self._set_option(spec.name, value)
-
-        editor: ValueEditor
-        if spec.choices:
-            editor = ChoiceEditor(list(spec.choices), commit)
-        elif spec.kind is bool:
-            editor = BoolEditor(commit)
-        elif spec.kind in (int, float):
-            editor = LineEditor(number_parser(spec.kind, False), show_number, commit, str(spec.default))
-        else:
-            hint = "relative to the project file" if spec.name == "path" else spec.doc or "default"
-            editor = LineEditor(lambda text: text.strip(), lambda v: v or "", commit, hint)
-        if spec.name == "path":
-            browse = QPushButton("…")
-            browse.setToolTip("Choose a folder" if dataset == "image_folder" else "Choose a file")
-            browse.clicked.connect(lambda: self._browse(editor, dataset == "image_folder"))
-            editor.row.addWidget(browse)
-        help_text = spec.doc or (f"one of {', '.join(spec.choices)}" if spec.choices else "")
-        editor.field.setProperty("help", help_text)
-        editor.field.setToolTip(help_text)
-        return editor
-
-    def _augmentation_editor(self, name: str, kind: type) -> ValueEditor:
-        def commit(value: Any) -> str | None:
-            return self._set_augmentation(name, value)
-
-        if kind is bool:
-            return BoolEditor(commit, "images only")
-        hint = "off" if name == "noise" else "off (pixels, images only)"
-        return LineEditor(number_parser(kind, True), show_number, commit, hint)
-
-    def _curriculum_editor(self, name: str, default: Any) -> ValueEditor:
-        def commit(value: Any) -> str | None:
-            return self._set_curriculum(name, value)
-
-        if name == "score":
-            return ChoiceEditor(["auto", "centroid"], commit)
-        return LineEditor(number_parser(type(default), False), show_number, commit, str(default))
 
     # edits -----------------------------------------------------------------------------
 
@@ -299,11 +255,7 @@ class TrainingPanel(QScrollArea):
         data = self.doc.project.data
         if name == data.dataset:
             return None
-        kept = {k: v for k, v in data.options.items() if any(o.name == k for o in OPTIONS[name])}
-        try:
-            checked_options(name, kept)
-        except DatasetProblem:
-            kept = {}
+        kept = options_kept(data, name)
         ops: list[Operation] = [SetSectionField("data", "dataset", name), SetSectionField("data", "options", kept)]
         return self._perform(Batch(ops, f"Use the {name} dataset"))
 
@@ -335,16 +287,9 @@ class TrainingPanel(QScrollArea):
         return problems[0] if problems else self._set("data", "curriculum", spec)
 
     def _browse(self, editor: ValueEditor, folder: bool) -> None:
-        start = str(self.project_path.parent) if self.project_path else ""
-        if folder:
-            chosen = QFileDialog.getExistingDirectory(self, "Image folder (one subfolder per class)", start)
-        else:
-            chosen = QFileDialog.getOpenFileName(self, "Data file", start)[0]
-        if chosen:
-            path = Path(chosen)
-            if self.project_path is not None and path.is_relative_to(self.project_path.parent):
-                path = path.relative_to(self.project_path.parent)
-            editor.submit(str(path))
+        chosen = choose_data_path(self, folder, self.project_path)
+        if chosen is not None:
+            editor.submit(chosen)
 
     # preview and check -----------------------------------------------------------------
 

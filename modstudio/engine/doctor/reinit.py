@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from modstudio.compile.weights import read_tensors
 from modstudio.engine.errors import EngineError
 from modstudio.engine.records.run_history import weights_of
+from modstudio.engine.surgery.experts import noisy_copy
 from modstudio.graph.io import replace_atomically
 
 from .fixes import Fix
@@ -29,7 +30,8 @@ def reinit_file_name(project_file: Path, fix: Fix) -> str:
 
 def reinitialised(state: dict[str, torch.Tensor], fix: Fix, noise: float, seed: int = 0) -> dict[str, torch.Tensor]:
     """``state`` with expert ``fix.expert`` of layer ``fix.layer`` set to expert ``fix.source``'s
-    tensors plus normal noise (``noise`` × each tensor's std); the same for the rows of the layer's
+    tensors plus normal noise (``noise`` × each tensor's std, :func:`noisy_copy`: a tensor that is not
+    floating point is copied exactly); the same for the rows of the layer's
     own tensors that have one row per expert (the router, the noise router, a hierarchical MoE's
     secondary gate)."""
     prefix = f"{fix.layer}." if fix.layer else ""
@@ -38,23 +40,17 @@ def reinitialised(state: dict[str, torch.Tensor], fix: Fix, noise: float, seed: 
     out = dict(state)
     copied = 0
 
-    def noisy(tensor: torch.Tensor) -> torch.Tensor:
-        value = tensor.detach().float().clone()
-        spread = float(value.std()) if value.numel() > 1 else abs(float(value.reshape(-1)[0])) if value.numel() else 0.0
-        value += torch.randn(value.shape, generator=generator) * noise * spread
-        return value.to(tensor.dtype).contiguous()
-
     experts = {key[len(prefix) :].split(".")[1] for key in state if key.startswith(f"{prefix}experts.")}
     for key, tensor in state.items():
         if key.startswith(dead):
             source = live + key[len(dead) :]
             if source not in state or state[source].shape != tensor.shape:
                 raise EngineError(f"expert {fix.source} of '{fix.layer}' has no tensor like {key}", "settings")
-            out[key] = noisy(state[source])
+            out[key] = noisy_copy(state[source], noise, generator)
             copied += 1
         elif _router_rows(key, prefix, tensor, len(experts)):  # router, noise, a secondary gate: a row per expert
             row = tensor.clone()
-            row[fix.expert] = noisy(tensor[fix.source])
+            row[fix.expert] = noisy_copy(tensor[fix.source], noise, generator)
             out[key] = row.contiguous()
     if copied == 0:
         raise EngineError(f"the run's weights hold no tensors of expert {fix.expert} of '{fix.layer}'", "settings")

@@ -98,20 +98,33 @@ def select_experts(state: Mapping[str, torch.Tensor], paths: list[str], order: l
     return out
 
 
+def noisy_copy(tensor: torch.Tensor, noise: float, generator: torch.Generator) -> torch.Tensor:
+    """A copy of ``tensor`` plus normal noise of ``noise`` times its spread (the std of its values; of a
+    single value, its magnitude), drawn on the CPU from ``generator``. A tensor that is not floating
+    point (a count, a mask, indices) is copied exactly and draws nothing. The copy keeps the dtype:
+    float64 is computed in float64, float16 and bfloat16 in float32."""
+    value = tensor.detach().clone()
+    if not value.is_floating_point():
+        return value.contiguous()
+    work = value.to(torch.promote_types(value.dtype, torch.float32))
+    count = work.numel()
+    spread = float(work.std()) if count > 1 else abs(float(work.reshape(-1)[0])) if count else 0.0
+    draw = torch.randn(work.shape, generator=generator).to(device=work.device, dtype=work.dtype)
+    return (work + draw * noise * spread).to(value.dtype).contiguous()
+
+
 def perturb_expert(
     state: dict[str, torch.Tensor], paths: list[str], original: int, clone: int, noise: float, seed: int
 ) -> None:
     """Split ``original`` and ``clone`` (equal copies) apart: the clone's tensors get N(0, noise·std)
-    added; the two router rows move by ±δ, δ ~ N(0, noise·std(row)), so ties between them break
-    both ways (in place)."""
+    added (:func:`noisy_copy`; a single value stays as it is); the two router rows move by ±δ,
+    δ ~ N(0, noise·std(row)), so ties between them break both ways (in place)."""
     generator = torch.Generator().manual_seed(seed)
     for path in paths:
         prefix = f"{path}.experts.{clone}."
         for key in sorted(k for k in state if k.startswith(prefix)):
-            value = state[key]
-            if value.is_floating_point() and value.numel() > 1:
-                scale = float(value.float().std()) * noise
-                state[key] = value + torch.randn(value.shape, generator=generator).to(value.dtype) * scale
+            if state[key].numel() > 1:
+                state[key] = noisy_copy(state[key], noise, generator)
         for rest in ROUTER_ROWS:
             key = f"{path}.{rest}"
             if key in state:
