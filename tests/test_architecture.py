@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.environment import python_path
+
 try:
     import tomllib
 except ImportError:  # Python 3.10: import-linter brings tomli
@@ -23,7 +25,7 @@ CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
-    env = {**os.environ, "PYTHONPATH": str(cwd)}  # the package under cwd, not the one the tests import
+    env = {**os.environ, "PYTHONPATH": python_path(cwd)}  # the package under cwd, not the one the tests import
     return subprocess.run([exe, "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 

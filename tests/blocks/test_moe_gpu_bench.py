@@ -11,12 +11,14 @@ from pathlib import Path
 
 import torch
 
+from tests.environment import python_path
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "moe_gpu.py"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=python_path(ROOT))
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
     )

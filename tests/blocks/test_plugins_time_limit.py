@@ -15,6 +15,7 @@ import pytest
 
 from modstudio.blocks.plugins import IMPORT_TIME_LIMIT_S, PATH_VARIABLE, TIME_LIMIT_VARIABLE
 from modstudio.cli import main
+from tests.environment import python_path
 
 from .test_plugins_support import Places, block_source, plugin_places
 
@@ -81,7 +82,7 @@ def _modstudio(args: list[str], plugins: Path, limit: str | None) -> subprocess.
     env = {k: v for k, v in os.environ.items() if k != TIME_LIMIT_VARIABLE}
     env[PATH_VARIABLE] = str(plugins)
     env["XDG_DATA_HOME"] = str(plugins.parent / "user_data")  # no user plugins
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = python_path(ROOT)
     if limit is not None:
         env[TIME_LIMIT_VARIABLE] = limit
     command = [sys.executable, "-m", "modstudio", *args]

@@ -14,6 +14,7 @@ import torch
 from modstudio.cli import main
 from modstudio.compile.export.exporter import build_network
 from modstudio.graph.io import load_project
+from tests.environment import python_path
 
 from . import resnet
 from .conftest import HERE, difference
@@ -128,7 +129,7 @@ def test_bad_inputs_are_named_without_a_traceback(tmp_path, capsys, argv, messag
 
 
 def test_a_plugin_importer_brings_a_sparse_moe_in(tmp_path) -> None:
-    env = {**os.environ, "MODSTUDIO_PLUGIN_PATH": str(HERE / "plugins"), "PYTHONPATH": str(Path.cwd())}
+    env = {**os.environ, "MODSTUDIO_PLUGIN_PATH": str(HERE / "plugins"), "PYTHONPATH": python_path(Path.cwd())}
     out = tmp_path / "moe.msproj"
     source = f"{HERE / 'mixtral.py'}:MixtralLayer"
     done = subprocess.run(

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from modstudio.cli import main
 from modstudio.engine.search.study import TrialRow, default_storage, read_trials
+from tests.environment import python_path
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 240.0  # a loaded machine: spawning a worker that imports torch can take many seconds
 
 
 def _search(path: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": python_path(ROOT)}
     command = [sys.executable, "-m", "modstudio", "search", str(path), *args]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 

@@ -13,6 +13,7 @@ from modstudio.engine.records.run_history import read_routing, read_run, read_st
 from modstudio.engine.torchrun import export_torchrun
 from modstudio.library import load_template
 from tests.engine.test_export_torchrun import _run
+from tests.environment import python_path
 
 
 def test_two_processes_write_routing_counted_over_both_ranks(tmp_path):
@@ -24,7 +25,7 @@ def test_two_processes_write_routing_counted_over_both_ranks(tmp_path):
     run = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "MASTER_", "LOCAL_RANK"))}
     here = str(Path(modstudio.__file__).resolve().parents[1])  # this ModStudio, for train.py's tracker
-    env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = python_path(here)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
                "--epochs", "1", "--out", str(run), "--routing-every", "3"]  # fmt: skip
     code, stdout, stderr = _run(command, folder, {**env, "OMP_NUM_THREADS": "1"})

@@ -19,6 +19,7 @@ from modstudio.graph.io import project_to_dict
 from modstudio.graph.model import SearchDimension
 from modstudio.graph.search_ops import SetObjectives, SetSearchDimension
 from modstudio.ui.search_dimension import DimensionDialog
+from tests.environment import python_path
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = "node:main/fc1.out_features"
@@ -288,7 +289,7 @@ def test_the_search_gui_needs_no_torch_on_the_gui_thread(window, searched, tmp_p
     result = subprocess.run(
         [sys.executable, "-c", GUI_THREAD, str(searched), str(tmp_path / "s.ini")],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": python_path(ROOT)},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     tried = next(line for line in result.stdout.splitlines() if line.startswith("torch tried on:"))
