@@ -35,6 +35,12 @@ from modstudio.engine.protocol import Finished, Message, Started
 from .background import Background
 
 Layers = Callable[[list[str]], dict[str, dict[str, Any]]]  # probe paths -> their parameters in the project
+# (run folder, probe paths) -> why the sequence measures have nothing to measure there, or None
+NoSequences = Callable[[Path, list[str]], str | None]
+SEQUENCES_TIP = (
+    "Run the chosen run's network over its test data: routing by position and by token, and how often "
+    "consecutive tokens get the same expert (Mixtral's measure) against random routing"
+)
 
 
 class DoctorPanel(QWidget):
@@ -43,9 +49,10 @@ class DoctorPanel(QWidget):
     apply_fix = Signal(object, bool)  # the Fix, and whether to re-train after applying it
     measure_sequences = Signal()
 
-    def __init__(self, layers: Layers, parent: QWidget | None = None) -> None:
+    def __init__(self, layers: Layers, no_sequences: NoSequences | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.layers = layers
+        self.no_sequences = no_sequences
         self.live = LiveDoctor()
         self.run_folder: Path | None = None  # the run the diagnoses are about (None: the live run, before Started)
         self.found: list[Diagnosis] = []
@@ -67,10 +74,7 @@ class DoctorPanel(QWidget):
         self.sequences.setObjectName("doc")
         self.sequences.setWordWrap(True)
         self.sequence_button = QPushButton("Routing over sequences")
-        self.sequence_button.setToolTip(
-            "Run the chosen run's network over its test data: routing by position and by token, and how often "
-            "consecutive tokens get the same expert (Mixtral's measure) against random routing"
-        )
+        self.sequence_button.setToolTip(SEQUENCES_TIP)
         self.sequence_button.clicked.connect(self.measure_sequences)
         self.sequence_button.setEnabled(False)
         layout = QVBoxLayout(self)
@@ -97,7 +101,7 @@ class DoctorPanel(QWidget):
             self._redraw.start()
         if isinstance(message, Finished):
             self.refresh()
-            self.sequence_button.setEnabled(self.run_folder is not None)
+            self._offer_sequences()
 
     def show_run(self, folder: Path) -> None:
         """The diagnoses of a finished (or running) run from its files."""
@@ -109,8 +113,20 @@ class DoctorPanel(QWidget):
         except Exception as exc:  # a damaged file: named, nothing else shown
             self._show([], f"{folder.name}: {getattr(exc, 'message', exc)}")
             return
-        self.sequence_button.setEnabled(True)
         self.refresh()
+        self._offer_sequences()
+
+    def _offer_sequences(self) -> None:
+        """The button, where the run's conditional layers may see sequences; else disabled, saying why."""
+        paths = list(self.live.history.reports)
+        if self.run_folder is None:
+            why: str | None = "Choose a run in the Runs dock, or train the network"
+        elif not paths:
+            why = "This run has no routing records: no MoE or gate layer reported"
+        else:
+            why = self.no_sequences(self.run_folder, paths) if self.no_sequences is not None else None
+        self.sequence_button.setEnabled(why is None)
+        self.sequence_button.setToolTip(SEQUENCES_TIP if why is None else why)
 
     def refresh(self) -> None:
         history = self.live.history
@@ -218,7 +234,7 @@ class DoctorUI(QObject):
     def __init__(self, shell: Any, training: Any) -> None:
         super().__init__(training)
         self.shell, self.training = shell, training
-        self.panel = DoctorPanel(self.layer_params)
+        self.panel = DoctorPanel(self.layer_params, self.no_sequences)
         self.dock = shell.add_dock("Doctor", self.panel, Qt.DockWidgetArea.RightDockWidgetArea, training.dashboard_dock)
         training.dashboard_dock.raise_()
         self.background = Background(self, "doctor")
@@ -233,6 +249,21 @@ class DoctorUI(QObject):
 
         session = self.training.session
         return {} if session is None else layer_params(session.project, session.doc.catalog, paths)
+
+    def no_sequences(self, folder: Path, paths: list[str]) -> str | None:
+        """Why the run's conditional layers see no sequences, from its own project's shapes (torch-free)."""
+        from modstudio.engine.doctor.report import why_no_sequences
+        from modstudio.graph.io import load_project
+        from modstudio.graph.problems import ProjectError
+
+        session = self.training.session
+        if session is None:
+            return None
+        try:
+            project = load_project(folder / "project.msproj")
+        except (ProjectError, OSError):
+            return None  # the sequence pass names what is wrong with the run
+        return why_no_sequences(project, session.doc.catalog, paths)
 
     def on_message(self, message: Message) -> None:
         self.panel.handle(message)

@@ -93,3 +93,17 @@ def test_routing_over_sequences_runs_in_the_background(window, tmp_path, qtbot):
     panel.sequence_button.click()
     qtbot.waitUntil(lambda: "consecutive tokens" in panel.sequences.text(), timeout=60000)
     assert "encoder2.moe: first expert by position:" in panel.sequences.text()
+
+
+def test_routing_over_sequences_is_offered_only_where_a_layer_sees_sequences(window, tmp_path):  # noqa: F811
+    panel = window.doctor.panel
+    shown(window, tmp_path)  # moe_2d: its MoE takes points, [N, 2]
+    assert not panel.sequence_button.isEnabled()
+    assert panel.sequence_button.toolTip() == (
+        "No conditional layer of this run sees sequences ([batch, positions, features]): 'moe' takes [N, 2]"
+    )
+    project = default_project(default_catalog(), "switch_transformer")
+    window.load(project)
+    run = write_run(tmp_path / "st.runs" / "20260101-000000-dddddd", COLLAPSED, project=project, layer="encoder1.moe")
+    panel.show_run(run)
+    assert panel.sequence_button.isEnabled() and "Mixtral" in panel.sequence_button.toolTip()

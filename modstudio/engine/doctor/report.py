@@ -90,3 +90,42 @@ def evidence_text(evidence: Mapping[str, Any]) -> str:
         return str(value)
 
     return ", ".join(f"{key.replace('_', ' ')} {show(value)}" for key, value in evidence.items())
+
+
+def why_no_sequences(project: Project, catalog: BlockCatalog, paths: list[str]) -> str | None:
+    """The sentence saying that no conditional layer of ``project`` sees sequences (its probe paths
+    ``paths``), by the inputs shape inference gives them; None when one takes [batch, positions, features],
+    or when it cannot be told here (a layer inside a composition's members, a shape problem): then the
+    sequence pass itself finds out."""
+    from modstudio.compile.shapes import ShapeInference
+
+    shapes = ShapeInference(project, catalog).run()
+    if shapes.errors or not paths:
+        return None
+    taken = []
+    for path in paths:
+        inputs = _layer_inputs(project, shapes, path)
+        if not inputs:
+            return None
+        if inputs[0].rank == 3:
+            return None
+        taken.append(f"'{path}' takes {inputs[0]}")
+    return "No conditional layer of this run sees sequences ([batch, positions, features]): " + "; ".join(taken)
+
+
+def _layer_inputs(project: Project, shapes: Any, path: str) -> list[Any]:
+    """The inputs of the node a probe path names, through module nodes only ([] when not found)."""
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        module = project.modules.get(shapes.module)
+        node = next((n for n in module.nodes if n.name == part), None) if module is not None else None
+        if node is None or node.id not in shapes.nodes:
+            return []
+        if i == len(parts) - 1:
+            ports = list(shapes.nodes[node.id].inputs.values())
+            first = ports[0] if ports else None
+            return (first[:1] if isinstance(first, list) else [first]) if first is not None else []
+        if node.module is None or node.id not in shapes.children:
+            return []
+        shapes = shapes.children[node.id]
+    return []
