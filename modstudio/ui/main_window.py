@@ -254,7 +254,9 @@ class MainWindow(WindowFiles, QMainWindow):
             self.evaluation_dock,
             self.search.dock,
         )
-        toggles = [*(dock.toggleViewAction() for dock in docks), self.training.toolbar.toggleViewAction()]
+        toolbar = self.training.toolbar.toggleViewAction()
+        toolbar.setText("Training Toolbar")  # the dock is "Training" too: one name per entry of the View menu
+        toggles = [*(dock.toggleViewAction() for dock in docks), toolbar]
         graft = functools.partial(show_graft_dialog, self, views.canvas.selected_node_ids, views.stack.perform)
         menus = build_menus(
             self, self.menuBar(), session, views.canvas, views.stack, toggles, self.training.actions(), graft

@@ -204,3 +204,10 @@ def test_the_scene_keeps_no_copy_of_the_shown_module(window) -> None:
     assert {n.id for n in window.session.project.modules["Expert"].nodes} == set(window.scene.nodes)
     with pytest.raises(AttributeError):
         window.scene.module_name = "main"  # read-only: the session says which module is shown
+
+
+def test_every_entry_of_the_view_menu_has_its_own_name(window) -> None:
+    view = next(a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "View")
+    names = [a.text().replace("&", "") for a in view.actions() if not a.isSeparator()]
+    assert len(names) == len(set(names)), names
+    assert "Training" in names and "Training Toolbar" in names  # the dock and the toolbar, told apart
