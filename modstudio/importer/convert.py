@@ -74,7 +74,8 @@ class Walker:
                 lines = {n.name: where(n) for n in graph.nodes}
             except TraceFailed as exported:
                 why = f"cannot be traced by torch.fx ({exc}) nor exported by torch.export ({exported})"
-                self.unmapped.append(Unmapped(f"{type(module).__name__} '{label}'", called_at(), why))
+                at = exc.where or exported.where or called_at()
+                self.unmapped.append(Unmapped(f"{type(module).__name__} '{label}'", at, why))
                 return None
         try:
             once = len(self.calls.get(id(module), ())) <= 1 and role != "member"  # members see other tokens here

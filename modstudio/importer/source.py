@@ -41,6 +41,8 @@ def _load_file(path: Path) -> Any:
 
 def _short(exc: BaseException) -> str:
     """``Type: message (file.py:12)`` for the innermost frame of the failing code."""
+    if isinstance(exc, SyntaxError):  # its own message names the file and line; its frames are Python's
+        return f"{type(exc).__name__}: {exc.msg} ({Path(exc.filename or '?').name}, line {exc.lineno})"
     frames = inspect.getinnerframes(exc.__traceback__) if exc.__traceback__ else []
     where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"

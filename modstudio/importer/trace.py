@@ -3,9 +3,14 @@ called as a unit, and runs the trace once on sample inputs to learn every value'
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import math as _math
 import re
-from collections.abc import Callable, Hashable
+import traceback
+import warnings
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,8 @@ import torch
 from torch import fx, nn
 
 from .replay import Call, Layers
+
+_MODSTUDIO = Path(__file__).resolve().parents[1]  # the package: its frames are not the model's
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -37,7 +44,12 @@ def is_torch_leaf(module: nn.Module) -> bool:
 
 
 class TraceFailed(Exception):
-    """torch.fx could not follow this module's forward; the message says where."""
+    """torch.fx could not follow this module's forward; the message says why, ``where`` the line of the
+    model's code it stopped at (``model.py:30``; "" when no frame of the traceback is the model's)."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
@@ -54,9 +66,19 @@ def trace(module: nn.Module, lines: bool = False) -> fx.Graph:
         except Exception:  # perhaps ``math.sqrt(x.size(-1))``: once more with math's functions traceable
             return _OneLevel(lines, math=True).trace(module)
     except Exception as exc:
-        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}", _failed_at(exc)) from None
     finally:
         module.training = was_training
+
+
+def _failed_at(exc: BaseException) -> str:
+    """``file.py:LINE`` of the innermost frame of the traceback in the model's own code (not torch's, not ModStudio's)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not _is_torch(frame.filename) and not Path(frame.filename).resolve().is_relative_to(_MODSTUDIO)
+    ]
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
 
 
 def sequential_graph(module: nn.Sequential) -> fx.Graph:
@@ -96,16 +118,28 @@ def export_level(module: nn.Module, inputs: tuple[Any, ...]) -> tuple[fx.Graph, 
     """The graph of ``module``'s forward by torch.export (non-strict, on these sample inputs, in eval mode),
     unflattened back to one level: its submodules are called as units (``call_module``), its own
     ops are aten ops. Returns the graph and the module that runs it."""
-    import warnings
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quietly():
             program = torch.export.export(module, tuple(inputs), strict=False)
             unflat = torch.export.unflatten(program)
     except Exception as exc:
-        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+        raise TraceFailed(f"{type(exc).__name__}: {_first_line(exc)}", _failed_at(exc)) from None
     return unflat.graph, unflat
+
+
+@contextlib.contextmanager
+def _quietly() -> Iterator[None]:
+    """torch.export's own words kept from the person: its warnings, its log lines (``Unable to find user
+    code…``) and the partial graph it prints on stderr when it fails; the import says what failed, in one line."""
+    torch_log = logging.getLogger("torch")
+    level = torch_log.level
+    torch_log.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch_log.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -106,6 +106,42 @@ def test_an_unmappable_op_exits_2_names_each_op_and_writes_nothing(tmp_path, cap
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
 
 
+BRANCHY = """from torch import nn
+
+
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return -self.fc(x)
+"""
+
+
+def test_a_forward_neither_fx_nor_export_follows_is_named_at_its_line_in_one_line(tmp_path, capfd) -> None:
+    source = tmp_path / "model.py"
+    source.write_text(BRANCHY, encoding="utf-8")
+    code = main(["import", f"{source}:Branchy", "-o", str(tmp_path / "b.msproj"), "--input-shape", "1,4"])
+    out, err = capfd.readouterr()  # the file descriptors: torch's own printing included
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[0] == "error: 1 op or layer cannot be imported:"
+    assert lines[1].startswith("  Branchy 'Branchy' at model.py:10 cannot be traced by torch.fx")
+    assert lines[2:] == ["nothing was written"]  # not torch.export's warnings and partial graph
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
+def test_a_syntax_error_in_the_model_file_names_its_line_only(tmp_path, capsys) -> None:
+    source = tmp_path / "model.py"
+    source.write_text("class Net(:\n    pass\n", encoding="utf-8")
+    code, _, stderr = _run(capsys, f"{source}:Net", "-o", str(tmp_path / "x.msproj"))
+    assert code == 2
+    assert stderr == f"error: running {source} failed: SyntaxError: invalid syntax (model.py, line 1)\n"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
