@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import time
@@ -62,6 +63,7 @@ def _sample(model: nn.Module, shape: tuple[int, ...], batch: int, layers: Layers
     """A sample input of ``shape`` (batch replaced by ``batch``), the model's output on it and every
     submodule's: real numbers, or indices below the smallest embedding table when the model only
     runs on indices. ``layers``: filled with the torch layers' calls."""
+    _takes_one_input(model)
     size = (batch, *shape[1:])
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(size, generator=generator)
@@ -79,6 +81,23 @@ def _sample(model: nn.Module, shape: tuple[int, ...], batch: int, layers: Layers
                 return (indices, *record_calls(model, lambda: model(indices), layers))
         except Exception as exc2:
             raise ImportProblem(f"the model does not run on an input of shape {list(shape)}: {_line(exc2)}") from None
+
+
+def _takes_one_input(model: nn.Module) -> None:
+    """An ImportProblem, before anything runs, when the model's forward needs more than one input: the
+    import gives it one tensor of the input shape (a project's network has one Input per tensor it takes,
+    and the import makes one)."""
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):  # a forward Python cannot describe: running it tells
+        return
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    needed = [p.name for p in signature.parameters.values() if p.kind in kinds and p.default is p.empty]
+    if len(needed) > 1:
+        raise ImportProblem(
+            f"{type(model).__name__}.forward takes {len(needed)} inputs ({', '.join(needed)}); the import gives the "
+            "model one tensor of the input shape: import a module whose forward takes one"
+        )
 
 
 def _copied(value: Any) -> Any:

@@ -134,6 +134,14 @@ def test_a_forward_neither_fx_nor_export_follows_is_named_at_its_line_in_one_lin
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
 
 
+def test_a_forward_of_two_inputs_is_refused_before_it_runs_naming_them(tmp_path, capsys) -> None:
+    source = tmp_path / "model.py"
+    source.write_text(BRANCHY.replace("def forward(self, x):", "def forward(self, x, mask):"), encoding="utf-8")
+    code, _, stderr = _run(capsys, f"{source}:Branchy", "-o", str(tmp_path / "b.msproj"), "--input-shape", "1,4")
+    assert code == 2
+    assert "Branchy.forward takes 2 inputs (x, mask); the import gives the model one tensor" in stderr
+
+
 def test_a_syntax_error_in_the_model_file_names_its_line_only(tmp_path, capsys) -> None:
     source = tmp_path / "model.py"
     source.write_text("class Net(:\n    pass\n", encoding="utf-8")
