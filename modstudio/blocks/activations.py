@@ -42,6 +42,22 @@ def _import_gelu(m: Any) -> Mapped | NoBlock:
     return Mapped({})
 
 
+def _slope_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"negative_slope": params["negative_slope"]}
+
+
+def _import_leaky_relu(m: Any) -> Mapped | NoBlock:
+    return Mapped({"negative_slope": float(m.negative_slope)})
+
+
+def _alpha_arguments(params: Params, inputs: Inputs) -> dict:
+    return {"alpha": params["alpha"]}
+
+
+def _import_elu(m: Any) -> Mapped | NoBlock:
+    return Mapped({"alpha": float(m.alpha)})
+
+
 def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
     x = single(inputs)
     require_float(x)
@@ -73,6 +89,32 @@ SPECS = (
         "ReLU6",
         "ReLU6",
         "ReLU capped at 6, min(max(0, x), 6). MobileNet's activation: the cap keeps values in a range that low-precision arithmetic on phones represents well.",
+    ),
+    BlockSpec(
+        id="leaky_relu",
+        title="Leaky ReLU",
+        category="Activation",
+        doc="ReLU with a small slope for negative inputs, max(0, x) + slope·min(0, x). Units never go fully silent, so none dies; the usual choice in GAN discriminators and YOLO-style detectors.",
+        params=(
+            ParamSpec("negative_slope", "float", 0.01, "slope for negative inputs (0 is ReLU)", min=0.0, max=1.0),
+        ),
+        shape=_same_shape,
+        layer=Layer("torch.nn.LeakyReLU", _slope_arguments),
+        flops=per_element(1),
+        flops_exact=False,
+        importer=rule("torch.nn.LeakyReLU", _import_leaky_relu),
+    ),
+    BlockSpec(
+        id="elu",
+        title="ELU",
+        category="Activation",
+        doc="Exponential linear unit, x for x > 0 and alpha·(exp(x) − 1) below. Smooth, with negative outputs that push mean activations towards zero (Clevert et al. 2016).",
+        params=(ParamSpec("alpha", "float", 1.0, "the value negative inputs approach", min=0.0, max=10.0),),
+        shape=_same_shape,
+        layer=Layer("torch.nn.ELU", _alpha_arguments),
+        flops=per_element(2),
+        flops_exact=False,
+        importer=rule("torch.nn.ELU", _import_elu),
     ),
     _activation(
         "gelu",

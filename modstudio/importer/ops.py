@@ -110,6 +110,20 @@ def _gelu(call: Call) -> Result:
     return _activation("gelu")(call)
 
 
+def _with_number(block: str, name: str, default: float) -> Callable[[Call], Result]:
+    """An activation with one number (``F.leaky_relu(x, negative_slope)``, ``F.elu(x, alpha)``)."""
+
+    def rule(call: Call) -> Result:
+        source, value = _wire(call.refs[0]), call.arg(1, name, default)
+        if source is None:
+            return Refused("has no tensor input")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return Refused(f"with a {name} that is not a number has no block")
+        return Block(block, {name: float(value)}, [("in", [source])])
+
+    return rule
+
+
 def _softmax(call: Call) -> Result:
     dim = call.arg(1, "dim")
     if dim is None:
@@ -299,6 +313,8 @@ FUNCTIONS: dict[Any, Callable[[Call], Result]] = {
     F.tanh: _activation("tanh"),
     F.gelu: _gelu,
     F.silu: _activation("silu"),
+    F.leaky_relu: _with_number("leaky_relu", "negative_slope", 0.01),
+    F.elu: _with_number("elu", "alpha", 1.0),
     F.softmax: _softmax,
     torch.softmax: _softmax,
     F.dropout: _dropout,

@@ -34,7 +34,8 @@ def _function(name: str) -> Callable[[Call], Result]:
     import torch
     import torch.nn.functional as F
 
-    return FUNCTIONS[{"cat": torch.cat, "gelu": F.gelu, "silu": F.silu, "dropout": F.dropout}[name]]
+    functions = {"cat": torch.cat, "gelu": F.gelu, "silu": F.silu, "dropout": F.dropout}
+    return FUNCTIONS[{**functions, "leaky_relu": F.leaky_relu, "elu": F.elu}[name]]
 
 
 def _aten_pool(block: str) -> Callable[[Call], Result]:
@@ -78,7 +79,7 @@ def _constant(call: Call) -> Result:
 
 ATEN: dict[str, Callable[[Call], Result]] = {
     **{aten: METHODS[method] for aten, method in _SAME_AS_METHOD.items()},
-    **{name: _function(name) for name in ("cat", "gelu", "silu", "dropout")},
+    **{name: _function(name) for name in ("cat", "gelu", "silu", "dropout", "leaky_relu", "elu")},
     "adaptive_avg_pool2d": FUNCTIONS[__import__("torch").nn.functional.adaptive_avg_pool2d],
     "max_pool2d": _aten_pool("max_pool2d"),
     "avg_pool2d": _aten_pool("avg_pool2d"),

@@ -65,6 +65,7 @@ TORCH_2_4 = {
                   "scale_grad_by_freq", "sparse", "_weight", "_freeze", "device", "dtype"},
     "Softmax": {"dim"},
     "ReLU": {"inplace"}, "ReLU6": {"inplace"}, "GELU": {"approximate"}, "SiLU": {"inplace"}, "Hardswish": {"inplace"}, "Tanh": set(), "Sigmoid": set(),
+    "LeakyReLU": {"negative_slope", "inplace"}, "ELU": {"alpha", "inplace"},
 }  # fmt: skip
 
 

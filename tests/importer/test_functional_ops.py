@@ -48,6 +48,30 @@ def test_functional_ops_and_methods_become_blocks_that_compute_the_same() -> Non
     assert difference(model, net, torch.randn(5, 4, 6, 6)) <= 1e-5
 
 
+class Slopes(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.other = nn.Linear(4, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.leaky_relu(self.fc(x), 0.2) + F.leaky_relu(self.other(x))
+        return F.elu(y, alpha=0.5) * F.elu(y)
+
+
+def test_leaky_relu_and_elu_keep_their_numbers() -> None:
+    torch.manual_seed(0)
+    model = Slopes().eval()
+    imported = import_model(model, input_shape=(1, 4))
+    number = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # a default is not written down
+    params = sorted(
+        (n.block, n.params.get(*number[n.block])) for n in imported.project.main_module.nodes if n.block in number
+    )
+    assert params == [("elu", 0.5), ("elu", 1.0), ("leaky_relu", 0.01), ("leaky_relu", 0.2)]
+    x = torch.randn(7, 4) * 3  # both signs, so the slopes count
+    assert difference(model, compiled(imported), x) <= 1e-6
+
+
 class MixesTheBatch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(1, -1)

@@ -32,7 +32,7 @@ class Detector(nn.Module):
     def __init__(self):
         super().__init__()
         self.backbone = nn.Linear(8, 16)
-        self.act = nn.LeakyReLU()
+        self.act = nn.Mish()
 
     def forward(self, x):
         return self.act(nms(self.backbone(x), 4)) @ torch.ones(4, 2)
@@ -100,7 +100,7 @@ def test_an_unmappable_op_exits_2_names_each_op_and_writes_nothing(tmp_path, cap
     code, stdout, stderr = _run(capsys, f"{source}:Detector", "-o", str(out), "--input-shape", "1,8")
     assert code == 2
     assert "torch.topk at model.py:7 has no block" in stderr
-    assert "LeakyReLU 'act' at model.py:17 has no block" in stderr
+    assert "Mish 'act' at model.py:17 has no block" in stderr
     assert "operator.matmul at model.py:17 has no block" in stderr
     assert "Traceback" not in stderr and stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]

@@ -121,13 +121,21 @@ def test_bottlenecks_of_every_stage_are_one_module_with_an_expression() -> None:
 def test_mobilenet_v2_with_a_layer_without_block_names_every_one_with_its_line() -> None:
     from modstudio.importer.errors import NotMappable
 
-    model = vision.MobileNetV2(activation=torch.nn.LeakyReLU)
+    model = vision.MobileNetV2(activation=torch.nn.Mish)
     with pytest.raises(NotMappable) as caught:
         import_model(model.eval(), input_shape=(1, 3, 32, 32))
     unmapped = caught.value.unmapped
-    assert unmapped and all(u.what.startswith("LeakyReLU ") for u in unmapped)
+    assert unmapped and all(u.what.startswith("Mish ") for u in unmapped)
     assert all(u.where.startswith("vision.py:") for u in unmapped)
-    assert len(unmapped) == sum(isinstance(m, torch.nn.LeakyReLU) for m in model.modules())
+    assert len(unmapped) == sum(isinstance(m, torch.nn.Mish) for m in model.modules())
+
+
+def test_leaky_relu_and_elu_layers_keep_their_settings() -> None:
+    torch.manual_seed(0)
+    for activation in (lambda inplace: torch.nn.LeakyReLU(0.2, inplace), lambda inplace: torch.nn.ELU(0.7, inplace)):
+        model = vision.MobileNetV2(activation=activation).eval()
+        imported = import_model(model, input_shape=(1, 3, 32, 32))
+        assert difference(model, compiled(imported), torch.randn(2, 3, 32, 32)) <= 1e-5
 
 
 def test_squeezenet_pools_round_up_as_torchvisions_do() -> None:
