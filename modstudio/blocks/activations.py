@@ -95,9 +95,7 @@ SPECS = (
         title="Leaky ReLU",
         category="Activation",
         doc="ReLU with a small slope for negative inputs, max(0, x) + slope·min(0, x). Units never go fully silent, so none dies; the usual choice in GAN discriminators and YOLO-style detectors.",
-        params=(
-            ParamSpec("negative_slope", "float", 0.01, "slope for negative inputs (0 is ReLU)", min=0.0, max=1.0),
-        ),
+        params=(ParamSpec("negative_slope", "float", 0.01, "slope for negative inputs (0 is ReLU)", min=0.0, max=1.0),),
         shape=_same_shape,
         layer=Layer("torch.nn.LeakyReLU", _slope_arguments),
         flops=per_element(1),

@@ -131,9 +131,9 @@ def import_model(
     catalog = catalog or default_catalog()
     tell("loading the model", 0.0)
     if isinstance(source, nn.Module):
-        model, label = source, type(source).__name__
+        model, label, made_at = source, type(source).__name__, ""
     else:
-        model, label = make_model(source, args or {}), source
+        (model, made_at), label = make_model(source, args or {}), source
     if weights is not None:
         load_weights(model, Path(weights))
     was_training = model.training
@@ -150,7 +150,7 @@ def import_model(
         walker.traced = lambda path, count: tell(
             f"tracing {path or type(model).__name__}", 0.1 + 0.5 * min(1.0, count / total)
         )
-        main = walker.instance(model, "", (x,), "model")
+        main = walker.instance(model, "", (x,), "model", lambda: made_at)
         if walker.unmapped or main is None:
             raise NotMappable(walker.unmapped)
         tell("building the project", 0.6)

@@ -73,8 +73,18 @@ def find(source: str) -> Any:
     return getattr(module, name)
 
 
-def make_model(source: str, args: dict[str, Any]) -> nn.Module:
-    """The nn.Module from a SOURCE: a class instantiated, or a function called, with ``args``."""
+def defined_at(found: Any) -> str:
+    """``file.py:LINE`` where a class or function is defined ("" when Python cannot tell)."""
+    try:
+        return f"{Path(inspect.getsourcefile(found) or '').name}:{inspect.getsourcelines(found)[1]}"
+    except (OSError, TypeError):
+        return ""
+
+
+def make_model(source: str, args: dict[str, Any]) -> tuple[nn.Module, str]:
+    """The nn.Module from a SOURCE: a class instantiated, or a function called, with ``args``; and where
+    that class or function is defined (the line to name for a layer that has no line of its own: one in
+    an ``nn.Sequential`` a factory returns)."""
     found = find(source)
     if not callable(found):
         raise ImportProblem(f"{source} is a {type(found).__name__}, not an nn.Module class or a function")
@@ -92,7 +102,7 @@ def make_model(source: str, args: dict[str, Any]) -> nn.Module:
         raise ImportProblem(f"making the model with {source} failed: {_short(exc)}") from None
     if not isinstance(model, nn.Module):
         raise ImportProblem(f"{source} returned a {type(model).__name__}, not an nn.Module")
-    return model
+    return model, defined_at(found)
 
 
 def load_weights(model: nn.Module, path: Path) -> None:

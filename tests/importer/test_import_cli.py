@@ -142,6 +142,17 @@ def test_a_forward_of_two_inputs_is_refused_before_it_runs_naming_them(tmp_path,
     assert "Branchy.forward takes 2 inputs (x, mask); the import gives the model one tensor" in stderr
 
 
+def test_a_layer_of_a_sequential_a_function_returns_is_named_at_that_function(tmp_path, capsys) -> None:
+    source = tmp_path / "model.py"
+    source.write_text(
+        "from torch import nn\n\n\ndef make():\n    return nn.Sequential(nn.Linear(4, 6), nn.Softplus())\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = _run(capsys, f"{source}:make", "-o", str(tmp_path / "m.msproj"), "--input-shape", "1,4")
+    assert code == 2
+    assert "Softplus '1' at model.py:4 has no block" in stderr  # no line of its own: where it is made
+
+
 def test_a_syntax_error_in_the_model_file_names_its_line_only(tmp_path, capsys) -> None:
     source = tmp_path / "model.py"
     source.write_text("class Net(:\n    pass\n", encoding="utf-8")
