@@ -105,8 +105,18 @@ def make_model(source: str, args: dict[str, Any]) -> tuple[nn.Module, str]:
     return model, defined_at(found)
 
 
+# prefixes a training wrapper puts before every key: DistributedDataParallel / DataParallel, torch.compile
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+# where checkpoints keep the model's weights beside other things (epoch, optimizer state...)
+CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "weights")
+
+
 def load_weights(model: nn.Module, path: Path) -> None:
-    """``--weights``: a .safetensors file or a torch.load(weights_only=True) state dict, loaded strictly."""
+    """``--weights``: a .safetensors file or a torch.load(weights_only=True) state dict, loaded strictly. A
+    checkpoint's weights are taken from its one state dict (``state_dict``, ``model``...), and the keys of a
+    wrapped model (``module.fc.weight``) are read without the wrapper's prefix."""
+    import pickle
+
     import torch
 
     if not path.is_file():
@@ -115,15 +125,18 @@ def load_weights(model: nn.Module, path: Path) -> None:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            state = load_file(str(path))
+            loaded: Any = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ImportProblem(
+            f"cannot read the weights in {path}: it is not a state dict that torch.load(weights_only=True) reads "
+            "(a whole model saved with torch.save(model) is Python objects, never unpickled here): save "
+            "model.state_dict() or a .safetensors file"
+        ) from None
     except Exception as exc:
         raise ImportProblem(f"cannot read the weights in {path}: {_short(exc)}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ImportProblem(f"{path} does not hold a state dict (names -> tensors)")
+    state = _unwrapped(_state_dict_in(loaded, path), set(model.state_dict()))
     missing, unexpected = _key_differences(model, state)
     if missing or unexpected:
         parts = [
@@ -137,6 +150,39 @@ def load_weights(model: nn.Module, path: Path) -> None:
         raise ImportProblem(
             f"the weights in {path} do not fit the model: {str(exc).splitlines()[-1].strip()}"
         ) from None
+
+
+def _is_state_dict(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+def _state_dict_in(loaded: Any, path: Path) -> dict[str, Any]:
+    """The state dict a file holds: itself, or a checkpoint's one state dict (under a usual key, or alone)."""
+    if _is_state_dict(loaded):
+        return loaded
+    if isinstance(loaded, dict):
+        nested = [k for k, v in loaded.items() if _is_state_dict(v)]
+        usual = [k for k in CHECKPOINT_KEYS if k in nested]
+        if usual or len(nested) == 1:
+            return loaded[(usual or nested)[0]]
+        if nested:
+            raise ImportProblem(
+                f"{path} holds several sets of weights ({', '.join(map(str, nested[:5]))}): save the model's alone"
+            )
+    raise ImportProblem(f"{path} does not hold a state dict (names -> tensors)")
+
+
+def _unwrapped(state: dict[str, Any], own: set[str]) -> dict[str, Any]:
+    """``state`` without the prefixes a training wrapper added to every key, where the model's keys have none."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in WRAPPER_PREFIXES:
+            if all(k.startswith(prefix) for k in state) and not own & set(state):
+                state, changed = {k[len(prefix) :]: v for k, v in state.items()}, True
+    return state
 
 
 def _key_differences(model: nn.Module, state: dict[str, Any]) -> tuple[list[str], list[str]]:

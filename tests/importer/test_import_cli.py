@@ -93,6 +93,46 @@ def test_weights_given_are_the_ones_imported(tmp_path, capsys) -> None:
     assert difference(model, net, torch.randn(2, 3, 32, 32)) <= 1e-5
 
 
+TINY = "from torch import nn\n\n\ndef tiny():\n    return nn.Sequential(nn.Linear(4, 3))\n"
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        lambda sd: {"epoch": 3, "model": sd, "optimizer": {"lr": 0.1}},  # a checkpoint
+        lambda sd: {f"module.{k}": v for k, v in sd.items()},  # DistributedDataParallel's keys
+        lambda sd: {"state_dict": {f"_orig_mod.module.{k}": v for k, v in sd.items()}},  # compiled, wrapped, nested
+    ],
+)
+def test_weights_are_found_in_checkpoints_and_under_a_wrappers_prefix(tmp_path, capsys, saved) -> None:
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY, encoding="utf-8")
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    torch.save(saved(model.state_dict()), tmp_path / "w.pt")
+    out = tmp_path / "t.msproj"
+    argv = [f"{source}:tiny", "-o", str(out), "--input-shape", "1,4", "--weights", str(tmp_path / "w.pt")]
+    code, _, stderr = _run(capsys, *argv)
+    assert code == 0, stderr
+    assert difference(model, build_network(load_project(out), base_dir=tmp_path), torch.randn(3, 4)) <= 1e-6
+
+
+def test_weights_that_are_not_one_state_dict_are_refused_in_a_sentence(tmp_path, capsys) -> None:
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY, encoding="utf-8")
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    torch.save(model, tmp_path / "whole.pt")
+    torch.save({"generator": model.state_dict(), "critic": model.state_dict()}, tmp_path / "two.pt")
+    argv = [f"{source}:tiny", "-o", str(tmp_path / "t.msproj"), "--input-shape", "1,4", "--weights"]
+    code, _, stderr = _run(capsys, *argv, str(tmp_path / "whole.pt"))
+    assert code == 2 and len(stderr.splitlines()) == 1
+    assert (
+        "is not a state dict that torch.load(weights_only=True) reads" in stderr and "save model.state_dict()" in stderr
+    )
+    code, _, stderr = _run(capsys, *argv, str(tmp_path / "two.pt"))
+    assert code == 2 and "holds several sets of weights (generator, critic)" in stderr
+
+
 def test_an_unmappable_op_exits_2_names_each_op_and_writes_nothing(tmp_path, capsys) -> None:
     source = tmp_path / "model.py"
     source.write_text(NMS_MODEL, encoding="utf-8")
