@@ -31,6 +31,7 @@ from .dialogs import (
 from .expert_surgery import add_surgery_action
 from .files import RecentFiles
 from .graft_dialog import show_graft_dialog
+from .gui_thread_gc import collect_in_gui_thread
 from .inspector import Inspector
 from .library_panel import ModuleLibraryPanel, library_import_ops
 from .menus import build_menus
@@ -53,6 +54,7 @@ class MainWindow(WindowFiles, QMainWindow):
 
     def __init__(self, catalog: Catalog, settings: QSettings | None = None) -> None:
         super().__init__()
+        collect_in_gui_thread(self)  # never in a worker thread while this window lives (gui_thread_gc.py)
         self.catalog = catalog
         self.settings = settings or QSettings("ModStudio", "ModStudio")
         self.recent = RecentFiles(self.settings)

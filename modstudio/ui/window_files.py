@@ -19,6 +19,7 @@ from modstudio.graph.validate import check_project
 
 from .dialogs import remember_folder
 from .files import clear_recovery, write_recovery
+from .gui_thread_gc import release
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
@@ -139,6 +140,7 @@ class WindowFiles:
             self.training.controller.kill()
         if self.confirm_discard():
             clear_recovery()
+            release(self)  # its garbage may be collected anywhere again
             event.accept()
         else:
             event.ignore()
