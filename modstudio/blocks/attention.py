@@ -227,7 +227,45 @@ def _import_self_attention(m: Any) -> Mapped | NoBlock:
     return Mapped({"dropout": m.dropout, "causal": m.causal})
 
 
+def _from_torch_encoder_layer(state: Mapping[str, Any]) -> dict[str, Any]:
+    """torch's ``nn.TransformerEncoderLayer`` state -> the block's: its packed q/k/v projection is the
+    block's ``attn.qkv`` (the same [3D, D] order), ``linear1``/``linear2`` its MLP."""
+    renamed = {"self_attn.in_proj_": "attn.qkv.", "self_attn.out_proj.": "attn.proj.", "linear1.": "mlp.fc1."}
+    renamed |= {"linear2.": "mlp.fc2.", "norm1.": "norm1.", "norm2.": "norm2."}
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        prefix = next(p for p in renamed if key.startswith(p))
+        out[renamed[prefix] + key[len(prefix) :]] = value
+    return out
+
+
+def _import_torch_encoder_layer(m: Any) -> Mapped | NoBlock:
+    """``nn.TransformerEncoderLayer`` in the block's form: batch-first, pre-norm, exact GELU, one dropout."""
+    attn = m.self_attn
+    if not attn.batch_first:
+        return NoBlock("batch_first=False (the block reads tokens [N, T, features])")
+    if not m.norm_first:
+        return NoBlock("norm_first=False (post-norm: the block normalises before attention and MLP)")
+    if getattr(m, "activation_relu_or_gelu", 0) != 2 or getattr(m.activation, "approximate", "none") != "none":
+        return NoBlock("an activation other than 'gelu' (the block's MLP uses the exact GELU)")
+    if m.linear1.bias is None or not attn._qkv_same_embed_dim or attn.bias_k is not None or attn.add_zero_attn:
+        return NoBlock("bias=False (the block's projections have biases)")
+    if m.norm1.eps != 1e-5 or m.norm2.eps != 1e-5:
+        return NoBlock(f"layer_norm_eps={m.norm1.eps} (the block's LayerNorms use 1e-5)")
+    rates = {m.dropout.p, m.dropout1.p, m.dropout2.p, attn.dropout}
+    if len(rates) > 1:
+        return NoBlock("different dropout rates (the block has one)")
+    dim, hidden = m.linear1.in_features, m.linear1.out_features
+    ratio = hidden / dim
+    if max(1, round(dim * ratio)) != hidden:
+        return NoBlock(f"dim_feedforward={hidden} (the block's MLP width is a multiple of {dim} it cannot give)")
+    params = {"num_heads": attn.num_heads, "mlp_ratio": ratio, "dropout": rates.pop(), "causal": False}
+    return Mapped(params, weights=_from_torch_encoder_layer)
+
+
 def _import_encoder(m: Any) -> Mapped | NoBlock:
+    if type(m).__name__ == "TransformerEncoderLayer":
+        return _import_torch_encoder_layer(m)
     why = lacks(m, "norm1", "attn", "mlp", "norm2")
     if why:
         return why
@@ -330,7 +368,7 @@ SPECS = (
         ),
         shape=_encoder_shape,
         layer=Layer("modstudio.blocks.layers.attention.TransformerEncoderBlock", _encoder_arguments),
-        importer=rule("*.TransformerEncoderBlock", _import_encoder),
+        importer=rule(("*.TransformerEncoderBlock", "torch.nn.TransformerEncoderLayer"), _import_encoder),
         flops=_encoder_flops,
         flops_exact=False,
     ),

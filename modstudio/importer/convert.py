@@ -145,9 +145,15 @@ class _InstanceBuilder:
             self.refuse(op_name(node), node, "has no block")
         elif node.op == "call_module":
             sub = self.gm.get_submodule(str(node.target))
-            known = self.walker.importers.of(sub) or isinstance(sub, nn.Identity)
+            candidates = self.walker.importers.of(sub)
+            known = candidates or isinstance(sub, nn.Identity)
+            label = f"{type(sub).__name__} '{_joined(self.path, str(node.target))}'"
             if is_torch_leaf(sub) and not known:
-                self.refuse(f"{type(sub).__name__} '{_joined(self.path, str(node.target))}'", node, "has no block")
+                self.refuse(label, node, "has no block")
+            elif candidates:  # its settings alone may rule every block out (post-norm, another activation)
+                refused = [m for c in candidates if isinstance(m := c.importer.convert(sub), NoBlock)]
+                if len(refused) == len(candidates):
+                    self.refuse(label, node, "has no block: " + "; ".join(dict.fromkeys(m.reason for m in refused)))
             elif not known:  # a user module: what inside it has no block is listed too
                 inputs = tuple(self._value(a) for a in node.args)
                 self.walker.instance(sub, _joined(self.path, str(node.target)), inputs, "submodule", self._at(node))

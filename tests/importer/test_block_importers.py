@@ -43,3 +43,54 @@ def test_hardswish_imports_as_its_block_and_computes_the_same() -> None:
     assert _blocks(imported) == ["conv2d", "hardswish", "flatten", "linear"]
     x = 4 * torch.randn(3, 3, 8, 8)  # past -3 and 3, where hard swish bends
     assert difference(model, compiled(imported), x) <= 1e-5
+
+
+class Encoder(nn.Module):
+    def __init__(self, **settings) -> None:
+        super().__init__()
+        self.embed = nn.Linear(5, 16)
+        options = {"dropout": 0.1, "batch_first": True, "norm_first": True, "activation": "gelu"} | settings
+        self.layer1 = nn.TransformerEncoderLayer(16, 2, 24, **options)
+        self.layer2 = nn.TransformerEncoderLayer(16, 2, 24, **options)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layer2(self.layer1(self.embed(x))).mean(dim=1))
+
+
+def test_torchs_pre_norm_gelu_encoder_layer_imports_as_the_encoder_block_with_its_weights() -> None:
+    torch.manual_seed(0)
+    model = Encoder().eval()
+    imported = import_model(model, input_shape=(1, 7, 5))
+    assert _blocks(imported).count("transformer_encoder_block") == 2
+    block = next(n for n in imported.project.main_module.nodes if n.block == "transformer_encoder_block")
+    assert block.params == {"num_heads": 2, "mlp_ratio": 1.5, "dropout": 0.1}
+    net = compiled(imported)
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in model.parameters())
+    assert difference(model, net, torch.randn(3, 7, 5)) <= 1e-5
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"norm_first": False}, "norm_first=False (post-norm"),
+        ({"activation": "relu"}, "an activation other than 'gelu'"),
+        ({"batch_first": False}, "batch_first=False"),
+        ({"layer_norm_eps": 1e-6}, "layer_norm_eps=1e-06"),
+    ],
+)
+def test_other_encoder_layers_are_refused_naming_the_setting(settings, reason) -> None:
+    with pytest.raises(NotMappable) as caught:
+        import_model(Encoder(**settings).eval(), input_shape=(1, 7, 5))
+    assert reason in str(caught.value) and "TransformerEncoderLayer 'layer1'" in str(caught.value)
+
+
+def test_a_layer_after_a_refused_one_is_listed_too_when_its_settings_alone_rule_the_block_out() -> None:
+    model = Encoder(norm_first=False).eval()
+    model.layer2 = nn.TransformerEncoderLayer(16, 2, 24, batch_first=True, norm_first=True)  # ReLU: refused too
+    with pytest.raises(NotMappable) as caught:
+        import_model(model, input_shape=(1, 7, 5))
+    listed = [str(u) for u in caught.value.unmapped]
+    assert len(listed) == 2
+    assert "TransformerEncoderLayer 'layer1'" in listed[0] and "norm_first=False" in listed[0]
+    assert "TransformerEncoderLayer 'layer2'" in listed[1] and "an activation other than 'gelu'" in listed[1]
