@@ -21,6 +21,7 @@ from modstudio.blocks.tensors import TensorInfo
 from modstudio.graph.model import Project
 from modstudio.graph.schema import INPUT_BLOCK, OUTPUT_BLOCK
 
+from .prototypes import made
 from .shapes import ModuleShapes, ShapeInference, ShapeProblem, edges_into
 
 
@@ -206,9 +207,9 @@ def _with_releases(steps: list[Step], outputs: tuple[int, ...]) -> tuple[Step, .
 
 def _build_block(spec: BlockSpec, name: str, shapes: ModuleShapes, node_id: str, members: _MemberNets) -> nn.Module:
     """``spec.build`` for one node; whatever it raises (beyond a member's own CompileError) names the node."""
-    received = shapes.nodes[node_id].inputs
+    received, params = shapes.nodes[node_id].inputs, shapes.params[node_id]
     try:
-        return spec.make(shapes.params[node_id], received, members)
+        return made(spec.id, params, received, lambda: spec.make(params, received, members))
     except CompileError:
         raise
     except Exception as exc:

@@ -11,6 +11,7 @@ from torch import nn
 
 from modstudio.blocks.catalog import Catalog
 from modstudio.compile.graphnet import CompileError, GraphNet
+from modstudio.compile.prototypes import shared_prototypes
 from modstudio.graph.model import Project
 from modstudio.graph.validate import check_project
 
@@ -109,7 +110,7 @@ def check_imported(
     if problems:
         raise ImportProblem("the imported project does not validate: " + "; ".join(map(str, problems[:5])))
     try:
-        with torch.device("meta"), _without_initialisation():  # no weights drawn: the model's are assigned below
+        with torch.device("meta"), _without_initialisation(), shared_prototypes():  # the model's weights come next
             net = GraphNet(project, catalog)
     except CompileError as exc:
         raise ImportProblem(f"the imported project does not compile: {exc}") from None
