@@ -4,13 +4,12 @@ vision transformer (patches, positions, a class token, pooling)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 from modstudio.graph.schema import ParamSpec, PortSpec
 
+from .attention_import import import_attention, import_encoder, import_patches, import_self_attention, import_token_pool
 from .costs import attention_flops, linear_flops, numel, tokens_of, zero
-from .importing import Mapped, NoBlock, lacks, own_plain, rule
+from .importing import own_plain, rule
 from .spec import BlockSpec, Inputs, Layer, Params, require_float, single
 from .tensors import ShapeError, TensorInfo
 
@@ -195,98 +194,6 @@ def _token_pool_flops(params: Params, inputs: Inputs, outputs) -> int:
 # code ships them ("*.": in any module): their attributes are the constructor's arguments, their weights the block's.
 
 
-def _split_projections(state: Mapping[str, Any]) -> dict[str, Any]:
-    """torch's packed ``in_proj_weight`` [3D, D] -> the block's q_proj, k_proj, v_proj."""
-    out: dict[str, Any] = {}
-    weights, biases = state["in_proj_weight"].chunk(3), state["in_proj_bias"].chunk(3)
-    for name, weight, bias in zip(("q_proj", "k_proj", "v_proj"), weights, biases):
-        out[f"{name}.weight"], out[f"{name}.bias"] = weight, bias
-    out["out_proj.weight"], out["out_proj.bias"] = state["out_proj.weight"], state["out_proj.bias"]
-    return out
-
-
-def _import_torch_attention(m: Any) -> Mapped | NoBlock:
-    if not m.batch_first:
-        return NoBlock("batch_first=False (the block reads tokens [N, T, features])")
-    if not m._qkv_same_embed_dim or m.in_proj_bias is None or m.bias_k is not None or m.add_zero_attn:
-        return NoBlock("kdim/vdim, bias=False, add_bias_kv or add_zero_attn")
-    return Mapped({"num_heads": m.num_heads, "dropout": m.dropout, "causal": False}, weights=_split_projections)
-
-
-def _import_attention(m: Any) -> Mapped | NoBlock:
-    if type(m).__name__ == "MultiheadAttention":
-        return _import_torch_attention(m)
-    why = lacks(m, "q_proj", "k_proj", "v_proj", "out_proj", "num_heads", "dropout", "causal")
-    return why or Mapped({"num_heads": m.num_heads, "dropout": m.dropout, "causal": m.causal})
-
-
-def _import_self_attention(m: Any) -> Mapped | NoBlock:
-    why = lacks(m, "qkv", "proj", "num_heads", "dropout", "causal")
-    if why or m.num_heads != 1:
-        return why or NoBlock(f"num_heads={m.num_heads} (the block has one head)")
-    return Mapped({"dropout": m.dropout, "causal": m.causal})
-
-
-def _from_torch_encoder_layer(state: Mapping[str, Any]) -> dict[str, Any]:
-    """torch's ``nn.TransformerEncoderLayer`` state -> the block's: its packed q/k/v projection is the
-    block's ``attn.qkv`` (the same [3D, D] order), ``linear1``/``linear2`` its MLP."""
-    renamed = {"self_attn.in_proj_": "attn.qkv.", "self_attn.out_proj.": "attn.proj.", "linear1.": "mlp.fc1."}
-    renamed |= {"linear2.": "mlp.fc2.", "norm1.": "norm1.", "norm2.": "norm2."}
-    out: dict[str, Any] = {}
-    for key, value in state.items():
-        prefix = next(p for p in renamed if key.startswith(p))
-        out[renamed[prefix] + key[len(prefix) :]] = value
-    return out
-
-
-def _import_torch_encoder_layer(m: Any) -> Mapped | NoBlock:
-    """``nn.TransformerEncoderLayer`` in the block's form: batch-first, pre-norm, exact GELU, one dropout."""
-    attn = m.self_attn
-    if not attn.batch_first:
-        return NoBlock("batch_first=False (the block reads tokens [N, T, features])")
-    if not m.norm_first:
-        return NoBlock("norm_first=False (post-norm: the block normalises before attention and MLP)")
-    if getattr(m, "activation_relu_or_gelu", 0) != 2 or getattr(m.activation, "approximate", "none") != "none":
-        return NoBlock("an activation other than 'gelu' (the block's MLP uses the exact GELU)")
-    if m.linear1.bias is None or not attn._qkv_same_embed_dim or attn.bias_k is not None or attn.add_zero_attn:
-        return NoBlock("bias=False (the block's projections have biases)")
-    if m.norm1.eps != 1e-5 or m.norm2.eps != 1e-5:
-        return NoBlock(f"layer_norm_eps={m.norm1.eps} (the block's LayerNorms use 1e-5)")
-    rates = {m.dropout.p, m.dropout1.p, m.dropout2.p, attn.dropout}
-    if len(rates) > 1:
-        return NoBlock("different dropout rates (the block has one)")
-    dim, hidden = m.linear1.in_features, m.linear1.out_features
-    ratio = hidden / dim
-    if max(1, round(dim * ratio)) != hidden:
-        return NoBlock(f"dim_feedforward={hidden} (the block's MLP width is a multiple of {dim} it cannot give)")
-    params = {"num_heads": attn.num_heads, "mlp_ratio": ratio, "dropout": rates.pop(), "causal": False}
-    return Mapped(params, weights=_from_torch_encoder_layer)
-
-
-def _import_encoder(m: Any) -> Mapped | NoBlock:
-    if type(m).__name__ == "TransformerEncoderLayer":
-        return _import_torch_encoder_layer(m)
-    why = lacks(m, "norm1", "attn", "mlp", "norm2")
-    if why:
-        return why
-    dim, hidden = m.mlp.fc1.in_features, m.mlp.fc1.out_features
-    ratio = hidden / dim
-    if max(1, round(dim * ratio)) != hidden or m.norm1.eps != 1e-5:
-        return NoBlock("an MLP width or LayerNorm eps the block cannot give")
-    return Mapped(
-        {"num_heads": m.attn.num_heads, "mlp_ratio": ratio, "dropout": m.attn.dropout, "causal": m.attn.causal}
-    )
-
-
-def _import_patches(m: Any) -> Mapped | NoBlock:
-    why = lacks(m, "proj")
-    return why or Mapped({"patch_size": m.proj.kernel_size[0], "embed_dim": m.proj.out_channels})
-
-
-def _import_token_pool(m: Any) -> Mapped | NoBlock:
-    return lacks(m, "mode") or Mapped({"mode": m.mode})
-
-
 def _heads(default: int) -> ParamSpec:
     return ParamSpec("num_heads", "int", default, "attention heads; must divide the feature size", min=1, max=1024)
 
@@ -310,7 +217,7 @@ SPECS = (
         params=(_DROPOUT, _CAUSAL),
         shape=_tokens_same_shape,
         layer=Layer("modstudio.blocks.layers.attention.SelfAttention", _self_attention_arguments),
-        importer=rule("*.SelfAttention", _import_self_attention),
+        importer=rule("*.SelfAttention", import_self_attention),
         flops=_self_attention_flops,
     ),
     BlockSpec(
@@ -334,7 +241,7 @@ SPECS = (
         layer=Layer("modstudio.blocks.layers.attention.MultiHeadAttention", _mha_arguments),
         importer=rule(
             ("torch.nn.MultiheadAttention", "*.MultiHeadAttention"),
-            _import_attention,
+            import_attention,
             returns=0,
             ignored_keywords=("need_weights",),
         ),
@@ -368,7 +275,7 @@ SPECS = (
         ),
         shape=_encoder_shape,
         layer=Layer("modstudio.blocks.layers.attention.TransformerEncoderBlock", _encoder_arguments),
-        importer=rule(("*.TransformerEncoderBlock", "torch.nn.TransformerEncoderLayer"), _import_encoder),
+        importer=rule(("*.TransformerEncoderBlock", "torch.nn.TransformerEncoderLayer"), import_encoder),
         flops=_encoder_flops,
         flops_exact=False,
     ),
@@ -387,7 +294,7 @@ SPECS = (
         ),
         shape=_patch_shape,
         layer=Layer("modstudio.blocks.layers.attention.PatchEmbedding", _patch_arguments),
-        importer=rule("*.PatchEmbedding", _import_patches),
+        importer=rule("*.PatchEmbedding", import_patches),
         flops=_patch_flops,
     ),
     BlockSpec(
@@ -430,7 +337,7 @@ SPECS = (
         params=(ParamSpec("mode", "choice", "first", "which token(s) to keep", choices=("first", "mean", "last")),),
         shape=_token_pool_shape,
         layer=Layer("modstudio.blocks.layers.attention.TokenPool", _token_pool_arguments),
-        importer=rule("*.TokenPool", _import_token_pool),
+        importer=rule("*.TokenPool", import_token_pool),
         flops=_token_pool_flops,
     ),
 )
