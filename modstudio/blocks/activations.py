@@ -22,15 +22,36 @@ def _no_arguments(params: Params, inputs: Inputs) -> dict:
     return {}
 
 
-def _activation(block_id: str, title: str, torch_name: str, doc: str, convert: Convert = no_params) -> BlockSpec:
+def _activation(
+    block_id: str,
+    title: str,
+    torch_name: str,
+    doc: str,
+    convert: Convert = no_params,
+    number: ParamSpec | None = None,
+    flops: int = 1,
+) -> BlockSpec:
+    """An element-wise activation block of one torch layer; ``number``: its one setting (LeakyReLU's
+    ``negative_slope``, ELU's ``alpha``), passed to the layer and read back from it on import."""
+    arguments = _no_arguments
+    if number is not None:
+        name = number.name
+
+        def arguments(params: Params, inputs: Inputs) -> dict:
+            return {name: params[name]}
+
+        def convert(m: Any) -> Mapped | NoBlock:
+            return Mapped({name: float(getattr(m, name))})
+
     return BlockSpec(
         id=block_id,
         title=title,
         category="Activation",
         doc=doc,
+        params=(number,) if number is not None else (),
         shape=_same_shape,
-        layer=Layer(f"torch.nn.{torch_name}", _no_arguments),
-        flops=per_element(1),
+        layer=Layer(f"torch.nn.{torch_name}", arguments),
+        flops=per_element(flops),
         flops_exact=False,
         importer=rule(f"torch.nn.{torch_name}", convert),
     )
@@ -40,22 +61,6 @@ def _import_gelu(m: Any) -> Mapped | NoBlock:
     if m.approximate != "none":
         return NoBlock(f"approximate='{m.approximate}' (the block is the exact GELU)")
     return Mapped({})
-
-
-def _slope_arguments(params: Params, inputs: Inputs) -> dict:
-    return {"negative_slope": params["negative_slope"]}
-
-
-def _import_leaky_relu(m: Any) -> Mapped | NoBlock:
-    return Mapped({"negative_slope": float(m.negative_slope)})
-
-
-def _alpha_arguments(params: Params, inputs: Inputs) -> dict:
-    return {"alpha": params["alpha"]}
-
-
-def _import_elu(m: Any) -> Mapped | NoBlock:
-    return Mapped({"alpha": float(m.alpha)})
 
 
 def _softmax_shape(params: Params, inputs: Inputs) -> tuple[TensorInfo, ...]:
@@ -90,29 +95,20 @@ SPECS = (
         "ReLU6",
         "ReLU capped at 6, min(max(0, x), 6). MobileNet's activation: the cap keeps values in a range that low-precision arithmetic on phones represents well.",
     ),
-    BlockSpec(
-        id="leaky_relu",
-        title="Leaky ReLU",
-        category="Activation",
-        doc="ReLU with a small slope for negative inputs, max(0, x) + slope·min(0, x). Units never go fully silent, so none dies; the usual choice in GAN discriminators and YOLO-style detectors.",
-        params=(ParamSpec("negative_slope", "float", 0.01, "slope for negative inputs (0 is ReLU)", min=0.0, max=1.0),),
-        shape=_same_shape,
-        layer=Layer("torch.nn.LeakyReLU", _slope_arguments),
-        flops=per_element(1),
-        flops_exact=False,
-        importer=rule("torch.nn.LeakyReLU", _import_leaky_relu),
+    _activation(
+        "leaky_relu",
+        "Leaky ReLU",
+        "LeakyReLU",
+        "ReLU with a small slope for negative inputs, max(0, x) + slope·min(0, x). Units never go fully silent, so none dies; the usual choice in GAN discriminators and YOLO-style detectors.",
+        number=ParamSpec("negative_slope", "float", 0.01, "slope for negative inputs (0 is ReLU)", min=0.0, max=1.0),
     ),
-    BlockSpec(
-        id="elu",
-        title="ELU",
-        category="Activation",
-        doc="Exponential linear unit, x for x > 0 and alpha·(exp(x) − 1) below. Smooth, with negative outputs that push mean activations towards zero (Clevert et al. 2016).",
-        params=(ParamSpec("alpha", "float", 1.0, "the value negative inputs approach", min=0.0, max=10.0),),
-        shape=_same_shape,
-        layer=Layer("torch.nn.ELU", _alpha_arguments),
-        flops=per_element(2),
-        flops_exact=False,
-        importer=rule("torch.nn.ELU", _import_elu),
+    _activation(
+        "elu",
+        "ELU",
+        "ELU",
+        "Exponential linear unit, x for x > 0 and alpha·(exp(x) − 1) below. Smooth, with negative outputs that push mean activations towards zero (Clevert et al. 2016).",
+        number=ParamSpec("alpha", "float", 1.0, "the value negative inputs approach", min=0.0, max=10.0),
+        flops=2,
     ),
     _activation(
         "gelu",
