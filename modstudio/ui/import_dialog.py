@@ -58,29 +58,27 @@ class ImportRequest:
 
 def model_names(path: Path) -> list[str]:
     """The classes and functions a Python file defines at its top level, read without running it."""
+    return model_definitions(path)[0]
+
+
+def model_definitions(path: Path) -> tuple[list[str], str]:
+    """The classes and functions a Python file defines at its top level, and the one most likely to make
+    the whole model, read without running it (one parse). The likely one is the last class with a base,
+    or function returning a call, that no other such definition uses (``SmallNet`` rather than its
+    ``Block``; ``resnet50`` rather than ``ResNet``; a ``main()`` that only uses the model is none); ""
+    when there is none."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return []
+        return [], ""
     kinds = (ast.ClassDef, ast.FunctionDef)
-    return [node.name for node in tree.body if isinstance(node, kinds) and not node.name.startswith("_")]
-
-
-def likely_model(path: Path) -> str:
-    """The definition in a Python file most likely to make the whole model, read without running it: the
-    last class with a base, or function returning a call, that no other such definition uses (``SmallNet``
-    rather than its ``Block``; ``resnet50`` rather than ``ResNet``; a ``main()`` that only uses the model
-    is none); "" when there is none."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return ""
+    names = [node.name for node in tree.body if isinstance(node, kinds) and not node.name.startswith("_")]
     makers = [node for node in tree.body if _makes_something(node) and not node.name.startswith("_")]
     used = {
         node.id for maker in makers for node in ast.walk(maker) if isinstance(node, ast.Name) and node.id != maker.name
     }
     outermost = [maker.name for maker in makers if maker.name not in used]
-    return outermost[-1] if outermost else ""
+    return names, outermost[-1] if outermost else ""
 
 
 def _makes_something(node: ast.stmt) -> bool:
@@ -217,7 +215,7 @@ class ImportDialog(QDialog):
     def _model_changed(self, text: str) -> None:
         path = Path(text.strip()).expanduser()
         if text.strip().endswith(".py") and path.is_file():
-            typed, names = self.name.currentText(), model_names(path)
+            typed, (names, likely) = self.name.currentText(), model_definitions(path)
             self.name.blockSignals(True)
             self.name.clear()
             self.name.addItems(names)
@@ -225,7 +223,7 @@ class ImportDialog(QDialog):
             if typed and (self._name_typed or typed in names):
                 self.name.setEditText(typed)
             else:  # the previous file's choice means nothing here: the file's likely model instead
-                self.name.setEditText(likely_model(path) or (names[0] if names else ""))
+                self.name.setEditText(likely or (names[0] if names else ""))
         self._suggest_output()
 
     def _options_edited(self, _text: str) -> None:
