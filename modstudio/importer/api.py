@@ -63,7 +63,6 @@ def _sample(model: nn.Module, shape: tuple[int, ...], batch: int, layers: Layers
     """A sample input of ``shape`` (batch replaced by ``batch``), the model's output on it and every
     submodule's: real numbers, or indices below the smallest embedding table when the model only
     runs on indices. ``layers``: filled with the torch layers' calls."""
-    _takes_one_input(model)
     size = (batch, *shape[1:])
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(size, generator=generator)
@@ -139,6 +138,7 @@ def import_model(
     was_training = model.training
     model.eval()
     try:
+        _takes_one_input(model)
         walker = Walker(catalog, importers or Importers(catalog))
         one = one_sample_suffices(model, walker.importers, walker.graph_of)
         layers: Layers = {}

@@ -136,8 +136,9 @@ def load_weights(model: nn.Module, path: Path) -> None:
         ) from None
     except Exception as exc:
         raise ImportProblem(f"cannot read the weights in {path}: {_short(exc)}") from None
-    state = _unwrapped(_state_dict_in(loaded, path), set(model.state_dict()))
-    missing, unexpected = _key_differences(model, state)
+    own = set(model.state_dict())
+    state = _unwrapped(_state_dict_in(loaded, path), own)
+    missing, unexpected = sorted(own - set(state)), sorted(set(state) - own)
     if missing or unexpected:
         parts = [
             f"missing {', '.join(missing[:5])}" if missing else "",
@@ -183,8 +184,3 @@ def _unwrapped(state: dict[str, Any], own: set[str]) -> dict[str, Any]:
             if all(k.startswith(prefix) for k in state) and not own & set(state):
                 state, changed = {k[len(prefix) :]: v for k, v in state.items()}, True
     return state
-
-
-def _key_differences(model: nn.Module, state: dict[str, Any]) -> tuple[list[str], list[str]]:
-    own = set(model.state_dict())
-    return sorted(own - set(state)), sorted(set(state) - own)

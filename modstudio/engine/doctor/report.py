@@ -99,8 +99,10 @@ def why_no_sequences(project: Project, catalog: BlockCatalog, paths: list[str]) 
     sequence pass itself finds out."""
     from modstudio.compile.shapes import ShapeInference
 
+    if not paths:
+        return None
     shapes = ShapeInference(project, catalog).run()
-    if shapes.errors or not paths:
+    if shapes.errors:
         return None
     taken = []
     for path in paths:
