@@ -5,7 +5,6 @@ each node takes."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -19,21 +18,9 @@ from modstudio.graph.names import unique_name
 from .errors import Unmapped
 from .op_rules import has_rule, map_op
 from .ops import Alias, Block, Call, Const, Refused, Unavailable, Weight, Wire, op_name
-from .pieces import Instance, Located, Piece
+from .pieces import Instance, Located, Piece, piece_name
 from .registry import Candidate, Importers
 from .trace import Calls, TraceFailed, export_level, is_torch_leaf, sample_values, structure_key, trace, where
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-def _piece_name(target: str, module: nn.Module | None, taken: set[str]) -> str:
-    """``layer1`` stays; ``features.0`` -> ``features_0``; a bare index ``0`` -> ``conv2d_0``."""
-    base = target.replace(".", "_")
-    if module is not None and (not base or not base[0].isalpha()):
-        base = f"{_snake(type(module).__name__)}_{base}"
-    return unique_name(base, taken)
 
 
 class Walker:
@@ -147,16 +134,19 @@ class _InstanceBuilder:
             sub = self.gm.get_submodule(str(node.target))
             candidates = self.walker.importers.of(sub)
             known = candidates or isinstance(sub, nn.Identity)
-            label = f"{type(sub).__name__} '{_joined(self.path, str(node.target))}'"
+            label = self._label(sub, str(node.target))
             if is_torch_leaf(sub) and not known:
                 self.refuse(label, node, "has no block")
             elif candidates:  # its settings alone may rule every block out (post-norm, another activation)
                 refused = [m for c in candidates if isinstance(m := c.importer.convert(sub), NoBlock)]
                 if len(refused) == len(candidates):
-                    self.refuse(label, node, "has no block: " + "; ".join(dict.fromkeys(m.reason for m in refused)))
+                    self.refuse(label, node, _no_block([m.reason for m in refused]))
             elif not known:  # a user module: what inside it has no block is listed too
                 inputs = tuple(self._value(a) for a in node.args)
                 self.walker.instance(sub, _joined(self.path, str(node.target)), inputs, "submodule", self._at(node))
+
+    def _label(self, sub: nn.Module, target: str) -> str:
+        return f"{type(sub).__name__} '{_joined(self.path, target)}'"
 
     def _ref(self, arg: Any) -> Any:
         if isinstance(arg, fx.Node):
@@ -214,7 +204,7 @@ class _InstanceBuilder:
     def call_module(self, node: fx.Node) -> None:
         target = str(node.target)
         sub = self.gm.get_submodule(target)
-        label = f"{type(sub).__name__} '{_joined(self.path, target)}'"
+        label = self._label(sub, target)
         if id(sub) in self.called and _has_state(sub):
             self.refuse(label, node, "is called twice (shared weights): a node has its own weights")
             return
@@ -260,7 +250,7 @@ class _InstanceBuilder:
                 continue
             self.place_layer(node, sub, target, label, args, candidate, mapped)
             return
-        self.refuse(label, node, "has no block: " + "; ".join(dict.fromkeys(reasons)))
+        self.refuse(label, node, _no_block(reasons))
 
     def _param_problem(self, block: str, mapped: Mapped) -> str | None:
         spec = self.walker.catalog.lookup(block)
@@ -300,7 +290,7 @@ class _InstanceBuilder:
         member_paths = tuple(f"{path}." for members in mapped.members.values() for path in members.paths)
         state = {k: v.detach() for k, v in sub.state_dict().items() if not k.startswith(member_paths)}
         weights = mapped.weights(state) if mapped.weights is not None else state
-        name = _piece_name(target, sub, self.taken)
+        name = piece_name(target, sub, self.taken)
         piece = Piece(name, candidate.block, params=dict(mapped.params), weights=dict(weights))
         piece.source = None if mapped.members else sub
         piece.inputs = [(spec.inputs[0].name, wires)] if multi else [(p.name, [w]) for p, w in zip(spec.inputs, wires)]
@@ -342,7 +332,7 @@ class _InstanceBuilder:
             self.refs[node] = FAILED
             self.failed = True
             return
-        name = _piece_name(target, sub, self.taken)
+        name = piece_name(target, sub, self.taken)
         ports = [input_name for input_name, _ in child.inputs]
         piece = Piece(name, child=child, inputs=[(port, [w]) for port, w in zip(ports, wires)])
         self.add_piece(piece)
@@ -404,3 +394,7 @@ def _is_parameter(gm: nn.Module, target: str) -> bool:
 
 def _joined(path: str, target: str) -> str:
     return f"{path}.{target}" if path else target
+
+
+def _no_block(reasons: list[str]) -> str:
+    return "has no block: " + "; ".join(dict.fromkeys(reasons))

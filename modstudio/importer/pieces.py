@@ -3,12 +3,15 @@ a Piece per node to be."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from modstudio.graph.names import unique_name
 
 from .ops import Wire
 
@@ -68,3 +71,16 @@ class Instance:
                 for path, layer in piece.child.sources().items():
                     out[f"{piece.name}.{path}"] = layer
         return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def piece_name(target: str, module: nn.Module | None, taken: set[str]) -> str:
+    """A node's name from its attribute path: ``layer1`` stays; ``features.0`` -> ``features_0``; a bare
+    index ``0`` -> ``conv2d_0``."""
+    base = target.replace(".", "_")
+    if module is not None and (not base or not base[0].isalpha()):
+        base = f"{_snake(type(module).__name__)}_{base}"
+    return unique_name(base, taken)
